@@ -1,0 +1,523 @@
+//! Client authentication at the token, introspection and revocation endpoints: RFC 6749 §2.3 and
+//! RFC 8705 §2, as one pure decision.
+//!
+//! The registered `token_endpoint_auth_method` decides which check runs; nothing is inferred from
+//! the certificate (its chain length, its issuer). Every decision carries a [`DecisionTrace`] of the
+//! steps taken, for logs, audit and `certbound clients check`; the client only ever sees the
+//! generic [`OAuthError`] built by [`AuthFailure::to_oauth_error`].
+
+use crate::client::{AuthMethod, ClientCredential, RegisteredClient, TlsSubject};
+use crate::error::OAuthError;
+use crate::identity::certificate::ClientCertificate;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use std::fmt;
+
+/// The credentials a request presented, before anything is checked.
+#[derive(Default)]
+pub struct PresentedCredentials<'a> {
+    /// The `client_id` form parameter.
+    pub client_id: Option<&'a str>,
+    /// The decoded `Authorization: Basic` header, if the request had one.
+    pub basic: Option<BasicCredentials>,
+    /// The `client_secret` form parameter.
+    pub client_secret: Option<&'a str>,
+    /// Whether `client_assertion` or `client_assertion_type` was sent (not supported here; sending
+    /// it beside another method is `invalid_request`).
+    pub client_assertion: bool,
+    /// The client certificate of this request (TLS, or a trusted proxy's header).
+    pub certificate: Option<&'a ClientCertificate>,
+}
+
+/// `Authorization: Basic` credentials, decoded per RFC 6749 §2.3.1 (both parts form-urlencoded).
+#[derive(Clone)]
+pub struct BasicCredentials {
+    /// The client identifier.
+    pub client_id: String,
+    /// The secret.
+    pub secret: String,
+}
+
+impl fmt::Debug for BasicCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BasicCredentials({}, <redacted>)", self.client_id)
+    }
+}
+
+impl BasicCredentials {
+    /// Parses an `Authorization` header value. `Ok(None)` if the scheme is not Basic (another
+    /// scheme is not client authentication); `Err` for a malformed Basic header.
+    pub fn parse(header: &str) -> Result<Option<Self>, OAuthError> {
+        let Some((scheme, rest)) = header.trim().split_once(' ') else {
+            return Ok(None);
+        };
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Ok(None);
+        }
+        let bad = || OAuthError::invalid_request("malformed Basic authorization header").with_basic(true);
+        let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+        let unescape = |s: &str| -> Result<String, OAuthError> {
+            let s = s.replace('+', " ");
+            percent_encoding::percent_decode_str(&s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| bad())
+        };
+        let client_id = unescape(id)?;
+        if client_id.is_empty() {
+            return Err(bad());
+        }
+        Ok(Some(BasicCredentials {
+            client_id,
+            secret: unescape(secret)?,
+        }))
+    }
+}
+
+/// The trust anchors `tls_client_auth` certificates must chain to (`[tls] client_ca`).
+#[derive(Clone, Debug, Default)]
+pub struct TrustAnchors {
+    anchors: Vec<TrustAnchor<'static>>,
+}
+
+impl TrustAnchors {
+    /// Builds anchors from DER CA certificates.
+    pub fn from_der(certs: &[CertificateDer<'_>]) -> Result<Self, webpki::Error> {
+        let anchors = certs
+            .iter()
+            .map(|c| webpki::anchor_from_trusted_cert(c).map(|a| a.to_owned()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TrustAnchors { anchors })
+    }
+
+    /// Whether no anchor is configured (then no `tls_client_auth` client can authenticate).
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
+    }
+}
+
+/// One step of an authentication decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceStep {
+    /// What was checked, e.g. `chain` or `subject`.
+    pub check: &'static str,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What was compared, in words an operator understands.
+    pub detail: String,
+}
+
+/// The ordered steps of one authentication decision.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecisionTrace {
+    /// The steps, in order; the last failed one explains a refusal.
+    pub steps: Vec<TraceStep>,
+}
+
+impl DecisionTrace {
+    fn pass(&mut self, check: &'static str, detail: impl Into<String>) {
+        self.steps.push(TraceStep { check, passed: true, detail: detail.into() });
+    }
+
+    fn fail(&mut self, check: &'static str, detail: impl Into<String>) {
+        self.steps.push(TraceStep { check, passed: false, detail: detail.into() });
+    }
+}
+
+impl fmt::Display for DecisionTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.steps.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{} {}: {}", s.check, if s.passed { "ok" } else { "FAILED" }, s.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why authentication failed, as a category for metrics and audit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureReason {
+    /// No `client_id` and no Basic header.
+    MissingClientId,
+    /// The Basic user name and the `client_id` parameter differ.
+    ConflictingClientIds,
+    /// More than one authentication method in one request (RFC 6749 §2.3).
+    MultipleMethods,
+    /// No such client.
+    UnknownClient,
+    /// The request did not use the client's registered method.
+    WrongMethod,
+    /// The secret did not verify.
+    BadSecret,
+    /// A certificate method, but no certificate on this request.
+    NoCertificate,
+    /// The certificate could not be parsed.
+    UnparsableCertificate,
+    /// The chain did not validate against the trust anchors (unknown CA, expired, wrong EKU...).
+    ChainInvalid,
+    /// The certificate's subject field did not match the registered one.
+    SubjectMismatch,
+    /// The self-signed certificate is not one of the registered ones.
+    CertificateNotRegistered,
+    /// The certificate is outside its validity period.
+    CertificateExpired,
+}
+
+impl FailureReason {
+    /// A stable name for logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::MissingClientId => "missing_client_id",
+            FailureReason::ConflictingClientIds => "conflicting_client_ids",
+            FailureReason::MultipleMethods => "multiple_methods",
+            FailureReason::UnknownClient => "unknown_client",
+            FailureReason::WrongMethod => "wrong_method",
+            FailureReason::BadSecret => "bad_secret",
+            FailureReason::NoCertificate => "no_certificate",
+            FailureReason::UnparsableCertificate => "unparsable_certificate",
+            FailureReason::ChainInvalid => "chain_invalid",
+            FailureReason::SubjectMismatch => "subject_mismatch",
+            FailureReason::CertificateNotRegistered => "certificate_not_registered",
+            FailureReason::CertificateExpired => "certificate_expired",
+        }
+    }
+}
+
+/// A refused authentication, with the trace that explains it.
+#[derive(Clone, Debug)]
+pub struct AuthFailure {
+    /// The category.
+    pub reason: FailureReason,
+    /// The steps taken.
+    pub trace: DecisionTrace,
+    /// Whether the request used HTTP Basic (the response then carries a Basic challenge).
+    pub used_basic: bool,
+}
+
+impl AuthFailure {
+    fn new(reason: FailureReason, trace: DecisionTrace, used_basic: bool) -> Self {
+        AuthFailure { reason, trace, used_basic }
+    }
+
+    /// The response the client sees: `invalid_request` for malformed requests, otherwise
+    /// `invalid_client` with a description that reveals nothing about the registration.
+    pub fn to_oauth_error(&self) -> OAuthError {
+        let e = match self.reason {
+            FailureReason::MultipleMethods => OAuthError::invalid_request(
+                "more than one client authentication method in one request",
+            ),
+            FailureReason::ConflictingClientIds => OAuthError::invalid_request(
+                "client_id parameter differs from the Authorization header",
+            ),
+            FailureReason::MissingClientId => OAuthError::invalid_client(
+                "client authentication failed: client_id is required",
+            ),
+            FailureReason::NoCertificate => OAuthError::invalid_client(
+                "client authentication failed: no client certificate was presented (use the mtls_endpoint_aliases endpoint)",
+            ),
+            _ => OAuthError::invalid_client("client authentication failed"),
+        };
+        e.with_basic(self.used_basic)
+    }
+}
+
+/// A client that proved its identity on this request.
+#[derive(Clone, Debug)]
+pub struct AuthenticatedClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// The method it used.
+    pub method: AuthMethod,
+    /// The steps that led to the decision.
+    pub trace: DecisionTrace,
+}
+
+/// Which client a request claims to be (step 1), before the registration is looked up.
+///
+/// RFC 8705 §2 requires `client_id` in every mTLS-authenticated request; the client is never looked
+/// up from its certificate.
+pub fn claimed_client_id<'a>(creds: &'a PresentedCredentials<'a>) -> Result<&'a str, AuthFailure> {
+    let used_basic = creds.basic.is_some();
+    let mut trace = DecisionTrace::default();
+    let id = match (&creds.basic, creds.client_id) {
+        (Some(b), Some(p)) if b.client_id != p => {
+            trace.fail("client_id", format!("Basic user '{}' differs from client_id parameter '{p}'", b.client_id));
+            return Err(AuthFailure::new(FailureReason::ConflictingClientIds, trace, used_basic));
+        }
+        (Some(b), _) => b.client_id.as_str(),
+        (None, Some(p)) => p,
+        (None, None) => {
+            trace.fail("client_id", "the request names no client (no client_id parameter, no Basic header)");
+            return Err(AuthFailure::new(FailureReason::MissingClientId, trace, used_basic));
+        }
+    };
+    Ok(id)
+}
+
+/// The unknown-client failure, with the same response as any other authentication failure.
+pub fn unknown_client(creds: &PresentedCredentials<'_>, client_id: &str) -> AuthFailure {
+    let mut trace = DecisionTrace::default();
+    trace.fail("client", format!("no registered client '{client_id}'"));
+    AuthFailure::new(FailureReason::UnknownClient, trace, creds.basic.is_some())
+}
+
+/// Authenticates a request as `client` (step 2). `self_signed_certs` are the client's registered
+/// `x5c[0]` certificates (inline or from its cached `jwks_uri`); `anchors` the `tls_client_auth`
+/// trust anchors; `now` the time certificates are checked at.
+pub fn authenticate(
+    client: &RegisteredClient,
+    creds: &PresentedCredentials<'_>,
+    anchors: &TrustAnchors,
+    self_signed_certs: &[CertificateDer<'_>],
+    now: UnixTime,
+) -> Result<AuthenticatedClient, AuthFailure> {
+    let used_basic = creds.basic.is_some();
+    let method = client.credential.method();
+    let mut trace = DecisionTrace::default();
+    trace.pass("client", format!("'{}' is registered with {method}", client.client_id));
+    let fail = |reason, trace| Err(AuthFailure::new(reason, trace, used_basic));
+
+    // RFC 6749 §2.3: one method per request. A certificate on the connection is not a method by
+    // itself (it may be there only for binding), so it is not counted here.
+    let methods_used = [used_basic, creds.client_secret.is_some(), creds.client_assertion]
+        .iter()
+        .filter(|m| **m)
+        .count();
+    if methods_used > 1 || (method.uses_certificate() && methods_used > 0) {
+        trace.fail(
+            "method",
+            format!("the request carries {} in addition to what {method} needs", describe_extras(creds)),
+        );
+        return fail(FailureReason::MultipleMethods, trace);
+    }
+
+    match &client.credential {
+        ClientCredential::Secret { method, hash } => {
+            let presented = match method {
+                AuthMethod::ClientSecretBasic => creds.basic.as_ref().map(|b| b.secret.as_str()),
+                _ => creds.client_secret,
+            };
+            let Some(secret) = presented else {
+                trace.fail("method", format!("registered method is {method}, but the request did not use it"));
+                return fail(FailureReason::WrongMethod, trace);
+            };
+            if !hash.verify(secret) {
+                trace.fail("secret", "the secret does not match the registered hash");
+                return fail(FailureReason::BadSecret, trace);
+            }
+            trace.pass("secret", "matches the registered hash");
+        }
+        ClientCredential::TlsClientAuth(subject) => {
+            let cert = require_certificate(creds, &mut trace).map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            check_chain(cert, anchors, now, &mut trace).map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            check_subject(cert, subject, &mut trace).map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+        }
+        ClientCredential::SelfSigned(_) => {
+            let cert = require_certificate(creds, &mut trace).map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            let presented = cert.leaf().as_ref();
+            if !self_signed_certs.iter().any(|c| c.as_ref() == presented) {
+                trace.fail(
+                    "certificate",
+                    format!(
+                        "certificate {} is not x5c[0] of any of the {} registered key(s)",
+                        cert.thumbprint(),
+                        self_signed_certs.len()
+                    ),
+                );
+                return fail(FailureReason::CertificateNotRegistered, trace);
+            }
+            trace.pass("certificate", format!("{} equals a registered x5c[0] (DER)", cert.thumbprint()));
+            if !cert.is_valid_at(now) {
+                trace.fail("validity", "the registered certificate is outside its validity period");
+                return fail(FailureReason::CertificateExpired, trace);
+            }
+            trace.pass("validity", "within notBefore..notAfter");
+        }
+    }
+    Ok(AuthenticatedClient {
+        client_id: client.client_id.clone(),
+        method,
+        trace,
+    })
+}
+
+fn describe_extras(creds: &PresentedCredentials<'_>) -> String {
+    let mut parts = Vec::new();
+    if creds.basic.is_some() {
+        parts.push("an Authorization: Basic header");
+    }
+    if creds.client_secret.is_some() {
+        parts.push("a client_secret parameter");
+    }
+    if creds.client_assertion {
+        parts.push("a client_assertion");
+    }
+    parts.join(" and ")
+}
+
+fn require_certificate<'c>(
+    creds: &PresentedCredentials<'c>,
+    trace: &mut DecisionTrace,
+) -> Result<&'c ClientCertificate, FailureReason> {
+    match creds.certificate {
+        Some(cert) => {
+            trace.pass(
+                "certificate",
+                format!("presented via {}, x5t#S256 {}", cert.source(), cert.thumbprint()),
+            );
+            Ok(cert)
+        }
+        None => {
+            trace.fail("certificate", "no client certificate on this request (was the mTLS endpoint used?)");
+            Err(FailureReason::NoCertificate)
+        }
+    }
+}
+
+/// Signature algorithms accepted in client certificate chains: the BCP 195 set (ECDSA P-256/P-384,
+/// RSA PKCS#1 and PSS from 2048 bits, Ed25519); SHA-1 and small RSA keys are refused.
+static CHAIN_SIGNATURE_ALGS: &[&dyn rustls_pki_types::SignatureVerificationAlgorithm] = &[
+    webpki::aws_lc_rs::ECDSA_P256_SHA256,
+    webpki::aws_lc_rs::ECDSA_P256_SHA384,
+    webpki::aws_lc_rs::ECDSA_P384_SHA256,
+    webpki::aws_lc_rs::ECDSA_P384_SHA384,
+    webpki::aws_lc_rs::ECDSA_P521_SHA256,
+    webpki::aws_lc_rs::ECDSA_P521_SHA384,
+    webpki::aws_lc_rs::ECDSA_P521_SHA512,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA256,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA384,
+    webpki::aws_lc_rs::RSA_PKCS1_2048_8192_SHA512,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+    webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+    webpki::aws_lc_rs::ED25519,
+];
+
+fn check_chain(
+    cert: &ClientCertificate,
+    anchors: &TrustAnchors,
+    now: UnixTime,
+    trace: &mut DecisionTrace,
+) -> Result<(), FailureReason> {
+    if anchors.is_empty() {
+        trace.fail("chain", "no trust anchors are configured ([tls] client_ca)");
+        return Err(FailureReason::ChainInvalid);
+    }
+    let ee = match webpki::EndEntityCert::try_from(cert.leaf()) {
+        Ok(ee) => ee,
+        Err(e) => {
+            trace.fail("chain", format!("the certificate cannot be parsed: {e}"));
+            return Err(FailureReason::UnparsableCertificate);
+        }
+    };
+    match ee.verify_for_usage(
+        CHAIN_SIGNATURE_ALGS,
+        &anchors.anchors,
+        cert.intermediates(),
+        now,
+        webpki::KeyUsage::client_auth(),
+        None,
+        None,
+    ) {
+        Ok(path) => {
+            let anchor_name = anchor_subject(path.anchor().subject.as_ref());
+            trace.pass(
+                "chain",
+                format!(
+                    "valid for clientAuth at {} via {} intermediate(s) to anchor \"{anchor_name}\"",
+                    now.as_secs(),
+                    path.intermediate_certificates().count()
+                ),
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let reason = match e {
+                webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
+                    FailureReason::CertificateExpired
+                }
+                _ => FailureReason::ChainInvalid,
+            };
+            trace.fail("chain", format!("does not validate against the configured anchors: {e:?}"));
+            Err(reason)
+        }
+    }
+}
+
+/// Renders a trust anchor's subject (webpki keeps the Name's contents without the SEQUENCE header).
+fn anchor_subject(contents: &[u8]) -> String {
+    use der::{Decode, Encode};
+    let rebuilt = der::asn1::AnyRef::new(der::Tag::Sequence, contents).and_then(|any| any.to_der());
+    rebuilt
+        .ok()
+        .and_then(|der| x509_cert::name::Name::from_der(&der).ok())
+        .and_then(|name| crate::identity::dn::DistinguishedName::from_name(&name).ok())
+        .map(|dn| dn.to_string())
+        .unwrap_or_else(|| "<unprintable>".to_owned())
+}
+
+fn check_subject(
+    cert: &ClientCertificate,
+    subject: &TlsSubject,
+    trace: &mut DecisionTrace,
+) -> Result<(), FailureReason> {
+    let parsed = match cert.parsed() {
+        Ok(p) => p,
+        Err(e) => {
+            trace.fail("subject", format!("cannot read the certificate's names: {e}"));
+            return Err(FailureReason::UnparsableCertificate);
+        }
+    };
+    let (matched, presented) = match subject {
+        TlsSubject::Dn(dn) => (dn.matches(&parsed.subject), format!("subject \"{}\"", parsed.subject)),
+        TlsSubject::San(san) => (
+            san.matches_any(&parsed.sans),
+            format!("SANs {:?}", parsed.sans),
+        ),
+    };
+    if matched {
+        trace.pass("subject", format!("registered {subject} matches {presented}"));
+        Ok(())
+    } else {
+        trace.fail("subject", format!("registered {subject} does not match {presented}"));
+        Err(FailureReason::SubjectMismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_is_form_decoded() {
+        let v = STANDARD.encode("my%20client:s%3Acret+x");
+        let b = BasicCredentials::parse(&format!("Basic {v}")).unwrap().unwrap();
+        assert_eq!(b.client_id, "my client");
+        assert_eq!(b.secret, "s:cret x");
+        assert!(BasicCredentials::parse("Bearer abc").unwrap().is_none());
+        assert!(BasicCredentials::parse("Basic !!!").is_err());
+        assert!(BasicCredentials::parse(&format!("Basic {}", STANDARD.encode("nocolon"))).is_err());
+        assert!(format!("{b:?}").contains("<redacted>"));
+    }
+
+    #[test]
+    fn client_id_is_required_and_must_agree() {
+        let none = PresentedCredentials::default();
+        assert_eq!(claimed_client_id(&none).unwrap_err().reason, FailureReason::MissingClientId);
+        let both = PresentedCredentials {
+            client_id: Some("a"),
+            basic: Some(BasicCredentials { client_id: "b".into(), secret: "x".into() }),
+            ..Default::default()
+        };
+        let e = claimed_client_id(&both).unwrap_err();
+        assert_eq!(e.reason, FailureReason::ConflictingClientIds);
+        assert_eq!(e.to_oauth_error().code, crate::OAuthErrorCode::InvalidRequest);
+        let param = PresentedCredentials { client_id: Some("a"), ..Default::default() };
+        assert_eq!(claimed_client_id(&param).unwrap(), "a");
+    }
+}

@@ -1,0 +1,529 @@
+//! Registered clients: RFC 7591 metadata as written in configuration, and the validated form the
+//! authentication decision works on.
+//!
+//! Validation happens once, at load: a registered DN that does not parse, two subject fields on one
+//! client, a secret on a certificate client are configuration errors that name the field and the
+//! fix, never surprises at request time.
+
+use crate::identity::dn::DistinguishedName;
+use crate::identity::san::SanMatcher;
+use crate::jwks;
+use crate::secret::SecretHash;
+use rustls_pki_types::CertificateDer;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// A client as declared in configuration, with RFC 7591 (and RFC 8705 §2.1.2) metadata names.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientMetadata {
+    /// `client_id`.
+    pub client_id: String,
+    /// `token_endpoint_auth_method`: `tls_client_auth`, `self_signed_tls_client_auth`,
+    /// `client_secret_basic` or `client_secret_post`.
+    pub token_endpoint_auth_method: String,
+    /// Plaintext secret for `client_secret_*` clients; hashed with argon2id at load and dropped.
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<String>,
+    /// Alternatively, the argon2 PHC hash of the secret, so the plaintext is never on disk.
+    #[serde(default)]
+    pub client_secret_hash: Option<String>,
+    /// Expected subject DN (RFC 4514) of a `tls_client_auth` client's certificate.
+    #[serde(default)]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// Expected dNSName SAN.
+    #[serde(default)]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// Expected URI SAN.
+    #[serde(default)]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// Expected iPAddress SAN.
+    #[serde(default)]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// Expected rfc822Name SAN.
+    #[serde(default)]
+    pub tls_client_auth_san_email: Option<String>,
+    /// Inline JWK Set of a `self_signed_tls_client_auth` client (its certificates in `x5c`).
+    #[serde(default)]
+    pub jwks: Option<Value>,
+    /// HTTPS URL of the JWK Set of a `self_signed_tls_client_auth` client.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Whether the client's access tokens are bound to its certificate (RFC 8705 §3.4).
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// Grant types the client may use.
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    /// Space-separated scopes the client may request; also the default when it asks for none.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `jwt` (RFC 9068, the default) or `opaque` (introspect to read it).
+    #[serde(default)]
+    pub access_token_format: TokenFormat,
+    /// Whether this client is a resource server allowed to introspect any client's tokens
+    /// (otherwise a client may introspect only its own).
+    #[serde(default)]
+    pub resource_server: bool,
+    /// A human-readable name, for logs.
+    #[serde(default)]
+    pub client_name: Option<String>,
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["client_credentials".to_owned()]
+}
+
+impl fmt::Debug for ClientMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientMetadata")
+            .field("client_id", &self.client_id)
+            .field("token_endpoint_auth_method", &self.token_endpoint_auth_method)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The access token format a client receives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenFormat {
+    /// A signed JWT (RFC 9068).
+    #[default]
+    Jwt,
+    /// A random reference; only its SHA-256 is stored.
+    Opaque,
+}
+
+/// The client authentication methods certbound implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// RFC 8705 §2.1: CA-issued certificate, matched on one subject field.
+    TlsClientAuth,
+    /// RFC 8705 §2.2: self-signed certificate registered in the client's JWKS.
+    SelfSignedTlsClientAuth,
+    /// RFC 6749 §2.3.1: secret in the `Authorization: Basic` header.
+    ClientSecretBasic,
+    /// RFC 6749 §2.3.1: secret in the form body.
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    /// Every method, in the order published in the metadata.
+    pub const ALL: [AuthMethod; 4] = [
+        AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth,
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+    ];
+
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    /// Parses a registered name.
+    pub fn parse(name: &str) -> Option<Self> {
+        AuthMethod::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether the method authenticates with a client certificate.
+    pub fn uses_certificate(self) -> bool {
+        matches!(self, AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth)
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one subject field a `tls_client_auth` client is matched on (RFC 8705 §2.1.2).
+#[derive(Clone, Debug)]
+pub enum TlsSubject {
+    /// `tls_client_auth_subject_dn`, compared with distinguishedNameMatch.
+    Dn(DistinguishedName),
+    /// One of the `tls_client_auth_san_*` fields.
+    San(SanMatcher),
+}
+
+impl fmt::Display for TlsSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsSubject::Dn(dn) => write!(f, "subject DN \"{dn}\""),
+            TlsSubject::San(SanMatcher::Dns(v)) => write!(f, "SAN dNSName \"{v}\""),
+            TlsSubject::San(SanMatcher::Uri(v)) => write!(f, "SAN URI \"{v}\""),
+            TlsSubject::San(SanMatcher::Ip(v)) => write!(f, "SAN iPAddress {v}"),
+            TlsSubject::San(SanMatcher::Email(v)) => write!(f, "SAN rfc822Name \"{v}\""),
+        }
+    }
+}
+
+/// Where a self-signed client's certificates are registered.
+#[derive(Clone, Debug)]
+pub enum SelfSignedKeys {
+    /// Inline `jwks`: the `x5c[0]` certificates, decoded at load.
+    Inline(Vec<CertificateDer<'static>>),
+    /// `jwks_uri`, fetched over HTTPS and cached by the server.
+    Uri(url::Url),
+}
+
+/// How a registered client proves its identity.
+#[derive(Clone, Debug)]
+pub enum ClientCredential {
+    /// `client_secret_basic` or `client_secret_post` with the secret's hash.
+    Secret {
+        /// Basic or post.
+        method: AuthMethod,
+        /// The hash of the secret.
+        hash: SecretHash,
+    },
+    /// `tls_client_auth` with its one subject field.
+    TlsClientAuth(TlsSubject),
+    /// `self_signed_tls_client_auth` with its registered certificates.
+    SelfSigned(SelfSignedKeys),
+}
+
+impl ClientCredential {
+    /// The registered `token_endpoint_auth_method`.
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            ClientCredential::Secret { method, .. } => *method,
+            ClientCredential::TlsClientAuth(_) => AuthMethod::TlsClientAuth,
+            ClientCredential::SelfSigned(_) => AuthMethod::SelfSignedTlsClientAuth,
+        }
+    }
+}
+
+/// A validated client registration: what every request of this client is checked against.
+#[derive(Clone, Debug)]
+pub struct RegisteredClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// How it authenticates.
+    pub credential: ClientCredential,
+    /// Whether its access tokens are bound to its certificate.
+    pub bound_tokens: bool,
+    /// Whether it may use the client_credentials grant.
+    pub client_credentials: bool,
+    /// The scopes it may request, in registration order.
+    pub scopes: Vec<String>,
+    /// The format of its access tokens.
+    pub token_format: TokenFormat,
+    /// Whether it may introspect any client's tokens.
+    pub resource_server: bool,
+}
+
+/// A configuration mistake in one client's metadata.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("client '{client_id}': {field}: {message}")]
+pub struct ClientMetadataError {
+    /// The client in question.
+    pub client_id: String,
+    /// The metadata field at fault.
+    pub field: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// The grant types this server implements.
+pub const SUPPORTED_GRANT_TYPES: [&str; 1] = ["client_credentials"];
+
+impl ClientMetadata {
+    /// Validates the metadata and builds the registration, hashing a plaintext secret.
+    pub fn validate(&self) -> Result<RegisteredClient, ClientMetadataError> {
+        let err = |field: &'static str, message: String| ClientMetadataError {
+            client_id: self.client_id.clone(),
+            field,
+            message,
+        };
+        if self.client_id.is_empty()
+            || self.client_id.len() > 255
+            || !self.client_id.chars().all(|c| (' '..='~').contains(&c))
+        {
+            return Err(err(
+                "client_id",
+                "must be 1 to 255 printable ASCII characters".into(),
+            ));
+        }
+        let method = AuthMethod::parse(&self.token_endpoint_auth_method).ok_or_else(|| {
+            err(
+                "token_endpoint_auth_method",
+                format!(
+                    "unknown method '{}'; use one of: {}",
+                    self.token_endpoint_auth_method,
+                    AuthMethod::ALL.map(AuthMethod::as_str).join(", ")
+                ),
+            )
+        })?;
+
+        let subject_fields = [
+            ("tls_client_auth_subject_dn", &self.tls_client_auth_subject_dn),
+            ("tls_client_auth_san_dns", &self.tls_client_auth_san_dns),
+            ("tls_client_auth_san_uri", &self.tls_client_auth_san_uri),
+            ("tls_client_auth_san_ip", &self.tls_client_auth_san_ip),
+            ("tls_client_auth_san_email", &self.tls_client_auth_san_email),
+        ];
+        let given: Vec<(&'static str, &String)> = subject_fields
+            .iter()
+            .filter_map(|(name, v)| v.as_ref().map(|v| (*name, v)))
+            .collect();
+        let has_secret = self.client_secret.is_some() || self.client_secret_hash.is_some();
+        let has_jwks = self.jwks.is_some() || self.jwks_uri.is_some();
+
+        if method != AuthMethod::TlsClientAuth {
+            if let Some((name, _)) = given.first() {
+                return Err(err(
+                    name,
+                    format!("only tls_client_auth clients have a subject field; remove it or set token_endpoint_auth_method = \"tls_client_auth\" (this client uses {method})"),
+                ));
+            }
+        }
+        if !matches!(method, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost) && has_secret {
+            return Err(err(
+                "client_secret",
+                format!("a {method} client authenticates with its certificate; remove the secret"),
+            ));
+        }
+        if method != AuthMethod::SelfSignedTlsClientAuth && has_jwks {
+            return Err(err(
+                if self.jwks.is_some() { "jwks" } else { "jwks_uri" },
+                "only self_signed_tls_client_auth clients register a JWK Set here; remove it".into(),
+            ));
+        }
+
+        let credential = match method {
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
+                let hash = match (&self.client_secret, &self.client_secret_hash) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            "client_secret",
+                            "set client_secret or client_secret_hash, not both".into(),
+                        ))
+                    }
+                    (Some(plain), None) => {
+                        SecretHash::hash(plain).map_err(|e| err("client_secret", e.to_string()))?
+                    }
+                    (None, Some(phc)) => SecretHash::from_phc(phc)
+                        .map_err(|e| err("client_secret_hash", e.to_string()))?,
+                    (None, None) => {
+                        return Err(err(
+                            "client_secret",
+                            format!("a {method} client needs client_secret (or client_secret_hash)"),
+                        ))
+                    }
+                };
+                ClientCredential::Secret { method, hash }
+            }
+            AuthMethod::TlsClientAuth => {
+                let (name, value) = match given.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        return Err(err(
+                            "tls_client_auth_subject_dn",
+                            "a tls_client_auth client needs exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email".into(),
+                        ))
+                    }
+                    [first, second, ..] => {
+                        return Err(err(
+                            second.0,
+                            format!("RFC 8705 §2.1.2 allows exactly one subject field per client, but both {} and {} are set; keep one", first.0, second.0),
+                        ))
+                    }
+                };
+                let subject = match name {
+                    "tls_client_auth_subject_dn" => value
+                        .parse::<DistinguishedName>()
+                        .map(TlsSubject::Dn)
+                        .map_err(|e| err(name, format!("not an RFC 4514 distinguished name: {e}")))?,
+                    "tls_client_auth_san_dns" => SanMatcher::dns(value)
+                        .map(TlsSubject::San)
+                        .map_err(|e| err(name, e.to_string()))?,
+                    "tls_client_auth_san_uri" => SanMatcher::uri(value)
+                        .map(TlsSubject::San)
+                        .map_err(|e| err(name, e.to_string()))?,
+                    "tls_client_auth_san_ip" => SanMatcher::ip(value)
+                        .map(TlsSubject::San)
+                        .map_err(|e| err(name, e.to_string()))?,
+                    _ => SanMatcher::email(value)
+                        .map(TlsSubject::San)
+                        .map_err(|e| err(name, e.to_string()))?,
+                };
+                ClientCredential::TlsClientAuth(subject)
+            }
+            AuthMethod::SelfSignedTlsClientAuth => match (&self.jwks, &self.jwks_uri) {
+                (Some(_), Some(_)) => {
+                    return Err(err(
+                        "jwks_uri",
+                        "RFC 7591 §2: jwks and jwks_uri must not both be set; keep one".into(),
+                    ))
+                }
+                (Some(set), None) => ClientCredential::SelfSigned(SelfSignedKeys::Inline(
+                    jwks::registered_certificates(set).map_err(|e| err("jwks", e.to_string()))?,
+                )),
+                (None, Some(uri)) => {
+                    let url = url::Url::parse(uri)
+                        .map_err(|e| err("jwks_uri", format!("not a URL: {e}")))?;
+                    if url.scheme() != "https" {
+                        return Err(err("jwks_uri", "must be an https URL".into()));
+                    }
+                    ClientCredential::SelfSigned(SelfSignedKeys::Uri(url))
+                }
+                (None, None) => {
+                    return Err(err(
+                        "jwks",
+                        "a self_signed_tls_client_auth client needs jwks (inline, with x5c) or jwks_uri".into(),
+                    ))
+                }
+            },
+        };
+
+        for grant in &self.grant_types {
+            if !SUPPORTED_GRANT_TYPES.contains(&grant.as_str()) {
+                return Err(err(
+                    "grant_types",
+                    format!(
+                        "grant type '{grant}' is not supported; supported: {}",
+                        SUPPORTED_GRANT_TYPES.join(", ")
+                    ),
+                ));
+            }
+        }
+        let scopes = parse_scope(self.scope.as_deref().unwrap_or(""))
+            .map_err(|e| err("scope", e))?;
+
+        Ok(RegisteredClient {
+            client_id: self.client_id.clone(),
+            credential,
+            bound_tokens: self.tls_client_certificate_bound_access_tokens,
+            client_credentials: self.grant_types.iter().any(|g| g == "client_credentials"),
+            scopes,
+            token_format: self.access_token_format,
+            resource_server: self.resource_server,
+        })
+    }
+}
+
+/// Splits a space-delimited scope string (RFC 6749 §3.3), rejecting characters outside
+/// `%x21 / %x23-5B / %x5D-7E` and duplicates.
+pub fn parse_scope(scope: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for token in scope.split(' ').filter(|t| !t.is_empty()) {
+        if !token
+            .chars()
+            .all(|c| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c))
+        {
+            return Err(format!("scope token '{}' has characters RFC 6749 §3.3 does not allow", token.escape_default()));
+        }
+        if !out.iter().any(|s| s == token) {
+            out.push(token.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(method: &str) -> ClientMetadata {
+        ClientMetadata {
+            client_id: "c".into(),
+            token_endpoint_auth_method: method.into(),
+            client_secret: None,
+            client_secret_hash: None,
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_san_dns: None,
+            tls_client_auth_san_uri: None,
+            tls_client_auth_san_ip: None,
+            tls_client_auth_san_email: None,
+            jwks: None,
+            jwks_uri: None,
+            tls_client_certificate_bound_access_tokens: true,
+            grant_types: default_grant_types(),
+            scope: Some("read write".into()),
+            access_token_format: TokenFormat::Jwt,
+            resource_server: false,
+            client_name: None,
+        }
+    }
+
+    #[test]
+    fn tls_client_auth_needs_exactly_one_subject_field() {
+        let m = base("tls_client_auth");
+        assert_eq!(m.validate().unwrap_err().field, "tls_client_auth_subject_dn");
+        let mut two = base("tls_client_auth");
+        two.tls_client_auth_subject_dn = Some("CN=a".into());
+        two.tls_client_auth_san_dns = Some("a.example".into());
+        let e = two.validate().unwrap_err();
+        assert_eq!(e.field, "tls_client_auth_san_dns");
+        assert!(e.message.contains("exactly one"), "{e}");
+        let mut one = base("tls_client_auth");
+        one.tls_client_auth_san_ip = Some("10.0.0.1".into());
+        assert!(matches!(
+            one.validate().unwrap().credential,
+            ClientCredential::TlsClientAuth(TlsSubject::San(_))
+        ));
+    }
+
+    #[test]
+    fn secrets_are_hashed_and_required() {
+        assert_eq!(base("client_secret_basic").validate().unwrap_err().field, "client_secret");
+        let mut m = base("client_secret_post");
+        m.client_secret = Some("0123456789abcdef0123".into());
+        match m.validate().unwrap().credential {
+            ClientCredential::Secret { method, hash } => {
+                assert_eq!(method, AuthMethod::ClientSecretPost);
+                assert!(hash.verify("0123456789abcdef0123"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn certificate_clients_may_not_have_secrets_or_foreign_fields() {
+        let mut m = base("tls_client_auth");
+        m.tls_client_auth_subject_dn = Some("CN=a".into());
+        m.client_secret = Some("0123456789abcdef0123".into());
+        assert_eq!(m.validate().unwrap_err().field, "client_secret");
+        let mut s = base("client_secret_basic");
+        s.client_secret = Some("0123456789abcdef0123".into());
+        s.tls_client_auth_san_dns = Some("a.example".into());
+        assert_eq!(s.validate().unwrap_err().field, "tls_client_auth_san_dns");
+    }
+
+    #[test]
+    fn self_signed_needs_one_jwks_source() {
+        assert_eq!(base("self_signed_tls_client_auth").validate().unwrap_err().field, "jwks");
+        let mut m = base("self_signed_tls_client_auth");
+        m.jwks_uri = Some("http://insecure.example/jwks".into());
+        assert_eq!(m.validate().unwrap_err().field, "jwks_uri");
+        m.jwks = Some(serde_json::json!({"keys": []}));
+        m.jwks_uri = Some("https://a.example/jwks".into());
+        assert_eq!(m.validate().unwrap_err().field, "jwks_uri");
+    }
+
+    #[test]
+    fn unknown_method_and_grant_are_rejected_with_the_fix() {
+        let e = base("private_key_jwt").validate().unwrap_err();
+        assert!(e.message.contains("tls_client_auth"), "{e}");
+        let mut m = base("client_secret_basic");
+        m.client_secret = Some("0123456789abcdef0123".into());
+        m.grant_types = vec!["password".into()];
+        assert_eq!(m.validate().unwrap_err().field, "grant_types");
+    }
+
+    #[test]
+    fn scope_parsing() {
+        assert_eq!(parse_scope(" a  b a ").unwrap(), vec!["a", "b"]);
+        assert!(parse_scope("a\"b").is_err());
+        assert!(parse_scope("a\\b").is_err());
+    }
+}

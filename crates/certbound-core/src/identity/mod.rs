@@ -1,0 +1,6 @@
+//! What a client certificate says about its holder: thumbprint, subject DN, subject alternative names.
+
+pub mod certificate;
+pub mod dn;
+pub mod san;
+pub mod thumbprint;

@@ -1,0 +1,146 @@
+//! Access token contents: RFC 9068 JWT claims with the RFC 8705 §3.1 confirmation, and the
+//! RFC 7662 introspection response built from them.
+
+use crate::identity::thumbprint::Thumbprint;
+use serde::{Deserialize, Serialize};
+
+/// The `cnf` claim of a certificate-bound token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// `x5t#S256`: base64url SHA-256 of the DER of the client certificate.
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: String,
+}
+
+/// The claims of an access token (RFC 9068 §2.2), whatever its format: a JWT carries them signed,
+/// an opaque token has them stored beside its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// Issuer identifier.
+    pub iss: String,
+    /// Subject: the client itself for client_credentials.
+    pub sub: String,
+    /// Audience: the resource server(s) the token is for.
+    pub aud: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Unique token identifier (also the revocation handle for JWTs).
+    pub jti: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// Granted scopes, space-separated; omitted when none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scope: Option<String>,
+    /// The certificate binding, when the client is bound.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
+}
+
+impl AccessTokenClaims {
+    /// The thumbprint the token is bound to, if any.
+    pub fn bound_thumbprint(&self) -> Option<Thumbprint> {
+        self.cnf.as_ref().map(|c| Thumbprint::from_claim(&c.x5t_s256))
+    }
+
+    /// Whether the token is expired at `now`.
+    pub fn is_expired(&self, now: i64) -> bool {
+        now >= self.exp
+    }
+}
+
+/// An RFC 7662 introspection response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Introspection {
+    /// Whether the token is active.
+    pub active: bool,
+    /// Present only for active tokens; `cnf` sits at the top level (RFC 8705 §3.2).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<IntrospectedClaims>,
+}
+
+/// The members of an active token's introspection response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntrospectedClaims {
+    /// The token's claims.
+    #[serde(flatten)]
+    pub claims: AccessTokenClaims,
+    /// Always `Bearer`: binding is conveyed by `cnf`, the token type does not change (RFC 8705 §3).
+    pub token_type: String,
+}
+
+impl Introspection {
+    /// `{"active": false}` and nothing else (RFC 7662 §2.2).
+    pub fn inactive() -> Self {
+        Introspection { active: false, claims: None }
+    }
+
+    /// An active token's response.
+    pub fn active(claims: AccessTokenClaims) -> Self {
+        Introspection {
+            active: true,
+            claims: Some(IntrospectedClaims { claims, token_type: "Bearer".to_owned() }),
+        }
+    }
+}
+
+/// Resolves the scope of a client_credentials request (RFC 6749 §3.3): the registered scopes when
+/// none is requested; otherwise every requested scope must be registered for the client.
+pub fn grant_scope(registered: &[String], requested: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(requested) = requested else {
+        return Ok(registered.to_vec());
+    };
+    let wanted = crate::client::parse_scope(requested)?;
+    if let Some(extra) = wanted.iter().find(|s| !registered.contains(s)) {
+        return Err(format!("scope '{extra}' is not allowed for this client"));
+    }
+    Ok(wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(cnf: bool) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://as".into(),
+            sub: "c".into(),
+            aud: "https://api".into(),
+            exp: 200,
+            iat: 100,
+            jti: "j".into(),
+            client_id: "c".into(),
+            scope: Some("read".into()),
+            cnf: cnf.then(|| Confirmation { x5t_s256: "abc".into() }),
+        }
+    }
+
+    #[test]
+    fn cnf_is_serialised_with_the_registered_member_name() {
+        let v = serde_json::to_value(claims(true)).unwrap();
+        assert_eq!(v["cnf"]["x5t#S256"], "abc");
+        let unbound = serde_json::to_value(claims(false)).unwrap();
+        assert!(unbound.get("cnf").is_none());
+    }
+
+    #[test]
+    fn introspection_puts_cnf_at_top_level_and_inactive_is_bare() {
+        let v = serde_json::to_value(Introspection::active(claims(true))).unwrap();
+        assert_eq!(v["active"], true);
+        assert_eq!(v["cnf"]["x5t#S256"], "abc");
+        assert_eq!(v["token_type"], "Bearer");
+        assert_eq!(
+            serde_json::to_string(&Introspection::inactive()).unwrap(),
+            r#"{"active":false}"#
+        );
+    }
+
+    #[test]
+    fn scope_defaults_and_subsets() {
+        let reg = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(grant_scope(&reg, None).unwrap(), reg);
+        assert_eq!(grant_scope(&reg, Some("b")).unwrap(), vec!["b"]);
+        assert!(grant_scope(&reg, Some("a c")).is_err());
+    }
+}

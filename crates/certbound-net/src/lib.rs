@@ -1,0 +1,16 @@
+//! TLS listeners for certbound.
+//!
+//! This crate owns the socket edge shared by the authorization server and the gateway: the rustls
+//! configuration (TLS 1.3 and 1.2, aws-lc-rs), the verifier that accepts any client certificate whose
+//! holder proves possession of its key ([`danger::AcceptAnyClientCert`]: trust is decided per client
+//! by the core, not by the TLS layer), and the accept loop that parses the client certificate
+//! **once per connection** and hands it to every request as a [`ConnectionInfo`] extension.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod danger;
+pub mod serve;
+pub mod tls;
+
+pub use serve::{serve, ConnectionInfo, ServeOptions};
+pub use tls::{load_cert_chain, load_private_key, server_config, ClientCertMode, TlsError};

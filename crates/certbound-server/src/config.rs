@@ -1,0 +1,362 @@
+//! The `certbound serve` configuration file: one TOML document, every key documented in
+//! `docs/configuration.md`, unknown keys refused, relative paths resolved against the file's
+//! directory, and a few `CERTBOUND_*` environment variables overlaid.
+
+use certbound_core::client::{ClientMetadata, RegisteredClient};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier: the public `https` base URL of the conventional listener.
+    pub issuer: String,
+    /// Listener addresses.
+    pub listen: ListenConfig,
+    /// Certificates and trust anchors.
+    pub tls: TlsConfig,
+    /// Persistent state.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Access token settings.
+    #[serde(default)]
+    pub tokens: TokensConfig,
+    /// Fetching of self-signed clients' `jwks_uri`.
+    #[serde(default)]
+    pub jwks_uri: JwksUriConfig,
+    /// Statically registered clients (RFC 7591 metadata names).
+    #[serde(default)]
+    pub clients: Vec<ClientMetadata>,
+}
+
+/// `[listen]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// Conventional listener: metadata, JWKS and secret clients; requests no client certificate.
+    pub https: SocketAddr,
+    /// Optional listener that requests (but does not require) a client certificate.
+    #[serde(default)]
+    pub mtls: Option<SocketAddr>,
+    /// Public base URL of the mTLS listener, published as `mtls_endpoint_aliases`.
+    #[serde(default)]
+    pub mtls_url: Option<String>,
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM chain of the server certificate (leaf first).
+    pub cert: PathBuf,
+    /// PEM private key of the server certificate.
+    pub key: PathBuf,
+    /// PEM CA certificates that `tls_client_auth` client certificates must chain to.
+    #[serde(default)]
+    pub client_ca: Vec<PathBuf>,
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://path` (created if missing) or `postgres://...`.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { url: default_store_url() }
+    }
+}
+
+fn default_store_url() -> String {
+    "sqlite://certbound.db".to_owned()
+}
+
+/// `[tokens]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    /// `ES256` (default), `PS256` or `EdDSA`.
+    #[serde(default = "default_alg")]
+    pub signing_alg: String,
+    /// Access token lifetime.
+    #[serde(default = "default_ttl")]
+    pub access_token_ttl_seconds: u32,
+    /// The `aud` of issued tokens; defaults to the issuer.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// How often every instance re-reads the signing keys from the store (picks up
+    /// `certbound keys rotate` without a restart).
+    #[serde(default = "default_key_refresh")]
+    pub key_refresh_seconds: u32,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        TokensConfig {
+            signing_alg: default_alg(),
+            access_token_ttl_seconds: default_ttl(),
+            audience: None,
+            key_refresh_seconds: default_key_refresh(),
+        }
+    }
+}
+
+fn default_alg() -> String {
+    "ES256".to_owned()
+}
+fn default_ttl() -> u32 {
+    300
+}
+fn default_key_refresh() -> u32 {
+    10
+}
+
+/// `[jwks_uri]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksUriConfig {
+    /// How long a fetched client JWK Set is used before it is fetched again.
+    #[serde(default = "default_jwks_ttl")]
+    pub cache_ttl_seconds: u32,
+    /// The shortest interval between two fetches of one URL when a presented certificate is not
+    /// in the cached set (a new key), so a flood of bad certificates cannot turn into a flood of
+    /// fetches.
+    #[serde(default = "default_jwks_min_refresh")]
+    pub min_refresh_seconds: u32,
+    /// Extra PEM CA files trusted for `jwks_uri` HTTPS servers, beside the system's roots.
+    #[serde(default)]
+    pub ca: Vec<PathBuf>,
+}
+
+impl Default for JwksUriConfig {
+    fn default() -> Self {
+        JwksUriConfig {
+            cache_ttl_seconds: default_jwks_ttl(),
+            min_refresh_seconds: default_jwks_min_refresh(),
+            ca: Vec::new(),
+        }
+    }
+}
+
+fn default_jwks_ttl() -> u32 {
+    300
+}
+fn default_jwks_min_refresh() -> u32 {
+    10
+}
+
+/// A configuration mistake, with the file, the key and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {message}")]
+pub struct ConfigError {
+    /// The configuration file (or `environment`).
+    pub file: String,
+    /// The key at fault, e.g. `clients[1].tls_client_auth_subject_dn`.
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// The configuration after validation: clients registered, URLs checked.
+#[derive(Clone, Debug)]
+pub struct ValidatedConfig {
+    /// The parsed file, paths made absolute.
+    pub config: Config,
+    /// The registered clients, in file order.
+    pub clients: Vec<RegisteredClient>,
+    /// The configuration file, for messages.
+    pub source: String,
+}
+
+impl Config {
+    /// Reads, overlays the environment, resolves paths and validates.
+    pub fn load(path: &Path) -> Result<ValidatedConfig, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            key: "-".into(),
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_toml(&text, &file, &base, |k| std::env::var(k).ok())
+    }
+
+    /// Parses TOML text; `base` resolves relative paths; `env` reads `CERTBOUND_*` overrides.
+    pub fn from_toml(
+        text: &str,
+        file: &str,
+        base: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ValidatedConfig, ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            file: file.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let key = e
+                .message()
+                .split('`')
+                .nth(1)
+                .unwrap_or("-")
+                .to_owned();
+            let span = e
+                .span()
+                .map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
+                .unwrap_or_default();
+            err(
+                &key,
+                format!(
+                    "{}{span}; see docs/configuration.md for every accepted key",
+                    e.message().trim()
+                ),
+            )
+        })?;
+
+        config.apply_env(&env).map_err(|(k, m)| ConfigError {
+            file: "environment".into(),
+            key: k,
+            message: m,
+        })?;
+        config.resolve_paths(base);
+        config.check_urls(file)?;
+
+        if !["ES256", "PS256", "EdDSA"].contains(&config.tokens.signing_alg.as_str()) {
+            return Err(err(
+                "tokens.signing_alg",
+                format!("'{}' is not supported; use ES256, PS256 or EdDSA", config.tokens.signing_alg),
+            ));
+        }
+        if config.tokens.access_token_ttl_seconds == 0 || config.tokens.access_token_ttl_seconds > 86_400 {
+            return Err(err(
+                "tokens.access_token_ttl_seconds",
+                "must be between 1 and 86400 seconds".into(),
+            ));
+        }
+        for (name, path) in [("tls.cert", &config.tls.cert), ("tls.key", &config.tls.key)]
+            .into_iter()
+            .chain(config.tls.client_ca.iter().map(|p| ("tls.client_ca", p)))
+        {
+            if let Err(e) = std::fs::metadata(path) {
+                return Err(err(name, format!("cannot read {}: {e}; check the path (relative paths are resolved against the configuration file's directory)", path.display())));
+            }
+        }
+
+        let mut clients = Vec::with_capacity(config.clients.len());
+        for (i, meta) in config.clients.iter().enumerate() {
+            if config.clients[..i].iter().any(|c| c.client_id == meta.client_id) {
+                return Err(err(
+                    &format!("clients[{i}].client_id"),
+                    format!("client_id '{}' is registered twice; client ids must be unique", meta.client_id),
+                ));
+            }
+            let client = meta.validate().map_err(|e| {
+                err(&format!("clients[{i}].{}", e.field), format!("client '{}': {}", e.client_id, e.message))
+            })?;
+            if client.credential.method() == certbound_core::client::AuthMethod::TlsClientAuth
+                && config.tls.client_ca.is_empty()
+            {
+                return Err(err(
+                    "tls.client_ca",
+                    format!("client '{}' uses tls_client_auth, which needs trust anchors: list the CA files in [tls] client_ca", client.client_id),
+                ));
+            }
+            if client.credential.method().uses_certificate() && config.listen.mtls.is_none() {
+                return Err(err(
+                    "listen.mtls",
+                    format!("client '{}' authenticates with a certificate, which needs the mTLS listener: set [listen] mtls and mtls_url", client.client_id),
+                ));
+            }
+            clients.push(client);
+        }
+        Ok(ValidatedConfig { config, clients, source: file.to_owned() })
+    }
+
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), (String, String)> {
+        if let Some(v) = env("CERTBOUND_ISSUER") {
+            self.issuer = v;
+        }
+        if let Some(v) = env("CERTBOUND_STORE_URL") {
+            self.store.url = v;
+        }
+        let addr = |k: &str, v: String| -> Result<SocketAddr, (String, String)> {
+            v.parse().map_err(|e| (k.to_owned(), format!("'{v}' is not an address:port: {e}")))
+        };
+        if let Some(v) = env("CERTBOUND_LISTEN_HTTPS") {
+            self.listen.https = addr("CERTBOUND_LISTEN_HTTPS", v)?;
+        }
+        if let Some(v) = env("CERTBOUND_LISTEN_MTLS") {
+            self.listen.mtls = Some(addr("CERTBOUND_LISTEN_MTLS", v)?);
+        }
+        if let Some(v) = env("CERTBOUND_MTLS_URL") {
+            self.listen.mtls_url = Some(v);
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut self.tls.cert);
+        abs(&mut self.tls.key);
+        self.tls.client_ca.iter_mut().for_each(abs);
+        self.jwks_uri.ca.iter_mut().for_each(abs);
+        if let Some(rest) = self.store.url.strip_prefix("sqlite://") {
+            let path = Path::new(rest.split('?').next().unwrap_or(rest));
+            if path.is_relative() && !rest.starts_with(':') {
+                self.store.url = format!("sqlite://{}", base.join(rest).display());
+            }
+        }
+    }
+
+    fn check_urls(&self, file: &str) -> Result<(), ConfigError> {
+        let check = |key: &str, value: &str| -> Result<(), ConfigError> {
+            let err = |m: String| ConfigError { file: file.to_owned(), key: key.to_owned(), message: m };
+            let url = url::Url::parse(value).map_err(|e| err(format!("'{value}' is not a URL: {e}")))?;
+            if url.scheme() != "https" {
+                return Err(err(format!("'{value}' must be an https URL (RFC 8414 §2)")));
+            }
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(err(format!("'{value}' must have no query or fragment")));
+            }
+            if url.path() != "/" || value.ends_with('/') {
+                return Err(err(format!("'{value}' must be scheme://host[:port] with no path or trailing slash (path-based issuers are not supported yet)")));
+            }
+            Ok(())
+        };
+        check("issuer", &self.issuer)?;
+        match (&self.listen.mtls, &self.listen.mtls_url) {
+            (Some(_), Some(u)) => check("listen.mtls_url", u)?,
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    file: file.to_owned(),
+                    key: "listen.mtls_url".into(),
+                    message: "set the public base URL of the mTLS listener (published as mtls_endpoint_aliases), e.g. \"https://localhost:8444\"".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    file: file.to_owned(),
+                    key: "listen.mtls".into(),
+                    message: "mtls_url is set but there is no mTLS listener address; set [listen] mtls".into(),
+                })
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The audience of issued tokens.
+    pub fn audience(&self) -> &str {
+        self.tokens.audience.as_deref().unwrap_or(&self.issuer)
+    }
+}

@@ -1,0 +1,46 @@
+//! `POST /introspect` (RFC 7662) with `cnf` for bound tokens (RFC 8705 §3.2).
+
+use super::{connection_certificate, read_form};
+use crate::client_auth::authenticate_request;
+use crate::http_error::{no_store, OAuthResponse};
+use crate::state::AppState;
+use crate::tokens;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use bytes::Bytes;
+use certbound_core::token::Introspection;
+use certbound_core::OAuthError;
+use certbound_net::ConnectionInfo;
+use http::HeaderMap;
+
+/// The introspection endpoint. Callers authenticate like at the token endpoint; a client sees
+/// its own tokens, a `resource_server` client any token. Anything else is `{"active": false}`.
+pub async fn introspect(
+    State(state): State<AppState>,
+    conn: Option<Extension<ConnectionInfo>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let certificate = connection_certificate(&conn);
+    let result: Result<Introspection, OAuthError> = async {
+        let form = read_form(&headers, &body)?;
+        let auth = authenticate_request(&state, "introspect", &headers, &form, certificate).await?;
+        let token = form
+            .get("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        // token_type_hint is only a hint (RFC 7662 §2.1): every kind is searched.
+        let claims = tokens::active_claims(tokens::find(&state, token).await?);
+        Ok(match claims {
+            Some(c) if auth.registration.resource_server || c.client_id == auth.client.client_id => {
+                Introspection::active(c)
+            }
+            _ => Introspection::inactive(),
+        })
+    }
+    .await;
+    match result {
+        Ok(body) => no_store(Json(body).into_response()),
+        Err(error) => OAuthResponse { error, realm: state.issuer.clone() }.into_response(),
+    }
+}

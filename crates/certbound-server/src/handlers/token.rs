@@ -1,0 +1,117 @@
+//! `POST /token`: the client_credentials grant with certificate-bound tokens.
+
+use super::{connection_certificate, read_form};
+use crate::client_auth::authenticate_request;
+use crate::http_error::{no_store, OAuthResponse};
+use crate::state::{now_secs, AppState};
+use crate::tokens::{self, new_jti};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use bytes::Bytes;
+use certbound_core::token::{grant_scope, AccessTokenClaims, Confirmation};
+use certbound_core::{ClientCertificate, OAuthError, OAuthErrorCode};
+use certbound_net::ConnectionInfo;
+use http::HeaderMap;
+use serde::Serialize;
+
+/// The successful token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+}
+
+/// The token endpoint.
+pub async fn token(
+    State(state): State<AppState>,
+    conn: Option<Extension<ConnectionInfo>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let certificate = connection_certificate(&conn);
+    match issue(&state, &headers, &body, certificate).await {
+        Ok(r) => no_store(Json(r).into_response()),
+        Err(error) => OAuthResponse { error, realm: state.issuer.clone() }.into_response(),
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    certificate: Option<&ClientCertificate>,
+) -> Result<TokenResponse, OAuthError> {
+    let form = read_form(headers, body)?;
+    let auth = authenticate_request(state, "token", headers, &form, certificate).await?;
+    let used_basic = headers.contains_key(http::header::AUTHORIZATION);
+    let client = &auth.registration;
+    match form.get("grant_type") {
+        None => return Err(OAuthError::invalid_request("grant_type is required")),
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                format!("grant_type '{}' is not supported", other.escape_default()),
+            ))
+        }
+    }
+    if !client.client_credentials {
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "this client may not use the client_credentials grant",
+        ));
+    }
+    let scopes = grant_scope(&client.scopes, form.get("scope"))
+        .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e))?;
+    let cnf = binding(client.bound_tokens, certificate)?;
+    let now = now_secs();
+    let claims = AccessTokenClaims {
+        iss: state.issuer.to_string(),
+        sub: client.client_id.clone(),
+        aud: state.audience.clone(),
+        exp: now + state.ttl_seconds,
+        iat: now,
+        jti: new_jti(),
+        client_id: client.client_id.clone(),
+        scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+        cnf,
+    };
+    let minted = tokens::mint(state, claims, client.token_format).await?;
+    tracing::info!(
+        target: "certbound::audit",
+        event = "token_issued",
+        client_id = %client.client_id,
+        method = %auth.client.method,
+        format = tokens::format_name(client.token_format),
+        bound = minted.claims.cnf.is_some(),
+        cert_thumbprint = minted.claims.cnf.as_ref().map(|c| c.x5t_s256.as_str()).unwrap_or(""),
+        cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
+        jti = %minted.claims.jti,
+        used_basic,
+    );
+    Ok(TokenResponse {
+        access_token: minted.access_token,
+        token_type: "Bearer",
+        expires_in: state.ttl_seconds,
+        scope: minted.claims.scope,
+    })
+}
+
+/// RFC 8705 §3: a bound client's token carries the thumbprint of the certificate on this request.
+/// A bound client without a certificate gets an error, not an unbound token (DESIGN.md T3).
+fn binding(bound: bool, certificate: Option<&ClientCertificate>) -> Result<Option<Confirmation>, OAuthError> {
+    if !bound {
+        return Ok(None);
+    }
+    match certificate {
+        Some(cert) => Ok(Some(Confirmation { x5t_s256: cert.thumbprint().to_string() })),
+        None => Err(OAuthError::invalid_request(
+            "this client receives certificate-bound tokens: present a client certificate at the mtls_endpoint_aliases token endpoint",
+        )),
+    }
+}
+

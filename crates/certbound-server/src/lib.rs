@@ -1,0 +1,249 @@
+//! The certbound OAuth 2.0 authorization server (RFC 8705).
+//!
+//! [`start`] binds the conventional listener (no client certificate requested) and the optional
+//! mTLS listener (certificate requested, any certificate with proof of possession accepted), and
+//! serves metadata, JWKS, token, introspection and revocation on both. Clients authenticate with
+//! `tls_client_auth`, `self_signed_tls_client_auth`, `client_secret_basic` or `client_secret_post`;
+//! bound clients get tokens carrying `cnf.x5t#S256` of the certificate they presented.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client_auth;
+pub mod config;
+pub mod handlers;
+pub mod http_error;
+pub mod jwks_uri;
+pub mod keys;
+pub mod state;
+pub mod tokens;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use certbound_core::auth::TrustAnchors;
+use certbound_core::metadata::{authorization_server_metadata, MetadataInput};
+use certbound_net::{load_cert_chain, load_private_key, server_config, ClientCertMode, ServeOptions};
+use certbound_store::Store;
+use config::ValidatedConfig;
+use keys::{Keys, SigningAlg};
+use state::{now_secs, AppState, Inner};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The largest request body accepted by the OAuth endpoints.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// TLS files.
+    #[error(transparent)]
+    Tls(#[from] certbound_net::TlsError),
+    /// A client CA file holds something that is not a usable trust anchor.
+    #[error("{path}: not a usable CA certificate: {reason}")]
+    TrustAnchor {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The store.
+    #[error("store: {0}")]
+    Store(#[from] certbound_store::StoreError),
+    /// Signing keys.
+    #[error("signing keys: {0}")]
+    Keys(#[from] keys::KeyError),
+    /// Binding a listener.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP client for `jwks_uri`.
+    #[error("HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// A running server: its bound addresses, and the handle that stops it.
+pub struct RunningServer {
+    /// The conventional listener's address.
+    pub https_addr: SocketAddr,
+    /// The mTLS listener's address.
+    pub mtls_addr: Option<SocketAddr>,
+    /// The shared state (tests and tools read keys and clients from it).
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections and waits for the listeners to close.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Runs until a listener task ends (normally never).
+    pub async fn wait(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Binds the configured addresses and starts serving.
+pub async fn start(config: ValidatedConfig) -> Result<RunningServer, ServerError> {
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
+    };
+    let https = bind(config.config.listen.https).await?;
+    let mtls = match config.config.listen.mtls {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    start_on(config, https, mtls).await
+}
+
+/// Starts serving on already-bound listeners (tests bind port 0 first, then write the
+/// configuration with the real ports).
+pub async fn start_on(
+    config: ValidatedConfig,
+    https: TcpListener,
+    mtls: Option<TcpListener>,
+) -> Result<RunningServer, ServerError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cfg = &config.config;
+    let chain = load_cert_chain(&cfg.tls.cert)?;
+    let key = load_private_key(&cfg.tls.key)?;
+
+    let mut ca_certs = Vec::new();
+    for path in &cfg.tls.client_ca {
+        ca_certs.extend(load_cert_chain(path)?);
+    }
+    let anchors = TrustAnchors::from_der(&ca_certs).map_err(|e| ServerError::TrustAnchor {
+        path: cfg.tls.client_ca.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        reason: format!("{e:?}"),
+    })?;
+
+    let store = Store::connect(&cfg.store.url).await?;
+    let alg = SigningAlg::parse(&cfg.tokens.signing_alg).unwrap_or(SigningAlg::Es256);
+    let keys = Keys::load_or_init(&store, alg, now_secs()).await?;
+
+    let http = jwks_http_client(&config)?;
+    let jwks_uri = jwks_uri::JwksUriCache::new(
+        http,
+        Duration::from_secs(cfg.jwks_uri.cache_ttl_seconds.into()),
+        Duration::from_secs(cfg.jwks_uri.min_refresh_seconds.into()),
+    );
+
+    let mut scopes: Vec<String> = Vec::new();
+    for c in &config.clients {
+        for s in &c.scopes {
+            if !scopes.contains(s) {
+                scopes.push(s.clone());
+            }
+        }
+    }
+    let metadata = authorization_server_metadata(&MetadataInput {
+        issuer: &cfg.issuer,
+        base_url: &cfg.issuer,
+        mtls_base_url: cfg.listen.mtls_url.as_deref(),
+        scopes,
+        signing_alg: alg.as_str(),
+    });
+
+    let clients: HashMap<String, Arc<_>> = config
+        .clients
+        .iter()
+        .map(|c| (c.client_id.clone(), Arc::new(c.clone())))
+        .collect();
+    let state = AppState::new(Inner {
+        issuer: Arc::from(cfg.issuer.as_str()),
+        audience: cfg.audience().to_owned(),
+        ttl_seconds: cfg.tokens.access_token_ttl_seconds.into(),
+        clients,
+        anchors,
+        keys: keys.clone(),
+        alg,
+        store: store.clone(),
+        jwks_uri,
+        metadata: bytes::Bytes::from(metadata.to_string()),
+        config: config.clone(),
+    });
+
+    let app = router(state.clone());
+    let (shutdown, rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let mut tasks = Vec::new();
+    let https_addr = https.local_addr().map_err(|source| ServerError::Bind { addr: cfg.listen.https, source })?;
+    let tls = server_config(chain.clone(), key.clone_key(), &ClientCertMode::None)?;
+    tasks.push(tokio::spawn(certbound_net::serve(https, tls, app.clone(), ServeOptions::named("https"), stopped(rx.clone()))));
+    let mut mtls_addr = None;
+    if let Some(listener) = mtls {
+        mtls_addr = listener.local_addr().ok();
+        let tls = server_config(chain, key, &ClientCertMode::Optional { hints: ca_certs })?;
+        tasks.push(tokio::spawn(certbound_net::serve(listener, tls, app, ServeOptions::named("mtls"), stopped(rx.clone()))));
+    }
+
+    // Every instance re-reads the key ring, so a rotation anywhere is picked up without a restart.
+    let refresh = Duration::from_secs(cfg.tokens.key_refresh_seconds.max(1).into());
+    let mut rx_keys = rx;
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(refresh) => {}
+                _ = rx_keys.wait_for(|v| *v) => break,
+            }
+            if let Err(e) = keys.reload(&store, alg, now_secs()).await {
+                tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones");
+            }
+        }
+    }));
+
+    tracing::info!(issuer = %cfg.issuer, %https_addr, mtls_addr = ?mtls_addr, clients = config.clients.len(), alg = alg.as_str(), "certbound authorization server started");
+    Ok(RunningServer { https_addr, mtls_addr, state, shutdown, tasks })
+}
+
+/// The routes, identical on both listeners.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/.well-known/oauth-authorization-server", get(handlers::discovery::metadata))
+        .route("/.well-known/openid-configuration", get(handlers::discovery::metadata))
+        .route("/jwks", get(handlers::discovery::jwks))
+        .route("/health", get(handlers::discovery::health))
+        .route("/token", post(handlers::token::token))
+        .route("/introspect", post(handlers::introspect::introspect))
+        .route("/revoke", post(handlers::revoke::revoke))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The HTTPS client used to fetch clients' `jwks_uri` (system roots plus `[jwks_uri] ca`).
+pub fn jwks_http_client(config: &ValidatedConfig) -> Result<reqwest::Client, ServerError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_native_certs(true)
+        .https_only(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(5));
+    for path in &config.config.jwks_uri.ca {
+        let pem = std::fs::read(path).map_err(|e| ServerError::HttpClient(format!("{}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| ServerError::HttpClient(format!("{}: {e}", path.display())))?;
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    builder.build().map_err(|e| ServerError::HttpClient(e.to_string()))
+}

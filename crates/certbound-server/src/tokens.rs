@@ -1,0 +1,185 @@
+//! Minting access tokens and finding them again (introspection, revocation).
+//!
+//! JWT access tokens are stateless: introspection verifies the signature with a published key and
+//! consults the store only for a revocation record (by `jti`). Opaque tokens are 256 random bits;
+//! only their SHA-256 and claims are stored.
+
+use crate::keys::KeyError;
+use crate::state::{now_secs, AppState};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use certbound_core::client::TokenFormat;
+use certbound_core::token::AccessTokenClaims;
+use certbound_core::OAuthError;
+use certbound_store::{StoreError, TokenLookup, TokenRecord};
+
+/// A freshly minted access token.
+pub struct Minted {
+    /// The token string handed to the client.
+    pub access_token: String,
+    /// Its claims.
+    pub claims: AccessTokenClaims,
+}
+
+/// SHA-256 of a token string: the only form in which opaque tokens are stored.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// A new unique token identifier (128 random bits).
+pub fn new_jti() -> String {
+    let mut b = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Maps a store failure to the client-facing error (503 when the store is unreachable).
+pub fn store_error(e: StoreError) -> OAuthError {
+    tracing::error!(error = %e, "store operation failed");
+    match e {
+        StoreError::Unavailable(_) => OAuthError::unavailable(),
+        _ => OAuthError::server_error(),
+    }
+}
+
+fn key_error(e: KeyError) -> OAuthError {
+    tracing::error!(error = %e, "signing failed");
+    OAuthError::server_error()
+}
+
+/// Mints a token with `claims` in the given format.
+pub async fn mint(state: &AppState, claims: AccessTokenClaims, format: TokenFormat) -> Result<Minted, OAuthError> {
+    match format {
+        TokenFormat::Jwt => {
+            let ring = state.keys.current();
+            let access_token = ring.active.sign_jwt(&claims).map_err(key_error)?;
+            Ok(Minted { access_token, claims })
+        }
+        TokenFormat::Opaque => {
+            let mut b = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut b).map_err(|_| OAuthError::server_error())?;
+            let access_token = URL_SAFE_NO_PAD.encode(b);
+            let record = TokenRecord {
+                hash: token_hash(&access_token),
+                jti: claims.jti.clone(),
+                client_id: claims.client_id.clone(),
+                format: "opaque".to_owned(),
+                claims: serde_json::to_string(&claims).map_err(|_| OAuthError::server_error())?,
+                issued_at: claims.iat,
+                expires_at: claims.exp,
+                revoked_at: None,
+            };
+            state.store.insert_token(&record).await.map_err(store_error)?;
+            Ok(Minted { access_token, claims })
+        }
+    }
+}
+
+/// A token this server issued, as found by introspection or revocation.
+pub struct Found {
+    /// Its claims.
+    pub claims: AccessTokenClaims,
+    /// Its format.
+    pub format: TokenFormat,
+    /// Whether a revocation is recorded.
+    pub revoked: bool,
+}
+
+/// Finds a token this server issued. `Ok(None)` for anything else (garbage, foreign signature,
+/// unknown reference); expiry is left to the caller.
+pub async fn find(state: &AppState, token: &str) -> Result<Option<Found>, OAuthError> {
+    if token.len() > 16 * 1024 {
+        return Ok(None);
+    }
+    if token.matches('.').count() == 2 {
+        let Some(claims) = verify_jwt(state, token) else {
+            return Ok(None);
+        };
+        let revoked = state
+            .store
+            .find_token_by_jti(&claims.jti)
+            .await
+            .map_err(store_error)?
+            .is_some_and(|r| r.revoked_at.is_some());
+        return Ok(Some(Found { claims, format: TokenFormat::Jwt, revoked }));
+    }
+    let Some(record) = state.store.find_token_by_hash(&token_hash(token)).await.map_err(store_error)? else {
+        return Ok(None);
+    };
+    let Ok(claims) = serde_json::from_str::<AccessTokenClaims>(&record.claims) else {
+        tracing::error!(jti = %record.jti, "stored token claims do not parse");
+        return Ok(None);
+    };
+    Ok(Some(Found { claims, format: TokenFormat::Opaque, revoked: record.revoked_at.is_some() }))
+}
+
+/// Verifies a JWT access token signed by one of this server's published keys.
+fn verify_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+    let (signing_input, sig_b64) = token.rsplit_once('.')?;
+    let (header_b64, payload_b64) = signing_input.split_once('.')?;
+    let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
+    let kid = header.get("kid")?.as_str()?;
+    let ring = state.keys.current();
+    let key = ring.key(kid)?;
+    if header.get("alg")?.as_str()? != key.alg.as_str() || header.get("typ")?.as_str()? != "at+jwt" {
+        return None;
+    }
+    let signature = URL_SAFE_NO_PAD.decode(sig_b64).ok()?;
+    if !key.verify(signing_input.as_bytes(), &signature) {
+        return None;
+    }
+    let claims: AccessTokenClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload_b64).ok()?).ok()?;
+    (claims.iss == *state.issuer).then_some(claims)
+}
+
+/// Records a revocation of `found` on behalf of its owner. Idempotent.
+pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), OAuthError> {
+    let now = now_secs();
+    match found.format {
+        TokenFormat::Opaque => {
+            state
+                .store
+                .revoke_token(TokenLookup::Hash(&token_hash(token)), &found.claims.client_id, now)
+                .await
+                .map_err(store_error)?;
+        }
+        TokenFormat::Jwt => {
+            let record = TokenRecord {
+                hash: token_hash(token),
+                jti: found.claims.jti.clone(),
+                client_id: found.claims.client_id.clone(),
+                format: "jwt".to_owned(),
+                claims: serde_json::to_string(&found.claims).map_err(|_| OAuthError::server_error())?,
+                issued_at: found.claims.iat,
+                expires_at: found.claims.exp,
+                revoked_at: Some(now),
+            };
+            match state.store.insert_token(&record).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+    }
+    tracing::info!(target: "certbound::audit", event = "token_revoked", client_id = %found.claims.client_id, jti = %found.claims.jti);
+    Ok(())
+}
+
+/// Whether the token is usable now: issued by us, not revoked, not expired.
+pub fn is_active(found: &Found) -> bool {
+    !found.revoked && !found.claims.is_expired(now_secs())
+}
+
+/// Shorthand for callers that only want the claims of an active token.
+pub fn active_claims(found: Option<Found>) -> Option<AccessTokenClaims> {
+    found.filter(is_active).map(|f| f.claims)
+}
+
+/// The default lookup name for a token kind, for logs.
+pub fn format_name(format: TokenFormat) -> &'static str {
+    match format {
+        TokenFormat::Jwt => "jwt",
+        TokenFormat::Opaque => "opaque",
+    }
+}

@@ -1,0 +1,122 @@
+//! The `certbound` command: runs the authorization server and the tools around it.
+#![forbid(unsafe_code)]
+
+mod clients_cmd;
+mod keys_cmd;
+mod pki_cmd;
+mod quickstart;
+mod tls_client;
+mod token_cmd;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// certbound: OAuth 2.0 mutual-TLS client authentication and certificate-bound access tokens
+/// (RFC 8705).
+#[derive(Parser)]
+#[command(name = "certbound", version, about)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the authorization server.
+    Serve {
+        /// The configuration file (see docs/configuration.md).
+        #[arg(long, default_value = "certbound.toml", env = "CERTBOUND_CONFIG")]
+        config: PathBuf,
+    },
+    /// Generate a development PKI and configuration in a directory, then run the server.
+    Quickstart(quickstart::QuickstartArgs),
+    /// Get an access token (client_credentials) over mTLS or with a secret, and explain it.
+    Token(token_cmd::TokenArgs),
+    /// Development PKI: CA, server and client certificates, PKCS#12, JWKS.
+    #[command(subcommand)]
+    Pki(pki_cmd::PkiCommand),
+    /// Inspect registered clients.
+    #[command(subcommand)]
+    Clients(clients_cmd::ClientsCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    if let Command::Pki(cmd) = cli.command {
+        return pki_cmd::run(cmd);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config } => serve(config).await,
+            Command::Quickstart(args) => quickstart::run(args).await,
+            Command::Token(args) => token_cmd::run(args).await,
+            Command::Clients(cmd) => {
+                if !clients_cmd::run(cmd).await? {
+                    std::process::exit(1);
+                }
+                Ok(())
+            }
+            Command::Keys(cmd) => keys_cmd::run(cmd).await,
+            Command::Pki(_) => unreachable!("handled above"),
+        }
+    })
+}
+
+/// Loads the configuration, starts the server and runs until SIGINT/SIGTERM.
+pub async fn serve(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = certbound_server::config::Config::load(&config)?;
+    let server = certbound_server::start(cfg).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
