@@ -53,17 +53,19 @@ pub(super) fn decode_string(tag: u8, contents: &[u8]) -> Result<Option<String>, 
         }
         TAG_TELETEX => Ok(Some(contents.iter().map(|&b| char::from(b)).collect())),
         TAG_BMP => {
-            if contents.len() % 2 != 0 {
+            if contents.len() & 1 != 0 {
                 return bad("has an odd number of octets");
             }
-            let units = contents.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]]));
+            let units = contents
+                .chunks_exact(2)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]));
             match char::decode_utf16(units).collect::<Result<String, _>>() {
                 Ok(s) => Ok(Some(s)),
                 Err(_) => bad("contains an unpaired surrogate"),
             }
         }
         TAG_UNIVERSAL => {
-            if contents.len() % 4 != 0 {
+            if contents.len() & 3 != 0 {
                 return bad("length is not a multiple of 4");
             }
             let mut s = String::with_capacity(contents.len() / 4);
@@ -128,7 +130,9 @@ pub(super) fn split_tlv(der: &[u8]) -> Result<Tlv<'_>, &'static str> {
         if bytes.first() == Some(&0) {
             return Err("has a non-minimal length (BER); write it in DER");
         }
-        let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         if len < 0x80 {
             return Err("has a non-minimal length (BER); write it in DER");
         }
@@ -141,7 +145,10 @@ pub(super) fn split_tlv(der: &[u8]) -> Result<Tlv<'_>, &'static str> {
             "has bytes after the value"
         });
     }
-    Ok(Tlv { tag, contents: rest })
+    Ok(Tlv {
+        tag,
+        contents: rest,
+    })
 }
 
 /// Encodes a primitive DER element (used to render text values of unknown types as `#hex`).

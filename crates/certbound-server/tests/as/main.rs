@@ -1,0 +1,12 @@
+//! Black-box tests of the authorization server: the real server on 127.0.0.1 with real TLS, a PKI
+//! generated per test, and real HTTPS clients (reqwest/rustls, curl, openssl).
+
+mod support;
+
+mod discovery;
+mod introspection;
+mod mtls_auth;
+mod secrets;
+mod self_signed;
+mod subject_matching;
+mod tools;

@@ -1,0 +1,165 @@
+//! The one error type of the store, and the mapping from sqlx errors onto it.
+
+use crate::Backend;
+
+/// Why a store operation failed.
+///
+/// The variants are what a caller acts on: [`StoreError::Unavailable`] is temporary (the server
+/// answers 503 and the client may retry), [`StoreError::Conflict`] and [`StoreError::NotFound`]
+/// are about the request, everything else is an operator's problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database URL is malformed or names a backend this build does not support.
+    #[error("invalid database URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The first connection to the database could not be opened.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The URL, with any password replaced by `***`.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A migration script failed; the whole migration was rolled back.
+    #[error("database migration {version} ({description}) failed: {source}")]
+    Migrate {
+        /// The schema version the failing script would have produced.
+        version: i64,
+        /// The script's short description.
+        description: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The database was migrated by a newer certbound; this binary refuses to touch it.
+    #[error(
+        "the database schema is at version {found}, but this certbound release only knows \
+         versions up to {supported}; upgrade certbound (or point it at another database)"
+    )]
+    SchemaTooNew {
+        /// The schema version recorded in the database.
+        found: i64,
+        /// The newest schema version this binary knows.
+        supported: i64,
+    },
+
+    /// The database cannot be reached right now (connection lost or refused, pool exhausted
+    /// for longer than the acquire timeout, SQLite busy or locked). Temporary: map it to 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+
+    /// A unique constraint was violated (duplicate `kid`, token hash or `jti`).
+    #[error("conflicts with an existing record: {0}")]
+    Conflict(#[source] sqlx::Error),
+
+    /// The record to change does not exist (e.g. retiring an unknown `kid`).
+    #[error("not found: {0}")]
+    NotFound(String),
+
+    /// The record was refused before reaching the database (e.g. a token hash that is not
+    /// 32 bytes, claims that are not JSON).
+    #[error("invalid record: {0}")]
+    Invalid(String),
+
+    /// Any other database error: a bug or a broken schema rather than a passing condition.
+    #[error("database query failed: {0}")]
+    Query(#[source] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether the failure is temporary and the operation may succeed if retried later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Sorts a driver error into the variant a caller can act on.
+pub(crate) fn classify(backend: Backend, err: sqlx::Error) -> StoreError {
+    let unavailable = match &err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(err);
+            }
+            db.code()
+                .is_some_and(|code| unavailable_code(backend, code.as_ref()))
+        }
+        _ => false,
+    };
+    if unavailable {
+        tracing::warn!(error = %err, "database unavailable");
+        StoreError::Unavailable(err)
+    } else {
+        StoreError::Query(err)
+    }
+}
+
+/// Database error codes that mean "not now" rather than "never".
+fn unavailable_code(backend: Backend, code: &str) -> bool {
+    match backend {
+        // SQLSTATE class 08 (connection exception), 57P01..03 (admin/crash shutdown,
+        // cannot connect now), 53300 (too many connections).
+        Backend::Postgres => {
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+        }
+        // Extended result codes; the primary code is the low byte: SQLITE_BUSY (5),
+        // SQLITE_LOCKED (6), SQLITE_IOERR (10), SQLITE_CANTOPEN (14).
+        Backend::Sqlite => code
+            .parse::<i64>()
+            .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 14)),
+    }
+}
+
+/// Replaces the password of a `scheme://user:password@host/...` URL with `***`, so URLs can
+/// be logged and put in error messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    let url = redact_userinfo(url);
+    // libpq-style `?password=...` query parameter.
+    match url.find("password=") {
+        Some(start) => {
+            let value_start = start + "password=".len();
+            let value_end = url[value_start..]
+                .find(['&', '#'])
+                .map_or(url.len(), |i| value_start + i);
+            format!("{}***{}", &url[..value_start], &url[value_end..])
+        }
+        None => url,
+    }
+}
+
+fn redact_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &url[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    let Some(colon) = userinfo.find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..authority_start],
+        &userinfo[..colon],
+        &url[authority_start + at..]
+    )
+}

@@ -1,0 +1,582 @@
+//! Persistent state of the certbound authorization server: JWT signing keys and issued access
+//! tokens (for introspection and revocation), on SQLite (the embedded default) or PostgreSQL
+//! (several server nodes sharing one database).
+//!
+//! There is one SQL code path: every query is written once, with `$n` placeholders, and runs
+//! through sqlx's [`AnyPool`]; only the migration scripts differ per backend (in
+//! `migrations/sqlite/` and `migrations/postgres/`, compiled in, versioned in a
+//! `schema_version` table). Times are `i64` seconds since the Unix epoch, binary values are
+//! `BLOB`/`BYTEA`, and no column is boolean (sqlx's `Any` driver cannot read SQLite booleans):
+//! "revoked" is `revoked_at IS NOT NULL`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), certbound_store::StoreError> {
+//! let store = certbound_store::Store::connect("sqlite://certbound.db").await?;
+//! let keys = store.signing_keys().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Operational behaviour:
+//! - **SQLite** files are created if missing and switched to WAL mode; every connection sets
+//!   `foreign_keys`, `busy_timeout` and `synchronous = NORMAL`. Reads use a small pool, writes go
+//!   through a single-connection pool, so writers queue in the process instead of fighting
+//!   over SQLite's lock. `sqlite::memory:` uses exactly one connection for everything (each
+//!   SQLite connection would otherwise get its own empty in-memory database).
+//! - **PostgreSQL**: when the server goes away, operations fail within the acquire timeout
+//!   (3 s by default) with [`StoreError::Unavailable`], and the pool reconnects by itself
+//!   when the server is back. Migrations of several nodes starting at once are serialised
+//!   with an advisory lock.
+//! - A database whose schema is newer than this binary knows is refused
+//!   ([`StoreError::SchemaTooNew`]) rather than written to.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod migrate;
+mod records;
+
+use std::fmt;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+pub use error::StoreError;
+pub use migrate::SCHEMA_VERSION;
+pub use records::{SigningKeyRecord, TokenLookup, TokenRecord, TOKEN_FORMATS};
+
+use error::{classify, redact_url};
+
+/// The database product behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite: a file (or memory), one server node.
+    Sqlite,
+    /// PostgreSQL: shared by several server nodes.
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// Tuning for [`Store::connect_with`]; [`Default`] is what [`Store::connect`] uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    max_connections: Option<u32>,
+    acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The defaults: backend-specific pool size, 3 s acquire timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Maximum connections of the pool (PostgreSQL; default 10) or of the read pool (SQLite
+    /// file; default 4). Ignored for `sqlite::memory:`, which always uses one connection.
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = Some(max.max(1));
+        self
+    }
+
+    /// How long an operation waits for a connection before failing with
+    /// [`StoreError::Unavailable`]; this bounds how long callers hang when the database is
+    /// down. Default 3 s.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+}
+
+/// Handle to the database; cheap to clone and shareable between tasks.
+#[derive(Clone)]
+pub struct Store {
+    /// Pool for reads (for PostgreSQL and SQLite memory, the same pool as `writes`).
+    reads: AnyPool,
+    /// Pool for writes: a single connection on SQLite, so writers queue here instead of
+    /// spinning on SQLite's busy handler.
+    writes: AnyPool,
+    backend: Backend,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("read_connections", &self.reads.size())
+            .field("write_connections", &self.writes.size())
+            .finish()
+    }
+}
+
+/// Pragmas set on every SQLite connection (WAL itself is set once, when opening the file).
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+
+const KEY_COLUMNS: &str =
+    "kid, alg, private_pkcs8, public_jwk, created_at, retired_at, publish_until";
+const TOKEN_COLUMNS: &str =
+    "hash, jti, client_id, format, claims, issued_at, expires_at, revoked_at";
+
+/// A database URL, understood.
+struct Target {
+    backend: Backend,
+    /// The URL handed to sqlx (for SQLite files, with `mode=rwc` added).
+    url: String,
+    /// SQLite in-memory database: must live on exactly one connection.
+    memory: bool,
+}
+
+fn parse_url(url: &str) -> Result<Target, StoreError> {
+    let invalid = |reason: &str| StoreError::InvalidUrl {
+        url: redact_url(url),
+        reason: reason.to_owned(),
+    };
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Target {
+            backend: Backend::Postgres,
+            url: url.to_owned(),
+            memory: false,
+        });
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(invalid(
+            "expected sqlite://PATH, sqlite::memory: or postgres://...",
+        ));
+    };
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (database, params) = match rest.split_once('?') {
+        Some((d, p)) => (d, Some(p)),
+        None => (rest, None),
+    };
+    let params: Vec<&str> = params
+        .map(|p| p.split('&').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let memory = database == ":memory:" || params.contains(&"mode=memory");
+    if database.is_empty() && !memory {
+        return Err(invalid("no SQLite file path"));
+    }
+    if memory {
+        // The one spelling sqlx's URL parser accepts (`sqlite://:memory:` has an empty host).
+        return Ok(Target {
+            backend: Backend::Sqlite,
+            url: "sqlite::memory:".to_owned(),
+            memory: true,
+        });
+    }
+    let mut params: Vec<String> = params.into_iter().map(str::to_owned).collect();
+    if !params.iter().any(|p| p.starts_with("mode=")) {
+        params.push("mode=rwc".to_owned());
+    }
+    Ok(Target {
+        backend: Backend::Sqlite,
+        url: format!("sqlite://{database}?{}", params.join("&")),
+        memory: false,
+    })
+}
+
+impl Store {
+    /// Opens the database at `url` with default [`StoreOptions`] and migrates it.
+    ///
+    /// Accepted URLs: `sqlite://PATH` (relative) or `sqlite:///ABS/PATH` (the file is created
+    /// if missing; WAL mode, foreign keys, busy timeout), `sqlite::memory:` (one connection,
+    /// lost on close), `postgres://user@host:port/db` (also `postgresql://`). Runs the
+    /// versioned migrations; refuses a database whose schema version is newer than this
+    /// binary knows with [`StoreError::SchemaTooNew`].
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with explicit pool tuning.
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let target = parse_url(url)?;
+        let shown = redact_url(url);
+        let connect_err = |source| StoreError::Connect {
+            url: shown.clone(),
+            source,
+        };
+        let base = || {
+            AnyPoolOptions::new()
+                .acquire_timeout(options.acquire_timeout)
+                .test_before_acquire(true)
+        };
+
+        let (reads, writes) = match target.backend {
+            Backend::Postgres => {
+                let pool = base()
+                    .max_connections(options.max_connections.unwrap_or(10))
+                    .connect(&target.url)
+                    .await
+                    .map_err(connect_err)?;
+                (pool.clone(), pool)
+            }
+            Backend::Sqlite if target.memory => {
+                // One connection forever: a second one would see a different, empty database.
+                let pool = sqlite_pool(base())
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect(&target.url)
+                    .await
+                    .map_err(connect_err)?;
+                (pool.clone(), pool)
+            }
+            Backend::Sqlite => {
+                enable_wal(&target.url).await.map_err(connect_err)?;
+                let writes = sqlite_pool(base())
+                    .max_connections(1)
+                    .connect(&target.url)
+                    .await
+                    .map_err(connect_err)?;
+                let reads = sqlite_pool(base())
+                    .max_connections(options.max_connections.unwrap_or(4))
+                    .connect(&target.url)
+                    .await
+                    .map_err(connect_err)?;
+                (reads, writes)
+            }
+        };
+
+        let store = Store {
+            reads,
+            writes,
+            backend: target.backend,
+        };
+        if let Err(e) = migrate::run(&store.writes, store.backend).await {
+            store.close().await;
+            return Err(e);
+        }
+        tracing::info!(backend = %store.backend, url = %shown, schema_version = SCHEMA_VERSION, "store connected");
+        Ok(store)
+    }
+
+    /// Which database product this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes all connections; operations after this fail with [`StoreError::Unavailable`].
+    /// Waits for connections in use to be returned.
+    pub async fn close(&self) {
+        self.writes.close().await;
+        self.reads.close().await;
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reads)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn err(&self, e: sqlx::Error) -> StoreError {
+        classify(self.backend, e)
+    }
+
+    // ----- signing keys -----
+
+    /// Stores a new signing key. A duplicate `kid` is [`StoreError::Conflict`]; an empty
+    /// `kid` or private key, or a `public_jwk` that is not a JSON object, is
+    /// [`StoreError::Invalid`].
+    pub async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        if key.kid.is_empty() {
+            return Err(StoreError::Invalid("signing key with an empty kid".into()));
+        }
+        if key.private_pkcs8.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "signing key {} has no private key",
+                key.kid
+            )));
+        }
+        check_json_object("public_jwk", &key.public_jwk)?;
+        sqlx::query(&format!(
+            "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(key.kid.as_str())
+        .bind(key.alg.as_str())
+        .bind(key.private_pkcs8.as_slice())
+        .bind(key.public_jwk.as_str())
+        .bind(key.created_at)
+        .bind(key.retired_at)
+        .bind(key.publish_until)
+        .execute(&self.writes)
+        .await
+        .map_err(|e| self.err(e))?;
+        tracing::info!(kid = %key.kid, alg = %key.alg, "signing key stored");
+        Ok(())
+    }
+
+    /// All signing keys, oldest (`created_at`) first, including retired ones still stored.
+    /// The newest key without `retired_at` is the one to sign with.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, seq"
+        ))
+        .fetch_all(&self.reads)
+        .await
+        .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(key_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stops a key from signing: sets `retired_at` (kept if the key was already retired) and
+    /// `publish_until`, until when the key stays in the JWKS. Unknown `kid` is
+    /// [`StoreError::NotFound`]; `publish_until < retired_at` is [`StoreError::Invalid`].
+    pub async fn retire_signing_key(
+        &self,
+        kid: &str,
+        retired_at: i64,
+        publish_until: i64,
+    ) -> Result<(), StoreError> {
+        if publish_until < retired_at {
+            return Err(StoreError::Invalid(format!(
+                "key {kid}: publish_until {publish_until} is before retired_at {retired_at}"
+            )));
+        }
+        let done = sqlx::query(
+            "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $2), publish_until = $3 \
+             WHERE kid = $1",
+        )
+        .bind(kid)
+        .bind(retired_at)
+        .bind(publish_until)
+        .execute(&self.writes)
+        .await
+        .map_err(|e| self.err(e))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("signing key {kid}")));
+        }
+        tracing::info!(kid, retired_at, publish_until, "signing key retired");
+        Ok(())
+    }
+
+    /// Deletes retired keys whose `publish_until` is before `now`; returns how many. Keys
+    /// that are not retired are never deleted.
+    pub async fn delete_unpublished_keys(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM signing_keys \
+             WHERE retired_at IS NOT NULL AND publish_until IS NOT NULL AND publish_until < $1",
+        )
+        .bind(now)
+        .execute(&self.writes)
+        .await
+        .map_err(|e| self.err(e))?;
+        if done.rows_affected() > 0 {
+            tracing::info!(
+                deleted = done.rows_affected(),
+                "retired signing keys deleted"
+            );
+        }
+        Ok(done.rows_affected())
+    }
+
+    // ----- access tokens -----
+
+    /// Records an issued token. A duplicate hash or `jti` is [`StoreError::Conflict`]; a hash
+    /// that is not 32 bytes, an unknown format, claims that are not a JSON object or
+    /// `expires_at < issued_at` is [`StoreError::Invalid`].
+    pub async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        if t.hash.len() != 32 {
+            return Err(StoreError::Invalid(format!(
+                "token hash must be a 32-byte SHA-256, got {} bytes",
+                t.hash.len()
+            )));
+        }
+        if !TOKEN_FORMATS.contains(&t.format.as_str()) {
+            return Err(StoreError::Invalid(format!(
+                "token format {:?} is not one of {TOKEN_FORMATS:?}",
+                t.format
+            )));
+        }
+        if t.expires_at < t.issued_at {
+            return Err(StoreError::Invalid(format!(
+                "token {} expires ({}) before it is issued ({})",
+                t.jti, t.expires_at, t.issued_at
+            )));
+        }
+        check_json_object("claims", &t.claims)?;
+        sqlx::query(&format!(
+            "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(t.hash.as_slice())
+        .bind(t.jti.as_str())
+        .bind(t.client_id.as_str())
+        .bind(t.format.as_str())
+        .bind(t.claims.as_str())
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .bind(t.revoked_at)
+        .execute(&self.writes)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The token whose SHA-256 is `hash`, revoked or expired ones included (the caller
+    /// decides what is active).
+    pub async fn find_token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
+        self.find_token(TokenLookup::Hash(hash)).await
+    }
+
+    /// The token with this `jti`, revoked or expired ones included.
+    pub async fn find_token_by_jti(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.find_token(TokenLookup::Jti(jti)).await
+    }
+
+    async fn find_token(&self, lookup: TokenLookup<'_>) -> Result<Option<TokenRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE {} = $1",
+            lookup_column(lookup)
+        );
+        let row = bind_lookup(sqlx::query(&sql), lookup)
+            .fetch_optional(&self.reads)
+            .await
+            .map_err(|e| self.err(e))?;
+        row.as_ref()
+            .map(token_from_row)
+            .transpose()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Marks the token revoked at `now`, only if it belongs to `client_id` (RFC 7009 §2.1)
+    /// and is not revoked yet. Returns whether a row changed: `false` for an unknown token,
+    /// another client's token, or one already revoked (whose `revoked_at` is kept).
+    pub async fn revoke_token(
+        &self,
+        lookup: TokenLookup<'_>,
+        client_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE access_tokens SET revoked_at = $1 \
+             WHERE {} = $2 AND client_id = $3 AND revoked_at IS NULL",
+            lookup_column(lookup)
+        );
+        let done = bind_lookup(sqlx::query(&sql).bind(now), lookup)
+            .bind(client_id)
+            .execute(&self.writes)
+            .await
+            .map_err(|e| self.err(e))?;
+        let changed = done.rows_affected() > 0;
+        tracing::debug!(?lookup, client_id, changed, "token revocation");
+        Ok(changed)
+    }
+
+    /// Deletes tokens with `expires_at < now`, at most `batch` rows (oldest first) per call,
+    /// so a large backlog never holds the write lock for long; returns rows deleted. Call
+    /// again while it returns `batch`. Revoked tokens are kept until they expire, so a
+    /// revoked JWT is still known as revoked while it would otherwise verify.
+    pub async fn purge_expired(&self, now: i64, batch: u32) -> Result<u64, StoreError> {
+        if batch == 0 {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "DELETE FROM access_tokens WHERE hash IN \
+             (SELECT hash FROM access_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
+        )
+        .bind(now)
+        .bind(i64::from(batch))
+        .execute(&self.writes)
+        .await
+        .map_err(|e| self.err(e))?;
+        tracing::debug!(deleted = done.rows_affected(), "expired tokens purged");
+        Ok(done.rows_affected())
+    }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// The column a [`TokenLookup`] searches (a fixed identifier, never user input).
+fn lookup_column(lookup: TokenLookup<'_>) -> &'static str {
+    match lookup {
+        TokenLookup::Hash(_) => "hash",
+        TokenLookup::Jti(_) => "jti",
+    }
+}
+
+/// Binds the value a [`TokenLookup`] searches for.
+fn bind_lookup<'q>(query: AnyQuery<'q>, lookup: TokenLookup<'q>) -> AnyQuery<'q> {
+    match lookup {
+        TokenLookup::Hash(hash) => query.bind(hash),
+        TokenLookup::Jti(jti) => query.bind(jti),
+    }
+}
+
+/// SQLite pool options: per-connection pragmas.
+fn sqlite_pool(options: AnyPoolOptions) -> AnyPoolOptions {
+    options.after_connect(|conn, _meta| {
+        Box::pin(async move {
+            use sqlx::Executor;
+            conn.execute(SQLITE_PRAGMAS).await?;
+            Ok(())
+        })
+    })
+}
+
+/// Opens the SQLite file once (creating it) and switches it to WAL mode, which is persistent
+/// in the file; done before the pools open so no other connection races the mode change.
+async fn enable_wal(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::AnyConnection::connect(url).await?;
+    conn.execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+        .await?;
+    conn.close().await
+}
+
+fn check_json_object(field: &str, text: &str) -> Result<(), StoreError> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(StoreError::Invalid(format!("{field} is not a JSON object"))),
+        Err(e) => Err(StoreError::Invalid(format!("{field} is not JSON: {e}"))),
+    }
+}
+
+fn key_from_row(row: &AnyRow) -> Result<SigningKeyRecord, sqlx::Error> {
+    Ok(SigningKeyRecord {
+        kid: row.try_get("kid")?,
+        alg: row.try_get("alg")?,
+        private_pkcs8: row.try_get("private_pkcs8")?,
+        public_jwk: row.try_get("public_jwk")?,
+        created_at: row.try_get("created_at")?,
+        retired_at: row.try_get("retired_at")?,
+        publish_until: row.try_get("publish_until")?,
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
+    Ok(TokenRecord {
+        hash: row.try_get("hash")?,
+        jti: row.try_get("jti")?,
+        client_id: row.try_get("client_id")?,
+        format: row.try_get("format")?,
+        claims: row.try_get("claims")?,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests;
