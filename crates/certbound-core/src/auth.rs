@@ -55,7 +55,8 @@ impl BasicCredentials {
         if !scheme.eq_ignore_ascii_case("basic") {
             return Ok(None);
         }
-        let bad = || OAuthError::invalid_request("malformed Basic authorization header").with_basic(true);
+        let bad =
+            || OAuthError::invalid_request("malformed Basic authorization header").with_basic(true);
         let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
         let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
         let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
@@ -119,11 +120,19 @@ pub struct DecisionTrace {
 
 impl DecisionTrace {
     fn pass(&mut self, check: &'static str, detail: impl Into<String>) {
-        self.steps.push(TraceStep { check, passed: true, detail: detail.into() });
+        self.steps.push(TraceStep {
+            check,
+            passed: true,
+            detail: detail.into(),
+        });
     }
 
     fn fail(&mut self, check: &'static str, detail: impl Into<String>) {
-        self.steps.push(TraceStep { check, passed: false, detail: detail.into() });
+        self.steps.push(TraceStep {
+            check,
+            passed: false,
+            detail: detail.into(),
+        });
     }
 }
 
@@ -133,7 +142,13 @@ impl fmt::Display for DecisionTrace {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{} {}: {}", s.check, if s.passed { "ok" } else { "FAILED" }, s.detail)?;
+            write!(
+                f,
+                "{} {}: {}",
+                s.check,
+                if s.passed { "ok" } else { "FAILED" },
+                s.detail
+            )?;
         }
         Ok(())
     }
@@ -201,7 +216,11 @@ pub struct AuthFailure {
 
 impl AuthFailure {
     fn new(reason: FailureReason, trace: DecisionTrace, used_basic: bool) -> Self {
-        AuthFailure { reason, trace, used_basic }
+        AuthFailure {
+            reason,
+            trace,
+            used_basic,
+        }
     }
 
     /// The response the client sees: `invalid_request` for malformed requests, otherwise
@@ -246,14 +265,31 @@ pub fn claimed_client_id<'a>(creds: &'a PresentedCredentials<'a>) -> Result<&'a 
     let mut trace = DecisionTrace::default();
     let id = match (&creds.basic, creds.client_id) {
         (Some(b), Some(p)) if b.client_id != p => {
-            trace.fail("client_id", format!("Basic user '{}' differs from client_id parameter '{p}'", b.client_id));
-            return Err(AuthFailure::new(FailureReason::ConflictingClientIds, trace, used_basic));
+            trace.fail(
+                "client_id",
+                format!(
+                    "Basic user '{}' differs from client_id parameter '{p}'",
+                    b.client_id
+                ),
+            );
+            return Err(AuthFailure::new(
+                FailureReason::ConflictingClientIds,
+                trace,
+                used_basic,
+            ));
         }
         (Some(b), _) => b.client_id.as_str(),
         (None, Some(p)) => p,
         (None, None) => {
-            trace.fail("client_id", "the request names no client (no client_id parameter, no Basic header)");
-            return Err(AuthFailure::new(FailureReason::MissingClientId, trace, used_basic));
+            trace.fail(
+                "client_id",
+                "the request names no client (no client_id parameter, no Basic header)",
+            );
+            return Err(AuthFailure::new(
+                FailureReason::MissingClientId,
+                trace,
+                used_basic,
+            ));
         }
     };
     Ok(id)
@@ -279,19 +315,29 @@ pub fn authenticate(
     let used_basic = creds.basic.is_some();
     let method = client.credential.method();
     let mut trace = DecisionTrace::default();
-    trace.pass("client", format!("'{}' is registered with {method}", client.client_id));
+    trace.pass(
+        "client",
+        format!("'{}' is registered with {method}", client.client_id),
+    );
     let fail = |reason, trace| Err(AuthFailure::new(reason, trace, used_basic));
 
     // RFC 6749 §2.3: one method per request. A certificate on the connection is not a method by
     // itself (it may be there only for binding), so it is not counted here.
-    let methods_used = [used_basic, creds.client_secret.is_some(), creds.client_assertion]
-        .iter()
-        .filter(|m| **m)
-        .count();
+    let methods_used = [
+        used_basic,
+        creds.client_secret.is_some(),
+        creds.client_assertion,
+    ]
+    .iter()
+    .filter(|m| **m)
+    .count();
     if methods_used > 1 || (method.uses_certificate() && methods_used > 0) {
         trace.fail(
             "method",
-            format!("the request carries {} in addition to what {method} needs", describe_extras(creds)),
+            format!(
+                "the request carries {} in addition to what {method} needs",
+                describe_extras(creds)
+            ),
         );
         return fail(FailureReason::MultipleMethods, trace);
     }
@@ -303,7 +349,10 @@ pub fn authenticate(
                 _ => creds.client_secret,
             };
             let Some(secret) = presented else {
-                trace.fail("method", format!("registered method is {method}, but the request did not use it"));
+                trace.fail(
+                    "method",
+                    format!("registered method is {method}, but the request did not use it"),
+                );
                 return fail(FailureReason::WrongMethod, trace);
             };
             if !hash.verify(secret) {
@@ -313,12 +362,16 @@ pub fn authenticate(
             trace.pass("secret", "matches the registered hash");
         }
         ClientCredential::TlsClientAuth(subject) => {
-            let cert = require_certificate(creds, &mut trace).map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
-            check_chain(cert, anchors, now, &mut trace).map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
-            check_subject(cert, subject, &mut trace).map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            let cert = require_certificate(creds, &mut trace)
+                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            check_chain(cert, anchors, now, &mut trace)
+                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            check_subject(cert, subject, &mut trace)
+                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
         }
         ClientCredential::SelfSigned(_) => {
-            let cert = require_certificate(creds, &mut trace).map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            let cert = require_certificate(creds, &mut trace)
+                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
             let presented = cert.leaf().as_ref();
             if !self_signed_certs.iter().any(|c| c.as_ref() == presented) {
                 trace.fail(
@@ -331,9 +384,15 @@ pub fn authenticate(
                 );
                 return fail(FailureReason::CertificateNotRegistered, trace);
             }
-            trace.pass("certificate", format!("{} equals a registered x5c[0] (DER)", cert.thumbprint()));
+            trace.pass(
+                "certificate",
+                format!("{} equals a registered x5c[0] (DER)", cert.thumbprint()),
+            );
             if !cert.is_valid_at(now) {
-                trace.fail("validity", "the registered certificate is outside its validity period");
+                trace.fail(
+                    "validity",
+                    "the registered certificate is outside its validity period",
+                );
                 return fail(FailureReason::CertificateExpired, trace);
             }
             trace.pass("validity", "within notBefore..notAfter");
@@ -368,12 +427,19 @@ fn require_certificate<'c>(
         Some(cert) => {
             trace.pass(
                 "certificate",
-                format!("presented via {}, x5t#S256 {}", cert.source(), cert.thumbprint()),
+                format!(
+                    "presented via {}, x5t#S256 {}",
+                    cert.source(),
+                    cert.thumbprint()
+                ),
             );
             Ok(cert)
         }
         None => {
-            trace.fail("certificate", "no client certificate on this request (was the mTLS endpoint used?)");
+            trace.fail(
+                "certificate",
+                "no client certificate on this request (was the mTLS endpoint used?)",
+            );
             Err(FailureReason::NoCertificate)
         }
     }
@@ -443,7 +509,10 @@ fn check_chain(
                 }
                 _ => FailureReason::ChainInvalid,
             };
-            trace.fail("chain", format!("does not validate against the configured anchors: {e:?}"));
+            trace.fail(
+                "chain",
+                format!("does not validate against the configured anchors: {e:?}"),
+            );
             Err(reason)
         }
     }
@@ -469,22 +538,34 @@ fn check_subject(
     let parsed = match cert.parsed() {
         Ok(p) => p,
         Err(e) => {
-            trace.fail("subject", format!("cannot read the certificate's names: {e}"));
+            trace.fail(
+                "subject",
+                format!("cannot read the certificate's names: {e}"),
+            );
             return Err(FailureReason::UnparsableCertificate);
         }
     };
     let (matched, presented) = match subject {
-        TlsSubject::Dn(dn) => (dn.matches(&parsed.subject), format!("subject \"{}\"", parsed.subject)),
+        TlsSubject::Dn(dn) => (
+            dn.matches(&parsed.subject),
+            format!("subject \"{}\"", parsed.subject),
+        ),
         TlsSubject::San(san) => (
             san.matches_any(&parsed.sans),
             format!("SANs {:?}", parsed.sans),
         ),
     };
     if matched {
-        trace.pass("subject", format!("registered {subject} matches {presented}"));
+        trace.pass(
+            "subject",
+            format!("registered {subject} matches {presented}"),
+        );
         Ok(())
     } else {
-        trace.fail("subject", format!("registered {subject} does not match {presented}"));
+        trace.fail(
+            "subject",
+            format!("registered {subject} does not match {presented}"),
+        );
         Err(FailureReason::SubjectMismatch)
     }
 }
@@ -496,7 +577,9 @@ mod tests {
     #[test]
     fn basic_header_is_form_decoded() {
         let v = STANDARD.encode("my%20client:s%3Acret+x");
-        let b = BasicCredentials::parse(&format!("Basic {v}")).unwrap().unwrap();
+        let b = BasicCredentials::parse(&format!("Basic {v}"))
+            .unwrap()
+            .unwrap();
         assert_eq!(b.client_id, "my client");
         assert_eq!(b.secret, "s:cret x");
         assert!(BasicCredentials::parse("Bearer abc").unwrap().is_none());
@@ -508,16 +591,28 @@ mod tests {
     #[test]
     fn client_id_is_required_and_must_agree() {
         let none = PresentedCredentials::default();
-        assert_eq!(claimed_client_id(&none).unwrap_err().reason, FailureReason::MissingClientId);
+        assert_eq!(
+            claimed_client_id(&none).unwrap_err().reason,
+            FailureReason::MissingClientId
+        );
         let both = PresentedCredentials {
             client_id: Some("a"),
-            basic: Some(BasicCredentials { client_id: "b".into(), secret: "x".into() }),
+            basic: Some(BasicCredentials {
+                client_id: "b".into(),
+                secret: "x".into(),
+            }),
             ..Default::default()
         };
         let e = claimed_client_id(&both).unwrap_err();
         assert_eq!(e.reason, FailureReason::ConflictingClientIds);
-        assert_eq!(e.to_oauth_error().code, crate::OAuthErrorCode::InvalidRequest);
-        let param = PresentedCredentials { client_id: Some("a"), ..Default::default() };
+        assert_eq!(
+            e.to_oauth_error().code,
+            crate::OAuthErrorCode::InvalidRequest
+        );
+        let param = PresentedCredentials {
+            client_id: Some("a"),
+            ..Default::default()
+        };
         assert_eq!(claimed_client_id(&param).unwrap(), "a");
     }
 }

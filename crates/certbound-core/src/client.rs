@@ -79,8 +79,14 @@ impl fmt::Debug for ClientMetadata {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientMetadata")
             .field("client_id", &self.client_id)
-            .field("token_endpoint_auth_method", &self.token_endpoint_auth_method)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -135,7 +141,10 @@ impl AuthMethod {
 
     /// Whether the method authenticates with a client certificate.
     pub fn uses_certificate(self) -> bool {
-        matches!(self, AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth)
+        matches!(
+            self,
+            AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+        )
     }
 }
 
@@ -265,7 +274,10 @@ impl ClientMetadata {
         })?;
 
         let subject_fields = [
-            ("tls_client_auth_subject_dn", &self.tls_client_auth_subject_dn),
+            (
+                "tls_client_auth_subject_dn",
+                &self.tls_client_auth_subject_dn,
+            ),
             ("tls_client_auth_san_dns", &self.tls_client_auth_san_dns),
             ("tls_client_auth_san_uri", &self.tls_client_auth_san_uri),
             ("tls_client_auth_san_ip", &self.tls_client_auth_san_ip),
@@ -286,7 +298,11 @@ impl ClientMetadata {
                 ));
             }
         }
-        if !matches!(method, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost) && has_secret {
+        if !matches!(
+            method,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        ) && has_secret
+        {
             return Err(err(
                 "client_secret",
                 format!("a {method} client authenticates with its certificate; remove the secret"),
@@ -294,8 +310,13 @@ impl ClientMetadata {
         }
         if method != AuthMethod::SelfSignedTlsClientAuth && has_jwks {
             return Err(err(
-                if self.jwks.is_some() { "jwks" } else { "jwks_uri" },
-                "only self_signed_tls_client_auth clients register a JWK Set here; remove it".into(),
+                if self.jwks.is_some() {
+                    "jwks"
+                } else {
+                    "jwks_uri"
+                },
+                "only self_signed_tls_client_auth clients register a JWK Set here; remove it"
+                    .into(),
             ));
         }
 
@@ -396,8 +417,8 @@ impl ClientMetadata {
                 ));
             }
         }
-        let scopes = parse_scope(self.scope.as_deref().unwrap_or(""))
-            .map_err(|e| err("scope", e))?;
+        let scopes =
+            parse_scope(self.scope.as_deref().unwrap_or("")).map_err(|e| err("scope", e))?;
 
         Ok(RegisteredClient {
             client_id: self.client_id.clone(),
@@ -420,7 +441,10 @@ pub fn parse_scope(scope: &str) -> Result<Vec<String>, String> {
             .chars()
             .all(|c| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c))
         {
-            return Err(format!("scope token '{}' has characters RFC 6749 §3.3 does not allow", token.escape_default()));
+            return Err(format!(
+                "scope token '{}' has characters RFC 6749 §3.3 does not allow",
+                token.escape_default()
+            ));
         }
         if !out.iter().any(|s| s == token) {
             out.push(token.to_owned());
@@ -458,7 +482,10 @@ mod tests {
     #[test]
     fn tls_client_auth_needs_exactly_one_subject_field() {
         let m = base("tls_client_auth");
-        assert_eq!(m.validate().unwrap_err().field, "tls_client_auth_subject_dn");
+        assert_eq!(
+            m.validate().unwrap_err().field,
+            "tls_client_auth_subject_dn"
+        );
         let mut two = base("tls_client_auth");
         two.tls_client_auth_subject_dn = Some("CN=a".into());
         two.tls_client_auth_san_dns = Some("a.example".into());
@@ -475,7 +502,10 @@ mod tests {
 
     #[test]
     fn secrets_are_hashed_and_required() {
-        assert_eq!(base("client_secret_basic").validate().unwrap_err().field, "client_secret");
+        assert_eq!(
+            base("client_secret_basic").validate().unwrap_err().field,
+            "client_secret"
+        );
         let mut m = base("client_secret_post");
         m.client_secret = Some("0123456789abcdef0123".into());
         match m.validate().unwrap().credential {
@@ -501,7 +531,13 @@ mod tests {
 
     #[test]
     fn self_signed_needs_one_jwks_source() {
-        assert_eq!(base("self_signed_tls_client_auth").validate().unwrap_err().field, "jwks");
+        assert_eq!(
+            base("self_signed_tls_client_auth")
+                .validate()
+                .unwrap_err()
+                .field,
+            "jwks"
+        );
         let mut m = base("self_signed_tls_client_auth");
         m.jwks_uri = Some("http://insecure.example/jwks".into());
         assert_eq!(m.validate().unwrap_err().field, "jwks_uri");

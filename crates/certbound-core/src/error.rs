@@ -76,7 +76,13 @@ impl OAuthError {
         // RFC 6749 §5.2: the description is limited to %x20-21 / %x23-5B / %x5D-7E.
         let description = description
             .chars()
-            .map(|c| if c == '"' || c == '\\' || !(' '..='~').contains(&c) { ' ' } else { c })
+            .map(|c| {
+                if c == '"' || c == '\\' || !(' '..='~').contains(&c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         OAuthError {
             code,
@@ -170,7 +176,10 @@ mod tests {
         let e = OAuthError::invalid_client("no").with_basic(true);
         assert_eq!(e.status(), 401);
         let h = e.headers("https://as.example");
-        assert!(h.contains(&("www-authenticate", "Basic realm=\"https://as.example\"".into())));
+        assert!(h.contains(&(
+            "www-authenticate",
+            "Basic realm=\"https://as.example\"".into()
+        )));
         assert!(h.contains(&("cache-control", "no-store".into())));
     }
 

@@ -67,7 +67,10 @@ impl Form {
 }
 
 fn decode(raw: &[u8]) -> Result<String, FormError> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
     let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
     String::from_utf8(bytes).map_err(|_| FormError::InvalidUtf8)
 }
@@ -78,7 +81,8 @@ mod tests {
 
     #[test]
     fn parses_and_decodes() {
-        let f = Form::parse(b"grant_type=client_credentials&scope=a+b%20c&client_id=x%2By").unwrap();
+        let f =
+            Form::parse(b"grant_type=client_credentials&scope=a+b%20c&client_id=x%2By").unwrap();
         assert_eq!(f.get("grant_type"), Some("client_credentials"));
         assert_eq!(f.get("scope"), Some("a b c"));
         assert_eq!(f.get("client_id"), Some("x+y"));
@@ -105,12 +109,18 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_rejected() {
-        assert_eq!(Form::parse(b"a=%ff%fe").unwrap_err(), FormError::InvalidUtf8);
+        assert_eq!(
+            Form::parse(b"a=%ff%fe").unwrap_err(),
+            FormError::InvalidUtf8
+        );
     }
 
     #[test]
     fn too_many_parameters_are_rejected() {
         let body: String = (0..100).map(|i| format!("p{i}=v&")).collect();
-        assert_eq!(Form::parse(body.as_bytes()).unwrap_err(), FormError::TooMany);
+        assert_eq!(
+            Form::parse(body.as_bytes()).unwrap_err(),
+            FormError::TooMany
+        );
     }
 }

@@ -78,8 +78,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_sets() {
-        assert_eq!(registered_certificates(&json!([])), Err(JwksError::NotAJwks));
-        assert_eq!(registered_certificates(&json!({"keys": [1]})), Err(JwksError::NotAJwks));
+        assert_eq!(
+            registered_certificates(&json!([])),
+            Err(JwksError::NotAJwks)
+        );
+        assert_eq!(
+            registered_certificates(&json!({"keys": [1]})),
+            Err(JwksError::NotAJwks)
+        );
         assert_eq!(
             registered_certificates(&json!({"keys": [{"x5c": ["-_-_"]}]})),
             Err(JwksError::BadX5c(0))

@@ -36,15 +36,33 @@ pub fn authorization_server_metadata(input: &MetadataInput<'_>) -> Value {
         doc.insert(name.into(), json!(format!("{base}{path}")));
     }
     doc.insert("jwks_uri".into(), json!(format!("{base}/jwks")));
-    doc.insert("grant_types_supported".into(), json!(["client_credentials"]));
-    doc.insert("token_endpoint_auth_methods_supported".into(), json!(methods));
-    doc.insert("introspection_endpoint_auth_methods_supported".into(), json!(methods));
-    doc.insert("revocation_endpoint_auth_methods_supported".into(), json!(methods));
-    doc.insert("tls_client_certificate_bound_access_tokens".into(), json!(true));
+    doc.insert(
+        "grant_types_supported".into(),
+        json!(["client_credentials"]),
+    );
+    doc.insert(
+        "token_endpoint_auth_methods_supported".into(),
+        json!(methods),
+    );
+    doc.insert(
+        "introspection_endpoint_auth_methods_supported".into(),
+        json!(methods),
+    );
+    doc.insert(
+        "revocation_endpoint_auth_methods_supported".into(),
+        json!(methods),
+    );
+    doc.insert(
+        "tls_client_certificate_bound_access_tokens".into(),
+        json!(true),
+    );
     if !input.scopes.is_empty() {
         doc.insert("scopes_supported".into(), json!(input.scopes));
     }
-    doc.insert("access_token_signing_alg_values_supported".into(), json!([input.signing_alg]));
+    doc.insert(
+        "access_token_signing_alg_values_supported".into(),
+        json!([input.signing_alg]),
+    );
     if let Some(mtls) = input.mtls_base_url {
         let mtls = mtls.trim_end_matches('/');
         let aliases: Map<String, Value> = MTLS_ALIASED
@@ -88,7 +106,9 @@ mod tests {
             }
         }
         no_empty(&doc);
-        let methods = doc["token_endpoint_auth_methods_supported"].as_array().unwrap();
+        let methods = doc["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap();
         assert!(methods.iter().any(|m| m == "tls_client_auth"));
         assert!(methods.iter().any(|m| m == "self_signed_tls_client_auth"));
     }

@@ -1,6 +1,8 @@
 //! Client secrets, stored only as argon2id hashes and checked in constant time.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use std::fmt;
 
@@ -44,7 +46,9 @@ impl SecretHash {
     /// Accepts an existing PHC hash string (e.g. from configuration).
     pub fn from_phc(phc: &str) -> Result<Self, SecretError> {
         PasswordHash::new(phc).map_err(|_| SecretError::BadHash)?;
-        Ok(SecretHash { phc: phc.to_owned() })
+        Ok(SecretHash {
+            phc: phc.to_owned(),
+        })
     }
 
     /// The PHC string, for storage.
@@ -85,8 +89,14 @@ mod tests {
 
     #[test]
     fn short_secrets_and_bad_hashes_are_rejected() {
-        assert!(matches!(SecretHash::hash("short"), Err(SecretError::TooShort(_))));
-        assert!(matches!(SecretHash::from_phc("plaintext"), Err(SecretError::BadHash)));
+        assert!(matches!(
+            SecretHash::hash("short"),
+            Err(SecretError::TooShort(_))
+        ));
+        assert!(matches!(
+            SecretHash::from_phc("plaintext"),
+            Err(SecretError::BadHash)
+        ));
     }
 
     #[test]

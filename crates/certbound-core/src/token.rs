@@ -41,7 +41,9 @@ pub struct AccessTokenClaims {
 impl AccessTokenClaims {
     /// The thumbprint the token is bound to, if any.
     pub fn bound_thumbprint(&self) -> Option<Thumbprint> {
-        self.cnf.as_ref().map(|c| Thumbprint::from_claim(&c.x5t_s256))
+        self.cnf
+            .as_ref()
+            .map(|c| Thumbprint::from_claim(&c.x5t_s256))
     }
 
     /// Whether the token is expired at `now`.
@@ -73,14 +75,20 @@ pub struct IntrospectedClaims {
 impl Introspection {
     /// `{"active": false}` and nothing else (RFC 7662 §2.2).
     pub fn inactive() -> Self {
-        Introspection { active: false, claims: None }
+        Introspection {
+            active: false,
+            claims: None,
+        }
     }
 
     /// An active token's response.
     pub fn active(claims: AccessTokenClaims) -> Self {
         Introspection {
             active: true,
-            claims: Some(IntrospectedClaims { claims, token_type: "Bearer".to_owned() }),
+            claims: Some(IntrospectedClaims {
+                claims,
+                token_type: "Bearer".to_owned(),
+            }),
         }
     }
 }
@@ -112,7 +120,9 @@ mod tests {
             jti: "j".into(),
             client_id: "c".into(),
             scope: Some("read".into()),
-            cnf: cnf.then(|| Confirmation { x5t_s256: "abc".into() }),
+            cnf: cnf.then(|| Confirmation {
+                x5t_s256: "abc".into(),
+            }),
         }
     }
 

@@ -26,7 +26,8 @@ impl AcceptAnyClientCert {
     /// certificate (they restrict nothing).
     pub fn new(mandatory: bool, hints: Vec<DistinguishedName>) -> Self {
         AcceptAnyClientCert {
-            algorithms: rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
+            algorithms: rustls::crypto::aws_lc_rs::default_provider()
+                .signature_verification_algorithms,
             mandatory,
             hints,
         }
@@ -53,8 +54,9 @@ impl ClientCertVerifier for AcceptAnyClientCert {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         // Only require that the certificate parses, so the signature check below can use its key.
-        webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+        webpki::EndEntityCert::try_from(end_entity).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
         Ok(ClientCertVerified::assertion())
     }
 

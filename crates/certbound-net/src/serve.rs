@@ -73,7 +73,9 @@ pub async fn serve(
         let app = app.clone();
         let options = options.clone();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp)).await {
+            let stream = match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp))
+                .await
+            {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {
                     tracing::debug!(listener = options.name, %peer_addr, error = %e, "TLS handshake failed");
@@ -84,25 +86,23 @@ pub async fn serve(
                     return;
                 }
             };
-            let client_certificate = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|chain| {
-                    ClientCertificate::new(
-                        chain.iter().map(|c| c.clone().into_owned()).collect(),
-                        CertificateSource::Tls,
-                    )
-                });
+            let client_certificate = stream.get_ref().1.peer_certificates().and_then(|chain| {
+                ClientCertificate::new(
+                    chain.iter().map(|c| c.clone().into_owned()).collect(),
+                    CertificateSource::Tls,
+                )
+            });
             let info = ConnectionInfo {
                 peer_addr,
                 listener: options.name,
                 client_certificate,
             };
-            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(info.clone());
-                app.clone().oneshot(req)
-            });
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(info.clone());
+                    app.clone().oneshot(req)
+                },
+            );
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             builder
                 .http1()

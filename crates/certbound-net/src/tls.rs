@@ -51,7 +51,10 @@ pub enum ClientCertMode {
 
 /// Reads every certificate of a PEM file, leaf first.
 pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let err = |reason: String| TlsError::Certificates { path: path.to_owned(), reason };
+    let err = |reason: String| TlsError::Certificates {
+        path: path.to_owned(),
+        reason,
+    };
     let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -64,7 +67,10 @@ pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsE
 
 /// Reads the first private key of a PEM file.
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let err = |reason: String| TlsError::PrivateKey { path: path.to_owned(), reason };
+    let err = |reason: String| TlsError::PrivateKey {
+        path: path.to_owned(),
+        reason,
+    };
     let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| err(e.to_string()))
 }
@@ -84,9 +90,8 @@ pub fn server_config(
         ClientCertMode::Optional { hints } => builder.with_client_cert_verifier(Arc::new(
             AcceptAnyClientCert::new(false, hint_names(hints)),
         )),
-        ClientCertMode::Required { hints } => builder.with_client_cert_verifier(Arc::new(
-            AcceptAnyClientCert::new(true, hint_names(hints)),
-        )),
+        ClientCertMode::Required { hints } => builder
+            .with_client_cert_verifier(Arc::new(AcceptAnyClientCert::new(true, hint_names(hints)))),
     };
     let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

@@ -63,7 +63,13 @@ pub async fn authenticate_request(
         }
         _ => &[],
     };
-    match auth::authenticate(&registration, &creds, &state.anchors, self_signed, UnixTime::now()) {
+    match auth::authenticate(
+        &registration,
+        &creds,
+        &state.anchors,
+        self_signed,
+        UnixTime::now(),
+    ) {
         Ok(client) => {
             tracing::info!(
                 target: "certbound::audit",
@@ -75,7 +81,10 @@ pub async fn authenticate_request(
                 cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
                 decision = "allow",
             );
-            Ok(Authenticated { client, registration })
+            Ok(Authenticated {
+                client,
+                registration,
+            })
         }
         Err(failure) => Err(refuse(endpoint, Some(&claimed), certificate, failure)),
     }

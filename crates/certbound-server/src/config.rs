@@ -69,7 +69,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { url: default_store_url() }
+        StoreConfig {
+            url: default_store_url(),
+        }
     }
 }
 
@@ -200,15 +202,15 @@ impl Config {
             message,
         };
         let mut config: Config = toml::from_str(text).map_err(|e| {
-            let key = e
-                .message()
-                .split('`')
-                .nth(1)
-                .unwrap_or("-")
-                .to_owned();
+            let key = e.message().split('`').nth(1).unwrap_or("-").to_owned();
             let span = e
                 .span()
-                .map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
+                .map(|s| {
+                    format!(
+                        " (line {})",
+                        text[..s.start.min(text.len())].lines().count().max(1)
+                    )
+                })
                 .unwrap_or_default();
             err(
                 &key,
@@ -230,10 +232,15 @@ impl Config {
         if !["ES256", "PS256", "EdDSA"].contains(&config.tokens.signing_alg.as_str()) {
             return Err(err(
                 "tokens.signing_alg",
-                format!("'{}' is not supported; use ES256, PS256 or EdDSA", config.tokens.signing_alg),
+                format!(
+                    "'{}' is not supported; use ES256, PS256 or EdDSA",
+                    config.tokens.signing_alg
+                ),
             ));
         }
-        if config.tokens.access_token_ttl_seconds == 0 || config.tokens.access_token_ttl_seconds > 86_400 {
+        if config.tokens.access_token_ttl_seconds == 0
+            || config.tokens.access_token_ttl_seconds > 86_400
+        {
             return Err(err(
                 "tokens.access_token_ttl_seconds",
                 "must be between 1 and 86400 seconds".into(),
@@ -250,14 +257,23 @@ impl Config {
 
         let mut clients = Vec::with_capacity(config.clients.len());
         for (i, meta) in config.clients.iter().enumerate() {
-            if config.clients[..i].iter().any(|c| c.client_id == meta.client_id) {
+            if config.clients[..i]
+                .iter()
+                .any(|c| c.client_id == meta.client_id)
+            {
                 return Err(err(
                     &format!("clients[{i}].client_id"),
-                    format!("client_id '{}' is registered twice; client ids must be unique", meta.client_id),
+                    format!(
+                        "client_id '{}' is registered twice; client ids must be unique",
+                        meta.client_id
+                    ),
                 ));
             }
             let client = meta.validate().map_err(|e| {
-                err(&format!("clients[{i}].{}", e.field), format!("client '{}': {}", e.client_id, e.message))
+                err(
+                    &format!("clients[{i}].{}", e.field),
+                    format!("client '{}': {}", e.client_id, e.message),
+                )
             })?;
             if client.credential.method() == certbound_core::client::AuthMethod::TlsClientAuth
                 && config.tls.client_ca.is_empty()
@@ -275,7 +291,11 @@ impl Config {
             }
             clients.push(client);
         }
-        Ok(ValidatedConfig { config, clients, source: file.to_owned() })
+        Ok(ValidatedConfig {
+            config,
+            clients,
+            source: file.to_owned(),
+        })
     }
 
     fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), (String, String)> {
@@ -286,7 +306,8 @@ impl Config {
             self.store.url = v;
         }
         let addr = |k: &str, v: String| -> Result<SocketAddr, (String, String)> {
-            v.parse().map_err(|e| (k.to_owned(), format!("'{v}' is not an address:port: {e}")))
+            v.parse()
+                .map_err(|e| (k.to_owned(), format!("'{v}' is not an address:port: {e}")))
         };
         if let Some(v) = env("CERTBOUND_LISTEN_HTTPS") {
             self.listen.https = addr("CERTBOUND_LISTEN_HTTPS", v)?;
@@ -320,8 +341,13 @@ impl Config {
 
     fn check_urls(&self, file: &str) -> Result<(), ConfigError> {
         let check = |key: &str, value: &str| -> Result<(), ConfigError> {
-            let err = |m: String| ConfigError { file: file.to_owned(), key: key.to_owned(), message: m };
-            let url = url::Url::parse(value).map_err(|e| err(format!("'{value}' is not a URL: {e}")))?;
+            let err = |m: String| ConfigError {
+                file: file.to_owned(),
+                key: key.to_owned(),
+                message: m,
+            };
+            let url =
+                url::Url::parse(value).map_err(|e| err(format!("'{value}' is not a URL: {e}")))?;
             if url.scheme() != "https" {
                 return Err(err(format!("'{value}' must be an https URL (RFC 8414 §2)")));
             }

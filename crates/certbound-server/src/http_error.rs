@@ -30,7 +30,10 @@ impl IntoResponse for OAuthResponse {
 /// response carrying tokens or token information.
 pub fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     headers.insert(http::header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }

@@ -31,12 +31,21 @@ pub struct JwksUriCache {
 impl JwksUriCache {
     /// A cache using `http` for fetches.
     pub fn new(http: reqwest::Client, ttl: Duration, min_refresh: Duration) -> Self {
-        JwksUriCache { http, ttl, min_refresh, entries: Mutex::new(HashMap::new()) }
+        JwksUriCache {
+            http,
+            ttl,
+            min_refresh,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The registered certificates behind `url`, fetched if absent, stale, or (rate-limited) if
     /// `presented` is not among them. On a fetch failure the previous set, if any, is kept.
-    pub async fn certificates(&self, url: &url::Url, presented: Option<&[u8]>) -> Arc<Vec<CertificateDer<'static>>> {
+    pub async fn certificates(
+        &self,
+        url: &url::Url,
+        presented: Option<&[u8]>,
+    ) -> Arc<Vec<CertificateDer<'static>>> {
         let key = url.as_str().to_owned();
         let now = Instant::now();
         let (cached, should_fetch) = {
@@ -62,7 +71,14 @@ impl JwksUriCache {
             Ok(certs) => {
                 let certs = Arc::new(certs);
                 let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-                entries.insert(key, Entry { certs: certs.clone(), fetched_at: now, last_attempt: now });
+                entries.insert(
+                    key,
+                    Entry {
+                        certs: certs.clone(),
+                        fetched_at: now,
+                        last_attempt: now,
+                    },
+                );
                 certs
             }
             Err(e) => {
@@ -70,7 +86,14 @@ impl JwksUriCache {
                 if cached.is_none() {
                     let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
                     // Remember the failure so the next attempt waits min_refresh.
-                    entries.insert(key, Entry { certs: Arc::new(Vec::new()), fetched_at: now, last_attempt: now });
+                    entries.insert(
+                        key,
+                        Entry {
+                            certs: Arc::new(Vec::new()),
+                            fetched_at: now,
+                            last_attempt: now,
+                        },
+                    );
                 }
                 cached.unwrap_or_default()
             }

@@ -91,13 +91,20 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     fn from_record(rec: &SigningKeyRecord) -> Result<Self, KeyError> {
-        let bad = |reason: String| KeyError::BadKey { kid: rec.kid.clone(), reason };
-        let alg = SigningAlg::parse(&rec.alg).ok_or_else(|| bad(format!("unknown alg {}", rec.alg)))?;
+        let bad = |reason: String| KeyError::BadKey {
+            kid: rec.kid.clone(),
+            reason,
+        };
+        let alg =
+            SigningAlg::parse(&rec.alg).ok_or_else(|| bad(format!("unknown alg {}", rec.alg)))?;
         let der = rec.private_pkcs8.as_slice();
         let (signer, public_jwk) = match alg {
             SigningAlg::Es256 => {
-                let kp = EcdsaKeyPair::from_pkcs8(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(|e| bad(e.to_string()))?;
+                let kp = EcdsaKeyPair::from_pkcs8(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                )
+                .map_err(|e| bad(e.to_string()))?;
                 let point = kp.public_key().as_ref();
                 if point.len() != 65 {
                     return Err(bad("unexpected P-256 public key encoding".into()));
@@ -113,7 +120,8 @@ impl SigningKey {
             }
             SigningAlg::Ps256 => {
                 let kp = RsaKeyPair::from_pkcs8(der).map_err(|e| bad(e.to_string()))?;
-                let jwk = rsa_public_jwk(kp.public_key().as_ref()).ok_or_else(|| bad("RSA public key".into()))?;
+                let jwk = rsa_public_jwk(kp.public_key().as_ref())
+                    .ok_or_else(|| bad("RSA public key".into()))?;
                 (Signer::Ps256(kp), jwk)
             }
         };
@@ -150,8 +158,13 @@ impl SigningKey {
             Signer::EdDsa(kp) => kp.sign(out.as_bytes()).as_ref().to_vec(),
             Signer::Ps256(kp) => {
                 let mut sig = vec![0; kp.public_modulus_len()];
-                kp.sign(&aws_lc_rs::signature::RSA_PSS_SHA256, &rng, out.as_bytes(), &mut sig)
-                    .map_err(|e| KeyError::Crypto(e.to_string()))?;
+                kp.sign(
+                    &aws_lc_rs::signature::RSA_PSS_SHA256,
+                    &rng,
+                    out.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|e| KeyError::Crypto(e.to_string()))?;
                 sig
             }
         };
@@ -163,17 +176,23 @@ impl SigningKey {
     /// Verifies a compact JWS's signature with this key (used by introspection and revocation of
     /// JWT access tokens this server issued).
     pub fn verify(&self, signing_input: &[u8], signature: &[u8]) -> bool {
-        use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ED25519, RSA_PSS_2048_8192_SHA256};
+        use aws_lc_rs::signature::{
+            UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ED25519, RSA_PSS_2048_8192_SHA256,
+        };
         match &self.signer {
-            Signer::Es256(kp) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, kp.public_key().as_ref())
-                .verify(signing_input, signature)
-                .is_ok(),
+            Signer::Es256(kp) => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, kp.public_key().as_ref())
+                    .verify(signing_input, signature)
+                    .is_ok()
+            }
             Signer::EdDsa(kp) => UnparsedPublicKey::new(&ED25519, kp.public_key().as_ref())
                 .verify(signing_input, signature)
                 .is_ok(),
-            Signer::Ps256(kp) => UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, kp.public_key().as_ref())
-                .verify(signing_input, signature)
-                .is_ok(),
+            Signer::Ps256(kp) => {
+                UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, kp.public_key().as_ref())
+                    .verify(signing_input, signature)
+                    .is_ok()
+            }
         }
     }
 }
@@ -198,11 +217,17 @@ pub fn generate_pkcs8(alg: SigningAlg) -> Result<Vec<u8>, KeyError> {
     let rng = SystemRandom::new();
     let crypto = |e: aws_lc_rs::error::Unspecified| KeyError::Crypto(e.to_string());
     Ok(match alg {
-        SigningAlg::Es256 => EcdsaKeyPair::generate_pkcs8(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        SigningAlg::Es256 => EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &rng,
+        )
+        .map_err(crypto)?
+        .as_ref()
+        .to_vec(),
+        SigningAlg::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&rng)
             .map_err(crypto)?
             .as_ref()
             .to_vec(),
-        SigningAlg::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(crypto)?.as_ref().to_vec(),
         SigningAlg::Ps256 => {
             let kp = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(crypto)?;
             let der: aws_lc_rs::encoding::Pkcs8V1Der<'static> = kp.as_der().map_err(crypto)?;
@@ -253,7 +278,9 @@ impl Keys {
     /// Loads the keys from the store, generating the first key of `alg` if there is none.
     pub async fn load_or_init(store: &Store, alg: SigningAlg, now: i64) -> Result<Keys, KeyError> {
         let ring = load_ring(store, alg, now, true).await?;
-        Ok(Keys { ring: Arc::new(RwLock::new(Arc::new(ring))) })
+        Ok(Keys {
+            ring: Arc::new(RwLock::new(Arc::new(ring))),
+        })
     }
 
     /// Re-reads the store (after a rotation by any instance).
@@ -267,14 +294,22 @@ impl Keys {
     }
 }
 
-async fn load_ring(store: &Store, alg: SigningAlg, now: i64, may_create: bool) -> Result<KeyRing, KeyError> {
+async fn load_ring(
+    store: &Store,
+    alg: SigningAlg,
+    now: i64,
+    may_create: bool,
+) -> Result<KeyRing, KeyError> {
     let mut records = store.signing_keys().await?;
     let has_active = records
         .iter()
         .any(|r| r.retired_at.is_none() && r.alg == alg.as_str());
     if !has_active {
         if !may_create {
-            return Err(KeyError::BadKey { kid: "-".into(), reason: format!("no active {} key in the store", alg.as_str()) });
+            return Err(KeyError::BadKey {
+                kid: "-".into(),
+                reason: format!("no active {} key in the store", alg.as_str()),
+            });
         }
         // First start, or the configured algorithm changed: add a key of that algorithm.
         rotate_in_store(store, alg, now, 0).await?;
@@ -282,22 +317,37 @@ async fn load_ring(store: &Store, alg: SigningAlg, now: i64, may_create: bool) -
     }
     let mut published = Vec::new();
     let mut active = None;
-    for rec in records.iter().filter(|r| r.publish_until.is_none_or(|t| t > now)) {
+    for rec in records
+        .iter()
+        .filter(|r| r.publish_until.is_none_or(|t| t > now))
+    {
         let key = Arc::new(SigningKey::from_record(rec)?);
         if rec.retired_at.is_none() && rec.alg == alg.as_str() {
             active = Some(key.clone()); // records are oldest first: the newest wins
         }
         published.push(key);
     }
-    let active = active.ok_or_else(|| KeyError::BadKey { kid: "-".into(), reason: "no active key".into() })?;
+    let active = active.ok_or_else(|| KeyError::BadKey {
+        kid: "-".into(),
+        reason: "no active key".into(),
+    })?;
     let jwks = json!({"keys": published.iter().map(|k| k.public_jwk.clone()).collect::<Vec<_>>()});
-    Ok(KeyRing { active, published, jwks: Bytes::from(jwks.to_string()) })
+    Ok(KeyRing {
+        active,
+        published,
+        jwks: Bytes::from(jwks.to_string()),
+    })
 }
 
 /// Adds a new active key of `alg` and retires every other active key, keeping retired keys
 /// published for `keep_published_seconds` (at least the token lifetime, so tokens they signed
 /// still verify). Returns the new key id.
-pub async fn rotate_in_store(store: &Store, alg: SigningAlg, now: i64, keep_published_seconds: i64) -> Result<String, KeyError> {
+pub async fn rotate_in_store(
+    store: &Store,
+    alg: SigningAlg,
+    now: i64,
+    keep_published_seconds: i64,
+) -> Result<String, KeyError> {
     let pkcs8 = generate_pkcs8(alg)?;
     let kid = new_kid();
     let mut rec = SigningKeyRecord {
@@ -319,7 +369,9 @@ pub async fn rotate_in_store(store: &Store, alg: SigningAlg, now: i64, keep_publ
         .collect();
     store.insert_signing_key(&rec).await?;
     for old in previous {
-        store.retire_signing_key(&old, now, now + keep_published_seconds).await?;
+        store
+            .retire_signing_key(&old, now, now + keep_published_seconds)
+            .await?;
     }
     Ok(kid)
 }

@@ -22,7 +22,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use certbound_core::auth::TrustAnchors;
 use certbound_core::metadata::{authorization_server_metadata, MetadataInput};
-use certbound_net::{load_cert_chain, load_private_key, server_config, ClientCertMode, ServeOptions};
+use certbound_net::{
+    load_cert_chain, load_private_key, server_config, ClientCertMode, ServeOptions,
+};
 use certbound_store::Store;
 use config::ValidatedConfig;
 use keys::{Keys, SigningAlg};
@@ -103,7 +105,9 @@ impl RunningServer {
 /// Binds the configured addresses and starts serving.
 pub async fn start(config: ValidatedConfig) -> Result<RunningServer, ServerError> {
     let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })
     };
     let https = bind(config.config.listen.https).await?;
     let mtls = match config.config.listen.mtls {
@@ -130,7 +134,13 @@ pub async fn start_on(
         ca_certs.extend(load_cert_chain(path)?);
     }
     let anchors = TrustAnchors::from_der(&ca_certs).map_err(|e| ServerError::TrustAnchor {
-        path: cfg.tls.client_ca.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        path: cfg
+            .tls
+            .client_ca
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         reason: format!("{e:?}"),
     })?;
 
@@ -186,14 +196,29 @@ pub async fn start_on(
         let _ = rx.wait_for(|v| *v).await;
     };
     let mut tasks = Vec::new();
-    let https_addr = https.local_addr().map_err(|source| ServerError::Bind { addr: cfg.listen.https, source })?;
+    let https_addr = https.local_addr().map_err(|source| ServerError::Bind {
+        addr: cfg.listen.https,
+        source,
+    })?;
     let tls = server_config(chain.clone(), key.clone_key(), &ClientCertMode::None)?;
-    tasks.push(tokio::spawn(certbound_net::serve(https, tls, app.clone(), ServeOptions::named("https"), stopped(rx.clone()))));
+    tasks.push(tokio::spawn(certbound_net::serve(
+        https,
+        tls,
+        app.clone(),
+        ServeOptions::named("https"),
+        stopped(rx.clone()),
+    )));
     let mut mtls_addr = None;
     if let Some(listener) = mtls {
         mtls_addr = listener.local_addr().ok();
         let tls = server_config(chain, key, &ClientCertMode::Optional { hints: ca_certs })?;
-        tasks.push(tokio::spawn(certbound_net::serve(listener, tls, app, ServeOptions::named("mtls"), stopped(rx.clone()))));
+        tasks.push(tokio::spawn(certbound_net::serve(
+            listener,
+            tls,
+            app,
+            ServeOptions::named("mtls"),
+            stopped(rx.clone()),
+        )));
     }
 
     // Every instance re-reads the key ring, so a rotation anywhere is picked up without a restart.
@@ -212,14 +237,26 @@ pub async fn start_on(
     }));
 
     tracing::info!(issuer = %cfg.issuer, %https_addr, mtls_addr = ?mtls_addr, clients = config.clients.len(), alg = alg.as_str(), "certbound authorization server started");
-    Ok(RunningServer { https_addr, mtls_addr, state, shutdown, tasks })
+    Ok(RunningServer {
+        https_addr,
+        mtls_addr,
+        state,
+        shutdown,
+        tasks,
+    })
 }
 
 /// The routes, identical on both listeners.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/.well-known/oauth-authorization-server", get(handlers::discovery::metadata))
-        .route("/.well-known/openid-configuration", get(handlers::discovery::metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(handlers::discovery::metadata),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(handlers::discovery::metadata),
+        )
         .route("/jwks", get(handlers::discovery::jwks))
         .route("/health", get(handlers::discovery::health))
         .route("/token", post(handlers::token::token))
@@ -238,12 +275,15 @@ pub fn jwks_http_client(config: &ValidatedConfig) -> Result<reqwest::Client, Ser
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(5));
     for path in &config.config.jwks_uri.ca {
-        let pem = std::fs::read(path).map_err(|e| ServerError::HttpClient(format!("{}: {e}", path.display())))?;
+        let pem = std::fs::read(path)
+            .map_err(|e| ServerError::HttpClient(format!("{}: {e}", path.display())))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| ServerError::HttpClient(format!("{}: {e}", path.display())))?;
         for c in certs {
             builder = builder.add_root_certificate(c);
         }
     }
-    builder.build().map_err(|e| ServerError::HttpClient(e.to_string()))
+    builder
+        .build()
+        .map_err(|e| ServerError::HttpClient(e.to_string()))
 }

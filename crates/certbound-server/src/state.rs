@@ -45,7 +45,9 @@ pub struct Inner {
 impl AppState {
     /// Wraps the state.
     pub fn new(inner: Inner) -> Self {
-        AppState { inner: Arc::new(inner) }
+        AppState {
+            inner: Arc::new(inner),
+        }
     }
 }
 

@@ -50,12 +50,19 @@ fn key_error(e: KeyError) -> OAuthError {
 }
 
 /// Mints a token with `claims` in the given format.
-pub async fn mint(state: &AppState, claims: AccessTokenClaims, format: TokenFormat) -> Result<Minted, OAuthError> {
+pub async fn mint(
+    state: &AppState,
+    claims: AccessTokenClaims,
+    format: TokenFormat,
+) -> Result<Minted, OAuthError> {
     match format {
         TokenFormat::Jwt => {
             let ring = state.keys.current();
             let access_token = ring.active.sign_jwt(&claims).map_err(key_error)?;
-            Ok(Minted { access_token, claims })
+            Ok(Minted {
+                access_token,
+                claims,
+            })
         }
         TokenFormat::Opaque => {
             let mut b = [0u8; 32];
@@ -71,8 +78,15 @@ pub async fn mint(state: &AppState, claims: AccessTokenClaims, format: TokenForm
                 expires_at: claims.exp,
                 revoked_at: None,
             };
-            state.store.insert_token(&record).await.map_err(store_error)?;
-            Ok(Minted { access_token, claims })
+            state
+                .store
+                .insert_token(&record)
+                .await
+                .map_err(store_error)?;
+            Ok(Minted {
+                access_token,
+                claims,
+            })
         }
     }
 }
@@ -103,34 +117,50 @@ pub async fn find(state: &AppState, token: &str) -> Result<Option<Found>, OAuthE
             .await
             .map_err(store_error)?
             .is_some_and(|r| r.revoked_at.is_some());
-        return Ok(Some(Found { claims, format: TokenFormat::Jwt, revoked }));
+        return Ok(Some(Found {
+            claims,
+            format: TokenFormat::Jwt,
+            revoked,
+        }));
     }
-    let Some(record) = state.store.find_token_by_hash(&token_hash(token)).await.map_err(store_error)? else {
+    let Some(record) = state
+        .store
+        .find_token_by_hash(&token_hash(token))
+        .await
+        .map_err(store_error)?
+    else {
         return Ok(None);
     };
     let Ok(claims) = serde_json::from_str::<AccessTokenClaims>(&record.claims) else {
         tracing::error!(jti = %record.jti, "stored token claims do not parse");
         return Ok(None);
     };
-    Ok(Some(Found { claims, format: TokenFormat::Opaque, revoked: record.revoked_at.is_some() }))
+    Ok(Some(Found {
+        claims,
+        format: TokenFormat::Opaque,
+        revoked: record.revoked_at.is_some(),
+    }))
 }
 
 /// Verifies a JWT access token signed by one of this server's published keys.
 fn verify_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
     let (signing_input, sig_b64) = token.rsplit_once('.')?;
     let (header_b64, payload_b64) = signing_input.split_once('.')?;
-    let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
     let kid = header.get("kid")?.as_str()?;
     let ring = state.keys.current();
     let key = ring.key(kid)?;
-    if header.get("alg")?.as_str()? != key.alg.as_str() || header.get("typ")?.as_str()? != "at+jwt" {
+    if header.get("alg")?.as_str()? != key.alg.as_str() || header.get("typ")?.as_str()? != "at+jwt"
+    {
         return None;
     }
     let signature = URL_SAFE_NO_PAD.decode(sig_b64).ok()?;
     if !key.verify(signing_input.as_bytes(), &signature) {
         return None;
     }
-    let claims: AccessTokenClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload_b64).ok()?).ok()?;
+    let claims: AccessTokenClaims =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload_b64).ok()?).ok()?;
     (claims.iss == *state.issuer).then_some(claims)
 }
 
@@ -141,7 +171,11 @@ pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), 
         TokenFormat::Opaque => {
             state
                 .store
-                .revoke_token(TokenLookup::Hash(&token_hash(token)), &found.claims.client_id, now)
+                .revoke_token(
+                    TokenLookup::Hash(&token_hash(token)),
+                    &found.claims.client_id,
+                    now,
+                )
                 .await
                 .map_err(store_error)?;
         }
@@ -151,7 +185,8 @@ pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), 
                 jti: found.claims.jti.clone(),
                 client_id: found.claims.client_id.clone(),
                 format: "jwt".to_owned(),
-                claims: serde_json::to_string(&found.claims).map_err(|_| OAuthError::server_error())?,
+                claims: serde_json::to_string(&found.claims)
+                    .map_err(|_| OAuthError::server_error())?,
                 issued_at: found.claims.iat,
                 expires_at: found.claims.exp,
                 revoked_at: Some(now),

@@ -50,15 +50,24 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
-        ClientsCommand::Check { config, client_id, cert } => {
+        ClientsCommand::Check {
+            config,
+            client_id,
+            cert,
+        } => {
             let cfg = Config::load(&config)?;
-            let pem = std::fs::read(&cert).with_context(|| format!("reading {}", cert.display()))?;
+            let pem =
+                std::fs::read(&cert).with_context(|| format!("reading {}", cert.display()))?;
             let chain = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()
                 .with_context(|| format!("{}: not PEM certificates", cert.display()))?;
             let certificate = ClientCertificate::new(chain, CertificateSource::Tls)
                 .with_context(|| format!("{}: no certificate", cert.display()))?;
-            println!("certificate: {} (x5t#S256 {})", cert.display(), certificate.thumbprint());
+            println!(
+                "certificate: {} (x5t#S256 {})",
+                cert.display(),
+                certificate.thumbprint()
+            );
             match certificate.parsed() {
                 Ok(p) => {
                     println!("  subject: {}", p.subject);
@@ -67,7 +76,10 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
                 Err(e) => println!("  cannot be parsed: {e}"),
             }
             let Some(client) = cfg.clients.iter().find(|c| c.client_id == client_id) else {
-                println!("client: '{client_id}' is not registered in {}", config.display());
+                println!(
+                    "client: '{client_id}' is not registered in {}",
+                    config.display()
+                );
                 println!("result: REFUSED (invalid_client)");
                 return Ok(false);
             };
@@ -75,12 +87,17 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
             for path in &cfg.config.tls.client_ca {
                 anchors_der.extend(certbound_net::load_cert_chain(path)?);
             }
-            let anchors = TrustAnchors::from_der(&anchors_der).map_err(|e| anyhow::anyhow!("client_ca: {e:?}"))?;
+            let anchors = TrustAnchors::from_der(&anchors_der)
+                .map_err(|e| anyhow::anyhow!("client_ca: {e:?}"))?;
             let self_signed: Vec<CertificateDer<'static>> = match &client.credential {
                 ClientCredential::SelfSigned(SelfSignedKeys::Inline(c)) => c.clone(),
                 ClientCredential::SelfSigned(SelfSignedKeys::Uri(url)) => {
                     let http = certbound_server::jwks_http_client(&cfg)?;
-                    let cache = certbound_server::jwks_uri::JwksUriCache::new(http, Duration::from_secs(1), Duration::ZERO);
+                    let cache = certbound_server::jwks_uri::JwksUriCache::new(
+                        http,
+                        Duration::from_secs(1),
+                        Duration::ZERO,
+                    );
                     cache.certificates(url, None).await.to_vec()
                 }
                 _ => Vec::new(),
@@ -90,16 +107,34 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
                 certificate: Some(&certificate),
                 ..Default::default()
             };
-            let (ok, trace) = match auth::authenticate(client, &creds, &anchors, &self_signed, UnixTime::now()) {
-                Ok(a) => (true, a.trace),
-                Err(f) => (false, f.trace),
-            };
+            let (ok, trace) =
+                match auth::authenticate(client, &creds, &anchors, &self_signed, UnixTime::now()) {
+                    Ok(a) => (true, a.trace),
+                    Err(f) => (false, f.trace),
+                };
             for (i, step) in trace.steps.iter().enumerate() {
-                println!("{}. {:<12} {:<6} {}", i + 1, step.check, if step.passed { "ok" } else { "FAILED" }, step.detail);
+                println!(
+                    "{}. {:<12} {:<6} {}",
+                    i + 1,
+                    step.check,
+                    if step.passed { "ok" } else { "FAILED" },
+                    step.detail
+                );
             }
             if ok {
-                println!("result: ACCEPTED ({} as '{}'){}", client.credential.method(), client_id,
-                    if client.bound_tokens { format!("; tokens will be bound to x5t#S256 {}", certificate.thumbprint()) } else { String::new() });
+                println!(
+                    "result: ACCEPTED ({} as '{}'){}",
+                    client.credential.method(),
+                    client_id,
+                    if client.bound_tokens {
+                        format!(
+                            "; tokens will be bound to x5t#S256 {}",
+                            certificate.thumbprint()
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
             } else {
                 println!("result: REFUSED (invalid_client)");
             }

@@ -28,17 +28,27 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Rotate { config } => {
             let cfg = Config::load(&config)?;
-            let store = certbound_store::Store::connect(&cfg.config.store.url).await.context("opening the store")?;
-            let alg = SigningAlg::parse(&cfg.config.tokens.signing_alg).unwrap_or(SigningAlg::Es256);
+            let store = certbound_store::Store::connect(&cfg.config.store.url)
+                .await
+                .context("opening the store")?;
+            let alg =
+                SigningAlg::parse(&cfg.config.tokens.signing_alg).unwrap_or(SigningAlg::Es256);
             let now = certbound_server::state::now_secs();
             // Keep the old key published for a token lifetime plus the refresh interval and a minute of clock skew.
-            let keep = i64::from(cfg.config.tokens.access_token_ttl_seconds) + i64::from(cfg.config.tokens.key_refresh_seconds) + 60;
+            let keep = i64::from(cfg.config.tokens.access_token_ttl_seconds)
+                + i64::from(cfg.config.tokens.key_refresh_seconds)
+                + 60;
             let kid = rotate_in_store(&store, alg, now, keep).await?;
-            println!("new active {} key: kid {kid}; previous keys stay published for {keep} s", alg.as_str());
+            println!(
+                "new active {} key: kid {kid}; previous keys stay published for {keep} s",
+                alg.as_str()
+            );
         }
         KeysCommand::List { config } => {
             let cfg = Config::load(&config)?;
-            let store = certbound_store::Store::connect(&cfg.config.store.url).await.context("opening the store")?;
+            let store = certbound_store::Store::connect(&cfg.config.store.url)
+                .await
+                .context("opening the store")?;
             for k in store.signing_keys().await? {
                 println!(
                     "{}\t{}\tcreated {}\t{}",

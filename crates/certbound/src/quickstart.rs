@@ -28,7 +28,10 @@ pub const P12_PASSWORD: &str = "certbound";
 pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let config = args.dir.join("certbound.toml");
     let secret = if config.exists() {
-        eprintln!("reusing {} (delete the directory to start over)", args.dir.display());
+        eprintln!(
+            "reusing {} (delete the directory to start over)",
+            args.dir.display()
+        );
         existing_secret(&config).unwrap_or_else(|| "<see certbound.toml>".to_owned())
     } else {
         generate(&args)?
@@ -58,8 +61,12 @@ fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
     )
     .context("issuing partner-a's certificate")?;
     let jwks_path = dir.join("partner-s.jwks.json");
-    pki::self_signed(&pki_dir, &LeafSpec::client(SubjectSpec::cn("partner-s")), &jwks_path)
-        .context("creating partner-s's self-signed certificate")?;
+    pki::self_signed(
+        &pki_dir,
+        &LeafSpec::client(SubjectSpec::cn("partner-s")),
+        &jwks_path,
+    )
+    .context("creating partner-s's self-signed certificate")?;
     let jwks: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&jwks_path)?)?;
 
     let secret = random_secret();
@@ -90,7 +97,9 @@ fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
         },
     ]);
     // Serialised as one document so nested tables come out as [[clients.jwks.keys]].
-    let clients_toml = toml::to_string(&toml::Value::try_from(serde_json::json!({ "clients": clients }))?)?;
+    let clients_toml = toml::to_string(&toml::Value::try_from(
+        serde_json::json!({ "clients": clients }),
+    )?)?;
     let https = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let mtls = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port + 1));
     let config = format!(

@@ -39,8 +39,10 @@ impl ClientCertArgs {
     /// Loads the client identity, if one was given.
     pub fn identity(&self) -> anyhow::Result<Option<LoadedIdentity>> {
         if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
-            let cert_pem = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
-            let key_pem = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+            let cert_pem =
+                std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+            let key_pem =
+                std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
             let chain = CertificateDer::pem_slice_iter(&cert_pem)
                 .collect::<Result<Vec<_>, _>>()
                 .with_context(|| format!("{}: not PEM certificates", cert.display()))?;
@@ -51,7 +53,10 @@ impl ClientCertArgs {
             let mut pem_bundle = cert_pem;
             pem_bundle.push(b'\n');
             pem_bundle.extend_from_slice(&key_pem);
-            return Ok(Some(LoadedIdentity { certificate, pem_bundle }));
+            return Ok(Some(LoadedIdentity {
+                certificate,
+                pem_bundle,
+            }));
         }
         if let Some(p12) = &self.p12 {
             let password = self.password.as_deref().unwrap_or("");
@@ -61,14 +66,18 @@ impl ClientCertArgs {
     }
 
     /// An HTTPS client trusting --cacert (or the system roots) and presenting the identity.
-    pub fn http_client(&self, identity: Option<&LoadedIdentity>) -> anyhow::Result<reqwest::Client> {
+    pub fn http_client(
+        &self,
+        identity: Option<&LoadedIdentity>,
+    ) -> anyhow::Result<reqwest::Client> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .https_only(true)
             .timeout(std::time::Duration::from_secs(30));
         match &self.cacert {
             Some(path) => {
-                let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let pem =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem)
                     .with_context(|| format!("{}: not PEM certificates", path.display()))?;
                 if certs.is_empty() {
@@ -82,7 +91,8 @@ impl ClientCertArgs {
             None => builder = builder.tls_built_in_native_certs(true),
         }
         if let Some(id) = identity {
-            let identity = reqwest::Identity::from_pem(&id.pem_bundle).context("client certificate and key")?;
+            let identity = reqwest::Identity::from_pem(&id.pem_bundle)
+                .context("client certificate and key")?;
             builder = builder.identity(identity);
         }
         builder.build().context("building the HTTPS client")
@@ -91,8 +101,17 @@ impl ClientCertArgs {
 
 fn load_p12(path: &Path, password: &str) -> anyhow::Result<LoadedIdentity> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let store = p12_keystore::KeyStore::from_pkcs12(&data, password, p12_keystore::Pkcs12ImportPolicy::default())
-        .map_err(|e| anyhow::anyhow!("{}: cannot open PKCS#12 (wrong password?): {e}", path.display()))?;
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        &data,
+        password,
+        p12_keystore::Pkcs12ImportPolicy::default(),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot open PKCS#12 (wrong password?): {e}",
+            path.display()
+        )
+    })?;
     let (_, chain) = store
         .private_key_chain()
         .with_context(|| format!("{}: no private key with a certificate", path.display()))?;
@@ -103,10 +122,19 @@ fn load_p12(path: &Path, password: &str) -> anyhow::Result<LoadedIdentity> {
         .collect();
     let mut pem_bundle = String::new();
     for der in &ders {
-        pem_bundle.push_str(&pem::encode(&pem::Pem::new("CERTIFICATE", der.as_ref().to_vec())));
+        pem_bundle.push_str(&pem::encode(&pem::Pem::new(
+            "CERTIFICATE",
+            der.as_ref().to_vec(),
+        )));
     }
-    pem_bundle.push_str(&pem::encode(&pem::Pem::new("PRIVATE KEY", chain.key().as_der().to_vec())));
+    pem_bundle.push_str(&pem::encode(&pem::Pem::new(
+        "PRIVATE KEY",
+        chain.key().as_der().to_vec(),
+    )));
     let certificate = ClientCertificate::new(ders, CertificateSource::Tls)
         .with_context(|| format!("{}: no certificate", path.display()))?;
-    Ok(LoadedIdentity { certificate, pem_bundle: pem_bundle.into_bytes() })
+    Ok(LoadedIdentity {
+        certificate,
+        pem_bundle: pem_bundle.into_bytes(),
+    })
 }

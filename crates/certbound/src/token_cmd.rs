@@ -55,7 +55,10 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("access_token: {}", got.access_token);
-    println!("token response: {}", serde_json::to_string_pretty(&redact(&got.response))?);
+    println!(
+        "token response: {}",
+        serde_json::to_string_pretty(&redact(&got.response))?
+    );
     match &got.signature {
         Some(Ok(kid)) => println!("signature: verified with the issuer's JWKS (kid {kid})"),
         Some(Err(e)) => println!("signature: NOT verified: {e}"),
@@ -71,8 +74,12 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
         .and_then(|c| c.get("x5t#S256"))
         .and_then(Value::as_str);
     match (bound, &got.cert_thumbprint) {
-        (Some(b), Some(t)) if b == t => println!("binding: bound to the certificate used (x5t#S256 {t})"),
-        (Some(b), Some(t)) => println!("binding: bound to ANOTHER certificate ({b}), not the one used ({t})"),
+        (Some(b), Some(t)) if b == t => {
+            println!("binding: bound to the certificate used (x5t#S256 {t})")
+        }
+        (Some(b), Some(t)) => {
+            println!("binding: bound to ANOTHER certificate ({b}), not the one used ({t})")
+        }
         (Some(b), None) => println!("binding: bound to certificate {b}"),
         (None, _) => println!("binding: not bound (a bearer token)"),
     }
@@ -104,7 +111,10 @@ pub async fn obtain(args: &TokenArgs) -> anyhow::Result<Obtained> {
         .await
         .context("metadata is not JSON")?;
     if metadata.get("issuer").and_then(Value::as_str) != Some(args.issuer.as_str()) {
-        bail!("the metadata's issuer does not equal {} (RFC 8414 §3.3)", args.issuer);
+        bail!(
+            "the metadata's issuer does not equal {} (RFC 8414 §3.3)",
+            args.issuer
+        );
     }
     let endpoint = |name: &str| -> anyhow::Result<String> {
         let alias = metadata
@@ -128,7 +138,9 @@ pub async fn obtain(args: &TokenArgs) -> anyhow::Result<Obtained> {
         let mut req = http.post(url);
         match (&args.secret, args.secret_post) {
             (Some(secret), false) => {
-                let enc = |s: &str| serde_urlencoded::to_string([("", s)]).unwrap_or_default()[1..].to_owned();
+                let enc = |s: &str| {
+                    serde_urlencoded::to_string([("", s)]).unwrap_or_default()[1..].to_owned()
+                };
                 let basic = STANDARD.encode(format!("{}:{}", enc(&args.client_id), enc(secret)));
                 req = req.header(http::header::AUTHORIZATION, format!("Basic {basic}"));
             }
@@ -140,9 +152,15 @@ pub async fn obtain(args: &TokenArgs) -> anyhow::Result<Obtained> {
         }
         req.form(&form)
     };
-    let response = request(&token_endpoint, form).send().await.context("calling the token endpoint")?;
+    let response = request(&token_endpoint, form)
+        .send()
+        .await
+        .context("calling the token endpoint")?;
     let status = response.status();
-    let body: Value = response.json().await.context("token response is not JSON")?;
+    let body: Value = response
+        .json()
+        .await
+        .context("token response is not JSON")?;
     if !status.is_success() {
         bail!("token endpoint answered {status}: {body}");
     }
@@ -154,13 +172,21 @@ pub async fn obtain(args: &TokenArgs) -> anyhow::Result<Obtained> {
 
     let (claims, signature) = if access_token.matches('.').count() == 2 {
         let jwks: Value = http
-            .get(metadata.get("jwks_uri").and_then(Value::as_str).context("no jwks_uri")?)
+            .get(
+                metadata
+                    .get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .context("no jwks_uri")?,
+            )
             .send()
             .await?
             .json()
             .await?;
         let claims = decode_payload(&access_token)?;
-        (Some(claims), Some(verify(&access_token, &jwks, &args.issuer)))
+        (
+            Some(claims),
+            Some(verify(&access_token, &jwks, &args.issuer)),
+        )
     } else {
         let introspection = endpoint("introspection_endpoint")?;
         let r: Value = request(&introspection, vec![("token", access_token.clone())])
@@ -181,7 +207,9 @@ pub async fn obtain(args: &TokenArgs) -> anyhow::Result<Obtained> {
 
 fn decode_payload(jwt: &str) -> anyhow::Result<Value> {
     let payload = jwt.split('.').nth(1).context("not a JWT")?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).context("JWT payload is not base64url")?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .context("JWT payload is not base64url")?;
     serde_json::from_slice(&bytes).context("JWT payload is not JSON")
 }
 
@@ -192,12 +220,17 @@ fn verify(jwt: &str, jwks: &Value, issuer: &str) -> Result<String, String> {
     if header.typ.as_deref() != Some("at+jwt") {
         return Err(format!("typ is {:?}, expected at+jwt", header.typ));
     }
-    if !matches!(header.alg, Algorithm::ES256 | Algorithm::PS256 | Algorithm::EdDSA) {
+    if !matches!(
+        header.alg,
+        Algorithm::ES256 | Algorithm::PS256 | Algorithm::EdDSA
+    ) {
         return Err(format!("unexpected alg {:?}", header.alg));
     }
     let kid = header.kid.ok_or("no kid")?;
     let set: JwkSet = serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
-    let jwk = set.find(&kid).ok_or_else(|| format!("kid {kid} not in the JWKS"))?;
+    let jwk = set
+        .find(&kid)
+        .ok_or_else(|| format!("kid {kid} not in the JWKS"))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
     let mut validation = Validation::new(header.alg);
     validation.validate_aud = false;

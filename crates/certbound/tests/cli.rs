@@ -62,7 +62,10 @@ impl ServerProcess {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("no log line containing {needle:?}; log: {:#?}", self.log.lock().unwrap());
+        panic!(
+            "no log line containing {needle:?}; log: {:#?}",
+            self.log.lock().unwrap()
+        );
     }
 
     fn log_text(&self) -> String {
@@ -93,11 +96,23 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("dev");
         let port = free_port_pair();
-        let out = run(certbound().args(["quickstart", "--no-serve", "--port", &port.to_string(), "--dir"]).arg(&root));
+        let out = run(certbound()
+            .args([
+                "quickstart",
+                "--no-serve",
+                "--port",
+                &port.to_string(),
+                "--dir",
+            ])
+            .arg(&root));
         assert!(out.status.success(), "{}", text(&out.stderr));
         let printed = text(&out.stdout);
         assert!(printed.contains("client_id=partner-a"), "{printed}");
-        Setup { _dir: dir, root, port }
+        Setup {
+            _dir: dir,
+            root,
+            port,
+        }
     }
     fn p(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
@@ -118,7 +133,14 @@ fn partner_flow_against_a_running_server() {
 
     // certbound token with a PEM pair: uses the mTLS alias and reports the binding.
     let out = run(certbound()
-        .args(["token", "--issuer", &s.issuer(), "--client-id", "partner-a", "--cert"])
+        .args([
+            "token",
+            "--issuer",
+            &s.issuer(),
+            "--client-id",
+            "partner-a",
+            "--cert",
+        ])
         .arg(s.p("pki/partner-a.pem"))
         .arg("--key")
         .arg(s.p("pki/partner-a.key"))
@@ -126,13 +148,29 @@ fn partner_flow_against_a_running_server() {
         .arg(s.p("pki/ca.pem")));
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("signature: verified with the issuer's JWKS"), "{stdout}");
-    assert!(stdout.contains("binding: bound to the certificate used"), "{stdout}");
+    assert!(
+        stdout.contains("signature: verified with the issuer's JWKS"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("binding: bound to the certificate used"),
+        "{stdout}"
+    );
     assert!(stdout.contains("\"x5t#S256\""), "{stdout}");
 
     // The same with PKCS#12, printing only the token.
     let out = run(certbound()
-        .args(["token", "--quiet", "--issuer", &s.issuer(), "--client-id", "partner-a", "--password", "certbound", "--p12"])
+        .args([
+            "token",
+            "--quiet",
+            "--issuer",
+            &s.issuer(),
+            "--client-id",
+            "partner-a",
+            "--password",
+            "certbound",
+            "--p12",
+        ])
         .arg(s.p("pki/partner-a.p12"))
         .arg("--cacert")
         .arg(s.p("pki/ca.pem")));
@@ -141,25 +179,63 @@ fn partner_flow_against_a_running_server() {
 
     // The self-signed client.
     let out = run(certbound()
-        .args(["token", "--issuer", &s.issuer(), "--client-id", "partner-s", "--cert"])
+        .args([
+            "token",
+            "--issuer",
+            &s.issuer(),
+            "--client-id",
+            "partner-s",
+            "--cert",
+        ])
         .arg(s.p("pki/partner-s.pem"))
         .arg("--key")
         .arg(s.p("pki/partner-s.key"))
         .arg("--cacert")
         .arg(s.p("pki/ca.pem")));
-    assert!(text(&out.stdout).contains("binding: bound to the certificate used"), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("binding: bound to the certificate used"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 
     // The secret client: conventional endpoint, unbound.
     let config = std::fs::read_to_string(s.config()).unwrap();
-    let secret = config.lines().find_map(|l| l.strip_prefix("client_secret = \"")).unwrap().trim_end_matches('"').to_owned();
+    let secret = config
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
     let out = run(certbound()
-        .args(["token", "--issuer", &s.issuer(), "--client-id", "partner-secret", "--secret", &secret, "--cacert"])
+        .args([
+            "token",
+            "--issuer",
+            &s.issuer(),
+            "--client-id",
+            "partner-secret",
+            "--secret",
+            &secret,
+            "--cacert",
+        ])
         .arg(s.p("pki/ca.pem")));
-    assert!(text(&out.stdout).contains("binding: not bound"), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("binding: not bound"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 
     // A refused request: partner-s's certificate for partner-a. The client sees invalid_client...
     let out = run(certbound()
-        .args(["token", "--issuer", &s.issuer(), "--client-id", "partner-a", "--cert"])
+        .args([
+            "token",
+            "--issuer",
+            &s.issuer(),
+            "--client-id",
+            "partner-a",
+            "--cert",
+        ])
         .arg(s.p("pki/partner-s.pem"))
         .arg("--key")
         .arg(s.p("pki/partner-s.key"))
@@ -168,32 +244,57 @@ fn partner_flow_against_a_running_server() {
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("invalid_client"), "{stderr}");
-    assert!(!stderr.contains("UnknownIssuer"), "the trace never reaches the client: {stderr}");
+    assert!(
+        !stderr.contains("UnknownIssuer"),
+        "the trace never reaches the client: {stderr}"
+    );
     // ...and the structured log carries the decision trace.
     let line = server.wait_for_log("client_authentication_failed");
     let event: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
     assert_eq!(event["client_id"], "partner-a");
     assert_eq!(event["reason"], "chain_invalid");
     assert_eq!(event["cert_source"], "tls");
-    assert!(event["trace"].as_str().unwrap().contains("chain FAILED"), "{line}");
+    assert!(
+        event["trace"].as_str().unwrap().contains("chain FAILED"),
+        "{line}"
+    );
 
     // A wrong secret: refused, and neither secret ever appears in the log.
     let wrong = "WRONG-secret-value-0123456789";
     let out = run(certbound()
-        .args(["token", "--issuer", &s.issuer(), "--client-id", "partner-secret", "--secret", wrong, "--cacert"])
+        .args([
+            "token",
+            "--issuer",
+            &s.issuer(),
+            "--client-id",
+            "partner-secret",
+            "--secret",
+            wrong,
+            "--cacert",
+        ])
         .arg(s.p("pki/ca.pem")));
     assert!(!out.status.success());
     server.wait_for_log("bad_secret");
     let log = server.log_text();
-    assert!(!log.contains(wrong) && !log.contains(&secret), "secrets must never be logged");
+    assert!(
+        !log.contains(wrong) && !log.contains(&secret),
+        "secrets must never be logged"
+    );
 
     // Rotation from another process is picked up by the running server.
-    let out = run(certbound().args(["keys", "rotate", "--config"]).arg(s.config()));
+    let out = run(certbound()
+        .args(["keys", "rotate", "--config"])
+        .arg(s.config()));
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = run(certbound().args(["keys", "list", "--config"]).arg(s.config()));
+    let out = run(certbound()
+        .args(["keys", "list", "--config"])
+        .arg(s.config()));
     let listing = text(&out.stdout);
     assert_eq!(listing.lines().count(), 2, "{listing}");
-    assert!(listing.contains("active") && listing.contains("retired"), "{listing}");
+    assert!(
+        listing.contains("active") && listing.contains("retired"),
+        "{listing}"
+    );
 }
 
 #[test]
@@ -207,7 +308,10 @@ fn clients_check_explains_the_decision() {
     let out = text(&ok.stdout);
     assert!(ok.status.success(), "{out}");
     assert!(out.contains("chain        ok"), "{out}");
-    assert!(out.contains("registered subject DN \"CN=partner-a,O=Example\" matches"), "{out}");
+    assert!(
+        out.contains("registered subject DN \"CN=partner-a,O=Example\" matches"),
+        "{out}"
+    );
     assert!(out.contains("result: ACCEPTED"), "{out}");
 
     let refused = run(certbound()
@@ -217,7 +321,10 @@ fn clients_check_explains_the_decision() {
         .arg(s.p("pki/partner-a.pem")));
     let out = text(&refused.stdout);
     assert_eq!(refused.status.code(), Some(1), "{out}");
-    assert!(out.contains("is not x5c[0] of any of the 1 registered key(s)"), "{out}");
+    assert!(
+        out.contains("is not x5c[0] of any of the 1 registered key(s)"),
+        "{out}"
+    );
     assert!(out.contains("result: REFUSED"), "{out}");
 }
 

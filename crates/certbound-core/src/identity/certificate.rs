@@ -122,9 +122,11 @@ impl fmt::Debug for ClientCertificate {
 
 fn parse_leaf(der: &[u8]) -> Result<ParsedLeaf, String> {
     use der::Decode;
-    let cert = x509_cert::Certificate::from_der(der).map_err(|e| format!("certificate DER: {e}"))?;
+    let cert =
+        x509_cert::Certificate::from_der(der).map_err(|e| format!("certificate DER: {e}"))?;
     let tbs = &cert.tbs_certificate;
-    let subject = DistinguishedName::from_name(&tbs.subject).map_err(|e| format!("subject: {e}"))?;
+    let subject =
+        DistinguishedName::from_name(&tbs.subject).map_err(|e| format!("subject: {e}"))?;
     let sans = super::san::presented_sans(&cert).map_err(|e| format!("subjectAltName: {e}"))?;
     Ok(ParsedLeaf {
         subject,

@@ -8,7 +8,10 @@ use http::{header, HeaderValue, StatusCode};
 fn json_bytes(body: bytes::Bytes, cache_seconds: u32) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={cache_seconds}")) {
         h.insert(header::CACHE_CONTROL, v);
     }
@@ -28,7 +31,11 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 /// `/health`: 200 when the store answers, 503 otherwise.
 pub async fn health(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: store unavailable");
             let mut r = (
@@ -36,7 +43,8 @@ pub async fn health(State(state): State<AppState>) -> Response {
                 axum::Json(serde_json::json!({"status": "unavailable", "store": "down"})),
             )
                 .into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             r
         }
     }

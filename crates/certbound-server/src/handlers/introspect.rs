@@ -32,7 +32,9 @@ pub async fn introspect(
         // token_type_hint is only a hint (RFC 7662 §2.1): every kind is searched.
         let claims = tokens::active_claims(tokens::find(&state, token).await?);
         Ok(match claims {
-            Some(c) if auth.registration.resource_server || c.client_id == auth.client.client_id => {
+            Some(c)
+                if auth.registration.resource_server || c.client_id == auth.client.client_id =>
+            {
                 Introspection::active(c)
             }
             _ => Introspection::inactive(),
@@ -41,6 +43,10 @@ pub async fn introspect(
     .await;
     match result {
         Ok(body) => no_store(Json(body).into_response()),
-        Err(error) => OAuthResponse { error, realm: state.issuer.clone() }.into_response(),
+        Err(error) => OAuthResponse {
+            error,
+            realm: state.issuer.clone(),
+        }
+        .into_response(),
     }
 }

@@ -27,6 +27,8 @@ pub fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
 }
 
 /// The client certificate of the request's connection, if any.
-pub fn connection_certificate(conn: &Option<axum::Extension<ConnectionInfo>>) -> Option<&ClientCertificate> {
+pub fn connection_certificate(
+    conn: &Option<axum::Extension<ConnectionInfo>>,
+) -> Option<&ClientCertificate> {
     conn.as_ref().and_then(|c| c.client_certificate.as_ref())
 }

@@ -41,6 +41,10 @@ pub async fn revoke(
     .await;
     match result {
         Ok(()) => no_store(StatusCode::OK.into_response()),
-        Err(error) => OAuthResponse { error, realm: state.issuer.clone() }.into_response(),
+        Err(error) => OAuthResponse {
+            error,
+            realm: state.issuer.clone(),
+        }
+        .into_response(),
     }
 }

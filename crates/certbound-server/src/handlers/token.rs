@@ -35,7 +35,11 @@ pub async fn token(
     let certificate = connection_certificate(&conn);
     match issue(&state, &headers, &body, certificate).await {
         Ok(r) => no_store(Json(r).into_response()),
-        Err(error) => OAuthResponse { error, realm: state.issuer.clone() }.into_response(),
+        Err(error) => OAuthResponse {
+            error,
+            realm: state.issuer.clone(),
+        }
+        .into_response(),
     }
 }
 
@@ -103,7 +107,10 @@ async fn issue(
 
 /// RFC 8705 §3: a bound client's token carries the thumbprint of the certificate on this request.
 /// A bound client without a certificate gets an error, not an unbound token (DESIGN.md T3).
-fn binding(bound: bool, certificate: Option<&ClientCertificate>) -> Result<Option<Confirmation>, OAuthError> {
+fn binding(
+    bound: bool,
+    certificate: Option<&ClientCertificate>,
+) -> Result<Option<Confirmation>, OAuthError> {
     if !bound {
         return Ok(None);
     }
@@ -114,4 +121,3 @@ fn binding(bound: bool, certificate: Option<&ClientCertificate>) -> Result<Optio
         )),
     }
 }
-

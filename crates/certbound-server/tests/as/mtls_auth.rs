@@ -5,7 +5,11 @@ use serde_json::Value;
 const PARTNER_A: &str = "CN=partner-a,O=Example";
 
 async fn server_with_partner_a(pki: &Pki) -> TestServer {
-    TestServer::start(pki, &tls_client("partner-a", "tls_client_auth_subject_dn", PARTNER_A)).await
+    TestServer::start(
+        pki,
+        &tls_client("partner-a", "tls_client_auth_subject_dn", PARTNER_A),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -25,7 +29,15 @@ async fn tls_client_auth_issues_a_bound_rfc9068_jwt() {
     let (header, _) = jwt_parts(token);
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "ES256");
-    let jwks: Value = s.http(None).get(format!("{}/jwks", s.issuer)).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = s
+        .http(None)
+        .get(format!("{}/jwks", s.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let claims = verify_with_jwks(token, &jwks, &s.issuer);
     assert_eq!(claims["iss"], s.issuer.as_str());
     assert_eq!(claims["sub"], "partner-a");
@@ -33,12 +45,17 @@ async fn tls_client_auth_issues_a_bound_rfc9068_jwt() {
     assert_eq!(claims["aud"], s.issuer.as_str());
     assert_eq!(claims["scope"], "transactions read");
     assert!(claims["jti"].as_str().unwrap().len() >= 16);
-    let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+    let (iat, exp) = (
+        claims["iat"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+    );
     assert_eq!(exp - iat, 300);
     let x5t = claims["cnf"]["x5t#S256"].as_str().unwrap();
     assert_eq!(x5t, cert.thumbprint().as_str());
     assert_eq!(x5t.len(), 43);
-    assert!(x5t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    assert!(x5t
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
 }
 
 #[tokio::test]
@@ -47,10 +64,30 @@ async fn requested_scope_is_narrowed_and_checked() {
     let s = server_with_partner_a(&pki).await;
     let cert = pki.client("partner-a", "Example");
     let c = s.http(Some(&cert));
-    let r = s.post(&c, &s.mtls("/token"), &[("grant_type", "client_credentials"), ("client_id", "partner-a"), ("scope", "read")]).await;
+    let r = s
+        .post(
+            &c,
+            &s.mtls("/token"),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "partner-a"),
+                ("scope", "read"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json["scope"], "read");
-    let r = s.post(&c, &s.mtls("/token"), &[("grant_type", "client_credentials"), ("client_id", "partner-a"), ("scope", "read admin")]).await;
+    let r = s
+        .post(
+            &c,
+            &s.mtls("/token"),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "partner-a"),
+                ("scope", "read admin"),
+            ],
+        )
+        .await;
     r.assert_error(400, "invalid_scope");
 }
 
@@ -62,58 +99,108 @@ async fn tls_client_auth_refusals_are_invalid_client() {
 
     // partner-b's valid certificate used for partner-a.
     let b = pki.client("partner-b", "Example");
-    s.mtls_token(&b, "partner-a").await.assert_error(401, "invalid_client");
+    s.mtls_token(&b, "partner-a")
+        .await
+        .assert_error(401, "invalid_client");
 
     // A self-signed certificate with partner-a's exact subject.
-    let fake_self = self_signed(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"))).unwrap();
-    s.mtls_token(&fake_self, "partner-a").await.assert_error(401, "invalid_client");
+    let fake_self =
+        self_signed(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"))).unwrap();
+    s.mtls_token(&fake_self, "partner-a")
+        .await
+        .assert_error(401, "invalid_client");
 
     // Same subject, issuer name and serial as partner-a's real certificate, signed by an untrusted CA
     // that has the trusted CA's name.
     let rogue_ca = pki.ca.impostor(KeyAlgorithm::EcdsaP256).unwrap();
-    let twin = rogue_ca.issue(&LeafSpec::copy_of(&a.cert_der).unwrap()).unwrap();
+    let twin = rogue_ca
+        .issue(&LeafSpec::copy_of(&a.cert_der).unwrap())
+        .unwrap();
     assert_eq!(twin.subject_der(), a.subject_der());
     assert_eq!(twin.issuer_der(), a.issuer_der());
     assert_eq!(twin.serial(), a.serial());
-    s.mtls_token(&twin, "partner-a").await.assert_error(401, "invalid_client");
+    s.mtls_token(&twin, "partner-a")
+        .await
+        .assert_error(401, "invalid_client");
 
     // An unknown CA altogether.
-    let other_ca = CertificateAuthority::generate(&SubjectSpec::cn("Other CA"), KeyAlgorithm::EcdsaP256).unwrap();
-    let foreign = other_ca.issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"))).unwrap();
-    s.mtls_token(&foreign, "partner-a").await.assert_error(401, "invalid_client");
+    let other_ca =
+        CertificateAuthority::generate(&SubjectSpec::cn("Other CA"), KeyAlgorithm::EcdsaP256)
+            .unwrap();
+    let foreign = other_ca
+        .issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")))
+        .unwrap();
+    s.mtls_token(&foreign, "partner-a")
+        .await
+        .assert_error(401, "invalid_client");
 
     // Expired and not-yet-valid certificates from the trusted CA.
-    let expired = pki.ca.issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")).expired()).unwrap();
-    s.mtls_token(&expired, "partner-a").await.assert_error(401, "invalid_client");
-    let future = pki.ca.issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")).not_yet_valid()).unwrap();
-    s.mtls_token(&future, "partner-a").await.assert_error(401, "invalid_client");
+    let expired = pki
+        .ca
+        .issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")).expired())
+        .unwrap();
+    s.mtls_token(&expired, "partner-a")
+        .await
+        .assert_error(401, "invalid_client");
+    let future = pki
+        .ca
+        .issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")).not_yet_valid())
+        .unwrap();
+    s.mtls_token(&future, "partner-a")
+        .await
+        .assert_error(401, "invalid_client");
 
     // A server-only certificate (EKU serverAuth) with the right subject.
     let server_eku = pki
         .ca
-        .issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")).with_usage(certbound_pki::CertUsage::Server))
+        .issue(
+            &LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"))
+                .with_usage(certbound_pki::CertUsage::Server),
+        )
         .unwrap();
-    s.mtls_token(&server_eku, "partner-a").await.assert_error(401, "invalid_client");
+    s.mtls_token(&server_eku, "partner-a")
+        .await
+        .assert_error(401, "invalid_client");
 
     // No certificate on the mTLS listener.
     let none = s.http(None);
-    s.post(&none, &s.mtls("/token"), &[("grant_type", "client_credentials"), ("client_id", "partner-a")])
-        .await
-        .assert_error(401, "invalid_client");
+    s.post(
+        &none,
+        &s.mtls("/token"),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "partner-a"),
+        ],
+    )
+    .await
+    .assert_error(401, "invalid_client");
 
     // The conventional listener asks for no certificate, so even a client that has one sends none.
     let with_cert = s.http(Some(&a));
-    s.post(&with_cert, &s.token_url(), &[("grant_type", "client_credentials"), ("client_id", "partner-a")])
-        .await
-        .assert_error(401, "invalid_client");
+    s.post(
+        &with_cert,
+        &s.token_url(),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "partner-a"),
+        ],
+    )
+    .await
+    .assert_error(401, "invalid_client");
 
     // No client_id: never looked up from the certificate.
-    s.post(&with_cert, &s.mtls("/token"), &[("grant_type", "client_credentials")])
-        .await
-        .assert_error(401, "invalid_client");
+    s.post(
+        &with_cert,
+        &s.mtls("/token"),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .assert_error(401, "invalid_client");
 
     // Unknown client.
-    s.mtls_token(&a, "nobody").await.assert_error(401, "invalid_client");
+    s.mtls_token(&a, "nobody")
+        .await
+        .assert_error(401, "invalid_client");
 
     // And the real one still works after all that.
     assert_eq!(s.mtls_token(&a, "partner-a").await.status, 200);
@@ -136,8 +223,13 @@ async fn a_rotated_certificate_with_the_same_subject_works_and_binds_to_the_new_
 async fn chain_through_an_intermediate_sent_by_the_client() {
     let pki = Pki::new();
     let s = server_with_partner_a(&pki).await;
-    let intermediate = pki.ca.issue_intermediate(&SubjectSpec::cn("Issuing CA 1"), KeyAlgorithm::EcdsaP256).unwrap();
-    let leaf = intermediate.issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"))).unwrap();
+    let intermediate = pki
+        .ca
+        .issue_intermediate(&SubjectSpec::cn("Issuing CA 1"), KeyAlgorithm::EcdsaP256)
+        .unwrap();
+    let leaf = intermediate
+        .issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")))
+        .unwrap();
     let r = s.mtls_token(&leaf, "partner-a").await;
     assert_eq!(r.status, 200, "{}", r.json);
 }
@@ -155,45 +247,119 @@ async fn request_errors_follow_rfc6749() {
     let url = s.mtls("/token");
 
     // Repeated parameters, even with equal values.
-    let r = c.post(&url).header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials&client_id=partner-a&client_id=partner-a").send().await.unwrap();
-    TestServer::read(r).await.assert_error(400, "invalid_request");
-    let r = c.post(&url).header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials&grant_type=client_credentials&client_id=partner-a").send().await.unwrap();
-    TestServer::read(r).await.assert_error(400, "invalid_request");
-
-    // Missing and unsupported grant types.
-    s.post(&c, &url, &[("client_id", "partner-a")]).await.assert_error(400, "invalid_request");
-    s.post(&c, &url, &[("client_id", "partner-a"), ("grant_type", "password")]).await.assert_error(400, "unsupported_grant_type");
-    s.post(&c, &url, &[("client_id", "partner-a"), ("grant_type", "urn:x:unknown")]).await.assert_error(400, "unsupported_grant_type");
-
-    // A client not registered for client_credentials.
-    let no_cc = pki.client("no-cc", "Example");
-    s.post(&s.http(Some(&no_cc)), &url, &[("client_id", "no-cc"), ("grant_type", "client_credentials")])
+    let r = c
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_id=partner-a&client_id=partner-a")
+        .send()
         .await
-        .assert_error(400, "unauthorized_client");
-
-    // Not a form body.
-    let r = c.post(&url).json(&serde_json::json!({"grant_type": "client_credentials", "client_id": "partner-a"})).send().await.unwrap();
-    TestServer::read(r).await.assert_error(400, "invalid_request");
-
-    // Invalid UTF-8.
-    let r = c.post(&url).header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials&client_id=%ff%fe").send().await.unwrap();
-    TestServer::read(r).await.assert_error(400, "invalid_request");
-
-    // A certificate client that also sends a secret: two methods in one request.
-    s.post(&c, &url, &[("client_id", "partner-a"), ("grant_type", "client_credentials"), ("client_secret", "0123456789abcdefgh")])
+        .unwrap();
+    TestServer::read(r)
+        .await
+        .assert_error(400, "invalid_request");
+    let r = c
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&grant_type=client_credentials&client_id=partner-a")
+        .send()
+        .await
+        .unwrap();
+    TestServer::read(r)
         .await
         .assert_error(400, "invalid_request");
 
+    // Missing and unsupported grant types.
+    s.post(&c, &url, &[("client_id", "partner-a")])
+        .await
+        .assert_error(400, "invalid_request");
+    s.post(
+        &c,
+        &url,
+        &[("client_id", "partner-a"), ("grant_type", "password")],
+    )
+    .await
+    .assert_error(400, "unsupported_grant_type");
+    s.post(
+        &c,
+        &url,
+        &[("client_id", "partner-a"), ("grant_type", "urn:x:unknown")],
+    )
+    .await
+    .assert_error(400, "unsupported_grant_type");
+
+    // A client not registered for client_credentials.
+    let no_cc = pki.client("no-cc", "Example");
+    s.post(
+        &s.http(Some(&no_cc)),
+        &url,
+        &[("client_id", "no-cc"), ("grant_type", "client_credentials")],
+    )
+    .await
+    .assert_error(400, "unauthorized_client");
+
+    // Not a form body.
+    let r = c
+        .post(&url)
+        .json(&serde_json::json!({"grant_type": "client_credentials", "client_id": "partner-a"}))
+        .send()
+        .await
+        .unwrap();
+    TestServer::read(r)
+        .await
+        .assert_error(400, "invalid_request");
+
+    // Invalid UTF-8.
+    let r = c
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_id=%ff%fe")
+        .send()
+        .await
+        .unwrap();
+    TestServer::read(r)
+        .await
+        .assert_error(400, "invalid_request");
+
+    // A certificate client that also sends a secret: two methods in one request.
+    s.post(
+        &c,
+        &url,
+        &[
+            ("client_id", "partner-a"),
+            ("grant_type", "client_credentials"),
+            ("client_secret", "0123456789abcdefgh"),
+        ],
+    )
+    .await
+    .assert_error(400, "invalid_request");
+
     // Unknown parameters are ignored; an empty value counts as absent.
-    let r = s.post(&c, &url, &[("client_id", "partner-a"), ("grant_type", "client_credentials"), ("foo", "bar"), ("scope", "")]).await;
+    let r = s
+        .post(
+            &c,
+            &url,
+            &[
+                ("client_id", "partner-a"),
+                ("grant_type", "client_credentials"),
+                ("foo", "bar"),
+                ("scope", ""),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.json);
 
     // A body over the limit.
-    let big = format!("grant_type=client_credentials&client_id=partner-a&pad={}", "x".repeat(100 * 1024));
-    let r = c.post(&url).header("content-type", "application/x-www-form-urlencoded").body(big).send().await.unwrap();
+    let big = format!(
+        "grant_type=client_credentials&client_id=partner-a&pad={}",
+        "x".repeat(100 * 1024)
+    );
+    let r = c
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
 }
 
@@ -201,7 +367,10 @@ async fn request_errors_follow_rfc6749() {
 async fn ps256_and_eddsa_tokens_verify_with_an_independent_library() {
     for alg in ["PS256", "EdDSA"] {
         let pki = Pki::new();
-        let extra = format!("[tokens]\nsigning_alg = \"{alg}\"\n{}", tls_client("partner-a", "tls_client_auth_subject_dn", PARTNER_A));
+        let extra = format!(
+            "[tokens]\nsigning_alg = \"{alg}\"\n{}",
+            tls_client("partner-a", "tls_client_auth_subject_dn", PARTNER_A)
+        );
         let s = TestServer::start(&pki, &extra).await;
         let a = pki.client("partner-a", "Example");
         let r = s.mtls_token(&a, "partner-a").await;
@@ -209,7 +378,15 @@ async fn ps256_and_eddsa_tokens_verify_with_an_independent_library() {
         let token = r.json["access_token"].as_str().unwrap();
         let (header, _) = jwt_parts(token);
         assert_eq!(header["alg"], alg);
-        let jwks: Value = s.http(None).get(format!("{}/jwks", s.issuer)).send().await.unwrap().json().await.unwrap();
+        let jwks: Value = s
+            .http(None)
+            .get(format!("{}/jwks", s.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let claims = verify_with_jwks(token, &jwks, &s.issuer);
         assert_eq!(claims["cnf"]["x5t#S256"], a.thumbprint().as_str());
     }
@@ -218,28 +395,58 @@ async fn ps256_and_eddsa_tokens_verify_with_an_independent_library() {
 #[tokio::test]
 async fn key_rotation_publishes_both_keys_and_signs_with_the_new_one() {
     let pki = Pki::new();
-    let extra = format!("[tokens]\nkey_refresh_seconds = 1\n{}", tls_client("partner-a", "tls_client_auth_subject_dn", PARTNER_A));
+    let extra = format!(
+        "[tokens]\nkey_refresh_seconds = 1\n{}",
+        tls_client("partner-a", "tls_client_auth_subject_dn", PARTNER_A)
+    );
     let s = TestServer::start(&pki, &extra).await;
     let a = pki.client("partner-a", "Example");
-    let before = s.mtls_token(&a, "partner-a").await.json["access_token"].as_str().unwrap().to_owned();
+    let before = s.mtls_token(&a, "partner-a").await.json["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let old_kid = jwt_parts(&before).0["kid"].as_str().unwrap().to_owned();
 
     let store = s.server.state.store.clone();
-    let new_kid = certbound_server::keys::rotate_in_store(&store, certbound_server::keys::SigningAlg::Es256, certbound_server::state::now_secs(), 600)
-        .await
-        .unwrap();
+    let new_kid = certbound_server::keys::rotate_in_store(
+        &store,
+        certbound_server::keys::SigningAlg::Es256,
+        certbound_server::state::now_secs(),
+        600,
+    )
+    .await
+    .unwrap();
     // Every instance re-reads keys within key_refresh_seconds.
     let mut jwks = Value::Null;
     for _ in 0..50 {
-        jwks = s.http(None).get(format!("{}/jwks", s.issuer)).send().await.unwrap().json().await.unwrap();
+        jwks = s
+            .http(None)
+            .get(format!("{}/jwks", s.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if jwks["keys"].as_array().unwrap().len() == 2 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
-    let after = s.mtls_token(&a, "partner-a").await.json["access_token"].as_str().unwrap().to_owned();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
+        "{kids:?}"
+    );
+    let after = s.mtls_token(&a, "partner-a").await.json["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(jwt_parts(&after).0["kid"], new_kid.as_str());
     verify_with_jwks(&before, &jwks, &s.issuer);
     verify_with_jwks(&after, &jwks, &s.issuer);

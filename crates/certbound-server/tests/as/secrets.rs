@@ -14,7 +14,10 @@ fn secret_clients() -> String {
 }
 
 fn basic(id: &str, secret: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
 }
 
 #[tokio::test]
@@ -24,50 +27,117 @@ async fn secret_clients_authenticate_with_their_registered_method_only() {
     let http = s.http(None);
     let cc = [("grant_type", "client_credentials")];
 
-    let r = TestServer::read(http.post(s.token_url()).header("authorization", basic("basic-c", SECRET)).form(&cc).send().await.unwrap()).await;
+    let r = TestServer::read(
+        http.post(s.token_url())
+            .header("authorization", basic("basic-c", SECRET))
+            .form(&cc)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.json);
     let (_, claims) = jwt_parts(r.json["access_token"].as_str().unwrap());
-    assert!(claims.get("cnf").is_none(), "an unbound client gets a plain bearer token");
+    assert!(
+        claims.get("cnf").is_none(),
+        "an unbound client gets a plain bearer token"
+    );
 
     // Wrong secret: 401 with a Basic challenge (RFC 6749 §5.2).
-    let r = TestServer::read(http.post(s.token_url()).header("authorization", basic("basic-c", "wrong-secret-000000")).form(&cc).send().await.unwrap()).await;
+    let r = TestServer::read(
+        http.post(s.token_url())
+            .header("authorization", basic("basic-c", "wrong-secret-000000"))
+            .form(&cc)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     r.assert_error(401, "invalid_client");
-    assert_eq!(r.header("www-authenticate"), Some(format!("Basic realm=\"{}\"", s.issuer).as_str()));
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(format!("Basic realm=\"{}\"", s.issuer).as_str())
+    );
 
     // client_secret_post.
-    let r = s.post(&http, &s.token_url(), &[("grant_type", "client_credentials"), ("client_id", "post-c"), ("client_secret", SECRET)]).await;
+    let r = s
+        .post(
+            &http,
+            &s.token_url(),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "post-c"),
+                ("client_secret", SECRET),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.json);
 
     // A basic client using post, and a post client using basic: wrong method.
-    s.post(&http, &s.token_url(), &[("grant_type", "client_credentials"), ("client_id", "basic-c"), ("client_secret", SECRET)])
-        .await
-        .assert_error(401, "invalid_client");
-    let r = TestServer::read(http.post(s.token_url()).header("authorization", basic("post-c", SECRET)).form(&cc).send().await.unwrap()).await;
+    s.post(
+        &http,
+        &s.token_url(),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "basic-c"),
+            ("client_secret", SECRET),
+        ],
+    )
+    .await
+    .assert_error(401, "invalid_client");
+    let r = TestServer::read(
+        http.post(s.token_url())
+            .header("authorization", basic("post-c", SECRET))
+            .form(&cc)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     r.assert_error(401, "invalid_client");
 
     // Basic header and client_secret parameter together: two methods.
     let r = TestServer::read(
         http.post(s.token_url())
             .header("authorization", basic("basic-c", SECRET))
-            .form(&[("grant_type", "client_credentials"), ("client_secret", SECRET)])
-            .send().await.unwrap(),
-    ).await;
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_secret", SECRET),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     r.assert_error(400, "invalid_request");
 
     // Basic user and client_id parameter disagree.
     let r = TestServer::read(
         http.post(s.token_url())
             .header("authorization", basic("basic-c", SECRET))
-            .form(&[("grant_type", "client_credentials"), ("client_id", "post-c")])
-            .send().await.unwrap(),
-    ).await;
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "post-c"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     r.assert_error(400, "invalid_request");
 
     // A secret client presenting a certificate but no secret is refused: the method decides.
     let cert = pki.client("basic-c", "Example");
-    s.post(&s.http(Some(&cert)), &s.mtls("/token"), &[("grant_type", "client_credentials"), ("client_id", "basic-c")])
-        .await
-        .assert_error(401, "invalid_client");
+    s.post(
+        &s.http(Some(&cert)),
+        &s.mtls("/token"),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "basic-c"),
+        ],
+    )
+    .await
+    .assert_error(401, "invalid_client");
 }
 
 #[tokio::test]
@@ -77,13 +147,34 @@ async fn a_bound_secret_client_needs_a_certificate_and_gets_a_bound_token_with_o
     let cc = [("grant_type", "client_credentials")];
 
     let no_cert = s.http(None);
-    let r = TestServer::read(no_cert.post(s.token_url()).header("authorization", basic("bound-secret", SECRET)).form(&cc).send().await.unwrap()).await;
+    let r = TestServer::read(
+        no_cert
+            .post(s.token_url())
+            .header("authorization", basic("bound-secret", SECRET))
+            .form(&cc)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     r.assert_error(400, "invalid_request");
 
     // Any certificate the client holds binds the token (self-signed is fine: it is not authentication).
-    let cert = certbound_pki::self_signed(&certbound_pki::LeafSpec::client(certbound_pki::SubjectSpec::cn("whatever"))).unwrap();
+    let cert = certbound_pki::self_signed(&certbound_pki::LeafSpec::client(
+        certbound_pki::SubjectSpec::cn("whatever"),
+    ))
+    .unwrap();
     let with_cert = s.http(Some(&cert));
-    let r = TestServer::read(with_cert.post(s.mtls("/token")).header("authorization", basic("bound-secret", SECRET)).form(&cc).send().await.unwrap()).await;
+    let r = TestServer::read(
+        with_cert
+            .post(s.mtls("/token"))
+            .header("authorization", basic("bound-secret", SECRET))
+            .form(&cc)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.json);
     let (_, claims) = jwt_parts(r.json["access_token"].as_str().unwrap());
     assert_eq!(claims["cnf"]["x5t#S256"], cert.thumbprint().as_str());

@@ -16,9 +16,15 @@ fn toml_inline(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Object(o) => format!(
             "{{ {} }}",
-            o.iter().map(|(k, v)| format!("{} = {}", toml_string(k), toml_inline(v))).collect::<Vec<_>>().join(", ")
+            o.iter()
+                .map(|(k, v)| format!("{} = {}", toml_string(k), toml_inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
-        serde_json::Value::Array(a) => format!("[{}]", a.iter().map(toml_inline).collect::<Vec<_>>().join(", ")),
+        serde_json::Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(toml_inline).collect::<Vec<_>>().join(", ")
+        ),
         serde_json::Value::String(s) => toml_string(s),
         other => other.to_string(),
     }
@@ -38,14 +44,23 @@ async fn self_signed_inline_jwks_matches_the_certificate_not_the_key() {
 
     // Another self-signed certificate with the same subject.
     let other = self_signed(&LeafSpec::client(SubjectSpec::cn("partner-s"))).unwrap();
-    s.mtls_token(&other, "partner-s").await.assert_error(401, "invalid_client");
+    s.mtls_token(&other, "partner-s")
+        .await
+        .assert_error(401, "invalid_client");
     // The same key in a re-issued certificate: the certificate is registered, not the key.
-    let reissued = self_signed(&LeafSpec::client(SubjectSpec::cn("partner-s")).with_key_pem(registered.key_pem.clone())).unwrap();
+    let reissued = self_signed(
+        &LeafSpec::client(SubjectSpec::cn("partner-s")).with_key_pem(registered.key_pem.clone()),
+    )
+    .unwrap();
     assert_ne!(reissued.cert_der, registered.cert_der);
-    s.mtls_token(&reissued, "partner-s").await.assert_error(401, "invalid_client");
+    s.mtls_token(&reissued, "partner-s")
+        .await
+        .assert_error(401, "invalid_client");
     // A CA-issued certificate is not a self-signed client's credential either.
     let ca_issued = pki.client("partner-s", "Example");
-    s.mtls_token(&ca_issued, "partner-s").await.assert_error(401, "invalid_client");
+    s.mtls_token(&ca_issued, "partner-s")
+        .await
+        .assert_error(401, "invalid_client");
 }
 
 #[tokio::test]
@@ -54,7 +69,9 @@ async fn expired_registered_self_signed_certificate_is_refused() {
     let expired = self_signed(&LeafSpec::client(SubjectSpec::cn("partner-old")).expired()).unwrap();
     let set = jwks(&[expired.cert_der.as_slice()]).unwrap();
     let s = TestServer::start(&pki, &self_signed_client("partner-old", &set)).await;
-    s.mtls_token(&expired, "partner-old").await.assert_error(401, "invalid_client");
+    s.mtls_token(&expired, "partner-old")
+        .await
+        .assert_error(401, "invalid_client");
 }
 
 #[tokio::test]
@@ -85,8 +102,15 @@ async fn jwks_uri_is_fetched_and_refetched_when_the_client_rotates() {
     let port = listener.local_addr().unwrap().port();
     let chain = certbound_net::load_cert_chain(&pki.path("server.pem")).unwrap();
     let key = certbound_net::load_private_key(&pki.path("server.key")).unwrap();
-    let tls = certbound_net::server_config(chain, key, &certbound_net::ClientCertMode::None).unwrap();
-    tokio::spawn(certbound_net::serve(listener, tls, app, certbound_net::ServeOptions::named("jwks"), std::future::pending()));
+    let tls =
+        certbound_net::server_config(chain, key, &certbound_net::ClientCertMode::None).unwrap();
+    tokio::spawn(certbound_net::serve(
+        listener,
+        tls,
+        app,
+        certbound_net::ServeOptions::named("jwks"),
+        std::future::pending(),
+    ));
 
     let toml = format!(
         "[jwks_uri]\nmin_refresh_seconds = 0\nca = [\"ca.pem\"]\n[[clients]]\nclient_id = \"partner-u\"\ntoken_endpoint_auth_method = \"self_signed_tls_client_auth\"\ntls_client_certificate_bound_access_tokens = true\njwks_uri = \"https://127.0.0.1:{port}/jwks.json\"\n"
@@ -94,15 +118,22 @@ async fn jwks_uri_is_fetched_and_refetched_when_the_client_rotates() {
     let s = TestServer::start(&pki, &toml).await;
     assert_eq!(s.mtls_token(&first, "partner-u").await.status, 200);
     assert_eq!(s.mtls_token(&first, "partner-u").await.status, 200);
-    assert_eq!(*fetches.lock().unwrap(), 1, "a known certificate is served from the cache");
+    assert_eq!(
+        *fetches.lock().unwrap(),
+        1,
+        "a known certificate is served from the cache"
+    );
 
     // The client adds a key: an unknown certificate triggers one refetch and then works.
-    *served.lock().unwrap() = jwks(&[first.cert_der.as_slice(), second.cert_der.as_slice()]).unwrap();
+    *served.lock().unwrap() =
+        jwks(&[first.cert_der.as_slice(), second.cert_der.as_slice()]).unwrap();
     let r = s.mtls_token(&second, "partner-u").await;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(*fetches.lock().unwrap(), 2);
 
     // A certificate that is in no set is refused (after at most one more fetch).
     let stranger = self_signed(&LeafSpec::client(SubjectSpec::cn("partner-u"))).unwrap();
-    s.mtls_token(&stranger, "partner-u").await.assert_error(401, "invalid_client");
+    s.mtls_token(&stranger, "partner-u")
+        .await
+        .assert_error(401, "invalid_client");
 }

@@ -18,12 +18,18 @@ pub struct Pki {
 impl Pki {
     pub fn new() -> Pki {
         let ca = CertificateAuthority::generate(
-            &SubjectSpec::new().country("US").org("Example").common_name("Test Root CA"),
+            &SubjectSpec::new()
+                .country("US")
+                .org("Example")
+                .common_name("Test Root CA"),
             KeyAlgorithm::EcdsaP256,
         )
         .expect("CA");
         let server = ca
-            .issue(&LeafSpec::server(&["localhost"], &[IpAddr::V4(Ipv4Addr::LOCALHOST)]))
+            .issue(&LeafSpec::server(
+                &["localhost"],
+                &[IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            ))
             .expect("server cert");
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).unwrap();
@@ -34,7 +40,9 @@ impl Pki {
 
     /// A CA-issued client certificate with subject CN=<cn>,O=<org>.
     pub fn client(&self, cn: &str, org: &str) -> IssuedCertificate {
-        self.ca.issue(&LeafSpec::client(SubjectSpec::cn_o(cn, org))).expect("client cert")
+        self.ca
+            .issue(&LeafSpec::client(SubjectSpec::cn_o(cn, org)))
+            .expect("client cert")
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -58,7 +66,10 @@ pub struct Response {
 
 impl Response {
     pub fn error(&self) -> &str {
-        self.json.get("error").and_then(Value::as_str).unwrap_or("<none>")
+        self.json
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("<none>")
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -67,12 +78,20 @@ impl Response {
 
     /// Asserts an RFC 6749 §5.2 error with status, code and no-store.
     pub fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(self.status.as_u16(), status, "status for {}: {}", code, self.json);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "status for {}: {}",
+            code,
+            self.json
+        );
         assert_eq!(self.error(), code, "body: {}", self.json);
         assert_eq!(self.header("cache-control"), Some("no-store"));
         assert!(self.json.get("access_token").is_none());
         if status == 401 {
-            let challenge = self.header("www-authenticate").expect("401 must carry WWW-Authenticate");
+            let challenge = self
+                .header("www-authenticate")
+                .expect("401 must carry WWW-Authenticate");
             assert!(challenge.starts_with("Basic realm="), "{challenge}");
         }
     }
@@ -108,8 +127,15 @@ url = "sqlite://{db}"
         );
         let config = Config::from_toml(&toml, "test.toml", pki.dir.path(), |_| None)
             .unwrap_or_else(|e| panic!("config: {e}"));
-        let server = certbound_server::start_on(config, https, Some(mtls)).await.expect("server starts");
-        TestServer { server, issuer, mtls_url, ca_pem: pki.ca.cert_pem() }
+        let server = certbound_server::start_on(config, https, Some(mtls))
+            .await
+            .expect("server starts");
+        TestServer {
+            server,
+            issuer,
+            mtls_url,
+            ca_pem: pki.ca.cert_pem(),
+        }
     }
 
     /// An HTTPS client trusting the test CA, presenting `cert` if given. A new client per call
@@ -127,7 +153,12 @@ url = "sqlite://{db}"
         b.build().unwrap()
     }
 
-    pub async fn post(&self, client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Response {
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
         let r = client.post(url).form(form).send().await.expect("request");
         Self::read(r).await
     }
@@ -136,10 +167,17 @@ url = "sqlite://{db}"
         let status = r.status();
         let headers = r.headers().clone();
         let bytes = r.bytes().await.unwrap();
-        let json = if bytes.is_empty() { Value::Null } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Response { status, headers, json }
+        Response {
+            status,
+            headers,
+            json,
+        }
     }
 
     pub fn token_url(&self) -> String {
@@ -153,7 +191,15 @@ url = "sqlite://{db}"
     /// client_credentials at the mTLS token endpoint with `cert` and `client_id`.
     pub async fn mtls_token(&self, cert: &IssuedCertificate, client_id: &str) -> Response {
         let c = self.http(Some(cert));
-        self.post(&c, &self.mtls("/token"), &[("grant_type", "client_credentials"), ("client_id", client_id)]).await
+        self.post(
+            &c,
+            &self.mtls("/token"),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+            ],
+        )
+        .await
     }
 }
 
@@ -162,7 +208,12 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine;
     let mut it = token.split('.');
     let dec = |s: &str| -> Value {
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap()
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .unwrap(),
+        )
+        .unwrap()
     };
     let h = dec(it.next().unwrap());
     let p = dec(it.next().unwrap());
@@ -174,12 +225,16 @@ pub fn verify_with_jwks(token: &str, jwks: &Value, issuer: &str) -> Value {
     use jsonwebtoken::{decode, decode_header, jwk::JwkSet, DecodingKey, Validation};
     let header = decode_header(token).expect("header");
     let set: JwkSet = serde_json::from_value(jwks.clone()).expect("jwks");
-    let jwk = set.find(header.kid.as_deref().expect("kid")).expect("kid published");
+    let jwk = set
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("kid published");
     let key = DecodingKey::from_jwk(jwk).expect("key");
     let mut v = Validation::new(header.alg);
     v.set_issuer(&[issuer]);
     v.validate_aud = false;
-    decode::<Value>(token, &key, &v).expect("signature verifies").claims
+    decode::<Value>(token, &key, &v)
+        .expect("signature verifies")
+        .claims
 }
 
 /// `toml` for a tls_client_auth client registered with one subject field.

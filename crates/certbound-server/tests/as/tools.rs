@@ -6,7 +6,15 @@ use base64::Engine;
 #[tokio::test]
 async fn curl_gets_a_bound_token_and_openssl_agrees_on_the_thumbprint() {
     let pki = Pki::new();
-    let s = TestServer::start(&pki, &tls_client("partner-a", "tls_client_auth_subject_dn", "CN=partner-a,O=Example")).await;
+    let s = TestServer::start(
+        &pki,
+        &tls_client(
+            "partner-a",
+            "tls_client_auth_subject_dn",
+            "CN=partner-a,O=Example",
+        ),
+    )
+    .await;
     let cert = pki.client("partner-a", "Example");
     std::fs::write(pki.path("partner-a.pem"), &cert.cert_pem).unwrap();
     std::fs::write(pki.path("partner-a.key"), &cert.key_pem).unwrap();
@@ -18,12 +26,21 @@ async fn curl_gets_a_bound_token_and_openssl_agrees_on_the_thumbprint() {
         .arg(pki.path("partner-a.pem"))
         .arg("--key")
         .arg(pki.path("partner-a.key"))
-        .args(["-d", "grant_type=client_credentials", "-d", "client_id=partner-a"])
+        .args([
+            "-d",
+            "grant_type=client_credentials",
+            "-d",
+            "client_id=partner-a",
+        ])
         .arg(s.mtls("/token"))
         .output()
         .await
         .expect("curl runs");
-    assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
 
@@ -53,9 +70,21 @@ async fn curl_gets_a_bound_token_and_openssl_agrees_on_the_thumbprint() {
 
     // curl without a certificate: invalid_client, and curl sees a 401.
     let out = tokio::process::Command::new("curl")
-        .args(["--silent", "--output", "/dev/null", "--write-out", "%{http_code}", "--cacert"])
+        .args([
+            "--silent",
+            "--output",
+            "/dev/null",
+            "--write-out",
+            "%{http_code}",
+            "--cacert",
+        ])
         .arg(pki.path("ca.pem"))
-        .args(["-d", "grant_type=client_credentials", "-d", "client_id=partner-a"])
+        .args([
+            "-d",
+            "grant_type=client_credentials",
+            "-d",
+            "client_id=partner-a",
+        ])
         .arg(s.mtls("/token"))
         .output()
         .await
