@@ -386,3 +386,78 @@ impl Config {
         self.tokens.audience.as_deref().unwrap_or(&self.issuer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["server.pem", "server.key", "ca.pem"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        dir
+    }
+
+    const BASE: &str = r#"
+issuer = "https://as.example"
+[listen]
+https = "127.0.0.1:8443"
+mtls = "127.0.0.1:8444"
+mtls_url = "https://mtls.as.example"
+[tls]
+cert = "server.pem"
+key = "server.key"
+client_ca = ["ca.pem"]
+"#;
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_directory_and_env_overrides() {
+        let dir = files();
+        let env = |k: &str| match k {
+            "CERTBOUND_STORE_URL" => Some("postgres://db/certbound".to_owned()),
+            "CERTBOUND_LISTEN_HTTPS" => Some("127.0.0.1:9000".to_owned()),
+            _ => None,
+        };
+        let v = Config::from_toml(BASE, "c.toml", dir.path(), env).unwrap();
+        assert_eq!(v.config.tls.cert, dir.path().join("server.pem"));
+        assert_eq!(v.config.store.url, "postgres://db/certbound");
+        assert_eq!(v.config.listen.https.port(), 9000);
+        assert_eq!(v.config.audience(), "https://as.example");
+
+        let v = Config::from_toml(BASE, "c.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(
+            v.config.store.url,
+            format!("sqlite://{}", dir.path().join("certbound.db").display())
+        );
+        let bad = Config::from_toml(BASE, "c.toml", dir.path(), |k| {
+            (k == "CERTBOUND_LISTEN_MTLS").then(|| "nope".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(bad.key, "CERTBOUND_LISTEN_MTLS");
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let dir = files();
+        let cases = [
+            (format!("{BASE}[tokens]\nttl = 3\n"), "ttl"),
+            (BASE.replace("https://as.example\"", "https://as.example/\""), "issuer"),
+            (BASE.replace("mtls_url = \"https://mtls.as.example\"\n", ""), "listen.mtls_url"),
+            (format!("{BASE}[tokens]\naccess_token_ttl_seconds = 0\n"), "tokens.access_token_ttl_seconds"),
+            (
+                format!("{BASE}[[clients]]\nclient_id = \"a\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = \"CN=a\"\n[[clients]]\nclient_id = \"a\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = \"CN=a\"\n"),
+                "clients[1].client_id",
+            ),
+            (
+                format!("{BASE}[[clients]]\nclient_id = \"a\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = \"CN=\"\n"),
+                "clients[0].tls_client_auth_subject_dn",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = Config::from_toml(&text, "c.toml", dir.path(), |_| None).unwrap_err();
+            assert_eq!(e.key, key, "{e}");
+            assert_eq!(e.file, "c.toml");
+        }
+    }
+}

@@ -221,20 +221,13 @@ pub async fn start_on(
         )));
     }
 
-    // Every instance re-reads the key ring, so a rotation anywhere is picked up without a restart.
-    let refresh = Duration::from_secs(cfg.tokens.key_refresh_seconds.max(1).into());
-    let mut rx_keys = rx;
-    tasks.push(tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(refresh) => {}
-                _ = rx_keys.wait_for(|v| *v) => break,
-            }
-            if let Err(e) = keys.reload(&store, alg, now_secs()).await {
-                tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones");
-            }
-        }
-    }));
+    tasks.push(tokio::spawn(maintenance(
+        keys,
+        store,
+        alg,
+        Duration::from_secs(cfg.tokens.key_refresh_seconds.max(1).into()),
+        rx,
+    )));
 
     tracing::info!(issuer = %cfg.issuer, %https_addr, mtls_addr = ?mtls_addr, clients = config.clients.len(), alg = alg.as_str(), "certbound authorization server started");
     Ok(RunningServer {
@@ -244,6 +237,50 @@ pub async fn start_on(
         shutdown,
         tasks,
     })
+}
+
+/// How often expired token records are purged, and how many rows one purge deletes at most (so
+/// a purge never holds the store for long).
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+const PURGE_BATCH: u32 = 1000;
+
+/// Background work of every instance: re-read the key ring (a rotation anywhere is picked up
+/// without a restart) and purge expired tokens in bounded batches.
+async fn maintenance(
+    keys: Keys,
+    store: Store,
+    alg: SigningAlg,
+    refresh: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last_purge = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(refresh) => {}
+            _ = stop.wait_for(|v| *v) => break,
+        }
+        if let Err(e) = keys.reload(&store, alg, now_secs()).await {
+            tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones");
+        }
+        if last_purge.elapsed() >= PURGE_INTERVAL {
+            last_purge = tokio::time::Instant::now();
+            loop {
+                match store.purge_expired(now_secs(), PURGE_BATCH).await {
+                    Ok(n) if n == u64::from(PURGE_BATCH) => continue,
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(purged = n, "purged expired tokens");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "purging expired tokens failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The routes, identical on both listeners.

@@ -6,6 +6,7 @@ mod support;
 mod discovery;
 mod introspection;
 mod mtls_auth;
+mod resumption;
 mod secrets;
 mod self_signed;
 mod subject_matching;
