@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod clients_cmd;
+mod gateway_cmd;
 mod keys_cmd;
 mod pki_cmd;
 mod quickstart;
@@ -36,6 +37,12 @@ enum Command {
     Serve {
         /// The configuration file (see docs/configuration.md).
         #[arg(long, default_value = "certbound.toml", env = "CERTBOUND_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run the resource-server gateway: mTLS reverse proxy that enforces certificate-bound tokens.
+    Gateway {
+        /// The gateway configuration file (see docs/gateway.md).
+        #[arg(long, default_value = "gateway.toml", env = "CERTBOUND_GATEWAY_CONFIG")]
         config: PathBuf,
     },
     /// Generate a development PKI and configuration in a directory, then run the server.
@@ -79,6 +86,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve { config } => serve(config).await,
+            Command::Gateway { config } => gateway_cmd::run(config).await,
             Command::Quickstart(args) => quickstart::run(args).await,
             Command::Token(args) => token_cmd::run(args).await,
             Command::Clients(cmd) => {
