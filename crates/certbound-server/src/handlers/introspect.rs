@@ -16,6 +16,11 @@ use http::HeaderMap;
 
 /// The introspection endpoint. Callers authenticate like at the token endpoint; a client sees
 /// its own tokens, a `resource_server` client any token. Anything else is `{"active": false}`.
+///
+/// Phantom tokens: a caller that sends `Accept: application/jwt` receives an active token's claims
+/// as a JWT signed like an access token (`typ: at+jwt`, `Content-Type: application/jwt`), so a
+/// gateway can swap an opaque token for a JWT its upstream can verify. Inactive tokens are still
+/// answered with `{"active": false}` as JSON.
 pub async fn introspect(
     State(state): State<AppState>,
     conn: Option<Extension<ConnectionInfo>>,
@@ -23,6 +28,7 @@ pub async fn introspect(
     body: Bytes,
 ) -> Response {
     let certificate = connection_certificate(&conn);
+    let wants_jwt = accepts_jwt(&headers);
     let result: Result<Introspection, OAuthError> = async {
         let form = read_form(&headers, &body)?;
         let auth = authenticate_request(&state, "introspect", &headers, &form, certificate).await?;
@@ -42,6 +48,22 @@ pub async fn introspect(
     }
     .await;
     match result {
+        Ok(Introspection {
+            active: true,
+            claims: Some(c),
+        }) if wants_jwt => match state.keys.current().active.sign_jwt(&c.claims) {
+            Ok(jwt) => {
+                no_store(([(http::header::CONTENT_TYPE, "application/jwt")], jwt).into_response())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "signing the introspection JWT failed");
+                OAuthResponse {
+                    error: OAuthError::server_error(),
+                    realm: state.issuer.clone(),
+                }
+                .into_response()
+            }
+        },
         Ok(body) => no_store(Json(body).into_response()),
         Err(error) => OAuthResponse {
             error,
@@ -49,4 +71,20 @@ pub async fn introspect(
         }
         .into_response(),
     }
+}
+
+/// Whether the caller asked for the phantom-token JWT (`Accept: application/jwt`).
+fn accepts_jwt(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|m| {
+            m.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/jwt")
+        })
 }

@@ -170,3 +170,57 @@ async fn opaque_tokens_are_introspected_with_cnf_and_revocable() {
     inactive(&introspect(&s, &gw, "gateway", &token).await);
     let _: Value = i.json;
 }
+
+#[tokio::test]
+async fn phantom_token_introspection_returns_a_signed_jwt() {
+    let pki = Pki::new();
+    let s = TestServer::start(&pki, &clients()).await;
+    let o = pki.client("opaque-a", "Example");
+    let gw = pki.client("gateway", "Example");
+    let opaque = s.mtls_token(&o, "opaque-a").await.json["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let r = s
+        .http(Some(&gw))
+        .post(s.mtls("/introspect"))
+        .header("accept", "application/jwt")
+        .form(&[("client_id", "gateway"), ("token", opaque.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/jwt");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let jwt = r.text().await.unwrap();
+    let (header, _) = jwt_parts(&jwt);
+    assert_eq!(header["typ"], "at+jwt");
+    let jwks: Value = s
+        .http(None)
+        .get(format!("{}/jwks", s.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = verify_with_jwks(&jwt, &jwks, &s.issuer);
+    assert_eq!(claims["client_id"], "opaque-a");
+    assert_eq!(claims["cnf"]["x5t#S256"], o.thumbprint().as_str());
+
+    // An inactive token is still plain JSON.
+    let r = s
+        .http(Some(&gw))
+        .post(s.mtls("/introspect"))
+        .header("accept", "application/jwt")
+        .form(&[("client_id", "gateway"), ("token", "unknown-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        serde_json::json!({"active": false})
+    );
+}
