@@ -1,1 +1,295 @@
-//! (being written)
+//! The `certbound gateway` configuration file (`gateway.toml`), documented in `docs/gateway.md`.
+//! Unknown keys are refused; relative paths resolve against the file's directory.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole gateway configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Where to listen.
+    pub listen: ListenConfig,
+    /// The gateway's TLS identity and optional client trust anchors.
+    pub tls: TlsConfig,
+    /// The authorization server whose tokens are accepted.
+    pub authorization_server: AuthorizationServerConfig,
+    /// Proxy timeouts and limits.
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    /// Routes, matched by longest `path_prefix`.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// The realm in `WWW-Authenticate` challenges.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+}
+
+fn default_realm() -> String {
+    "certbound".to_owned()
+}
+
+/// `[listen]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// The mTLS listener (a client certificate is always required).
+    pub https: SocketAddr,
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM chain of the gateway's server certificate.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// Optional: client certificates must also chain to one of these CAs. Without it any
+    /// certificate whose key the client proves to hold is accepted (RFC 8705 §6.2): the binding is
+    /// what protects, and self-signed clients' bound tokens keep working.
+    #[serde(default)]
+    pub client_ca: Vec<PathBuf>,
+}
+
+/// `[authorization_server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationServerConfig {
+    /// The issuer; metadata and JWKS are discovered from it.
+    pub issuer: String,
+    /// PEM CA trusted for the AS's TLS (default: the system's roots).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// The `aud` tokens must carry (default: the issuer, which is what certbound issues by default).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// The gateway's own client_id, for introspecting opaque tokens.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The gateway's client certificate (mTLS client authentication at the introspection alias).
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// Its private key.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// Or a client secret (client_secret_basic).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// How long an introspection result is reused. A revoked opaque token keeps working at most this
+    /// long (and never beyond its expiry).
+    #[serde(default = "default_introspection_cache")]
+    pub introspection_cache_seconds: u64,
+    /// The shortest interval between two JWKS fetches triggered by an unknown `kid`.
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_min_refresh_seconds: u64,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+}
+
+fn default_introspection_cache() -> u64 {
+    30
+}
+fn default_jwks_refresh() -> u64 {
+    5
+}
+fn default_leeway() -> u64 {
+    30
+}
+
+/// `[proxy]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Connecting to an upstream; failure → 502.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: u64,
+    /// Waiting for the upstream's response head; exceeded → 504.
+    #[serde(default = "default_response_timeout")]
+    pub response_timeout_seconds: u64,
+    /// The largest request body forwarded; larger → 413.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            connect_timeout_seconds: default_connect_timeout(),
+            response_timeout_seconds: default_response_timeout(),
+            max_body_bytes: default_max_body(),
+        }
+    }
+}
+
+fn default_connect_timeout() -> u64 {
+    5
+}
+fn default_response_timeout() -> u64 {
+    30
+}
+fn default_max_body() -> usize {
+    10 * 1024 * 1024
+}
+
+/// `[[routes]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Requests whose path starts with this are handled by this route.
+    pub path_prefix: String,
+    /// `http://host:port` of the upstream; the request path and query are appended unchanged.
+    pub upstream: String,
+    /// Refuse tokens without `cnf.x5t#S256` on this route. Bound tokens are always checked
+    /// against the connection's certificate, whatever this says.
+    #[serde(default = "default_true")]
+    pub require_bound_token: bool,
+    /// Scopes the token must all carry.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Overrides `[proxy] response_timeout_seconds` for this route.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A configuration mistake, naming the file, the key and the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {message}")]
+pub struct GatewayConfigError {
+    /// The file.
+    pub file: String,
+    /// The key.
+    pub key: String,
+    /// What to fix.
+    pub message: String,
+}
+
+impl GatewayConfig {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<GatewayConfig, GatewayConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| GatewayConfigError {
+            file: file.clone(),
+            key: "-".into(),
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        Self::from_toml(&text, &file, path.parent().unwrap_or(Path::new("")))
+    }
+
+    /// Parses and validates TOML text; `base` resolves relative paths.
+    pub fn from_toml(text: &str, file: &str, base: &Path) -> Result<GatewayConfig, GatewayConfigError> {
+        let err = |key: &str, message: String| GatewayConfigError { file: file.to_owned(), key: key.to_owned(), message };
+        let mut c: GatewayConfig = toml::from_str(text).map_err(|e| {
+            let key = e.message().split('`').nth(1).unwrap_or("-").to_owned();
+            err(&key, format!("{}; see docs/gateway.md for every accepted key", e.message().trim()))
+        })?;
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut c.tls.cert);
+        abs(&mut c.tls.key);
+        c.tls.client_ca.iter_mut().for_each(abs);
+        let a = &mut c.authorization_server;
+        for p in [&mut a.ca, &mut a.client_cert, &mut a.client_key].into_iter().flatten() {
+            abs(p);
+        }
+        match url::Url::parse(&c.authorization_server.issuer) {
+            Ok(u) if u.scheme() == "https" => {}
+            _ => return Err(err("authorization_server.issuer", "must be the AS's https issuer URL".into())),
+        }
+        let a = &c.authorization_server;
+        if a.client_cert.is_some() != a.client_key.is_some() {
+            return Err(err("authorization_server.client_key", "client_cert and client_key go together".into()));
+        }
+        if a.client_secret.is_some() && a.client_cert.is_some() {
+            return Err(err("authorization_server.client_secret", "use client_cert/client_key or client_secret, not both".into()));
+        }
+        if (a.client_secret.is_some() || a.client_cert.is_some()) && a.client_id.is_none() {
+            return Err(err("authorization_server.client_id", "set the gateway's client_id for introspection".into()));
+        }
+        if c.routes.is_empty() {
+            return Err(err("routes", "add at least one [[routes]] with path_prefix and upstream".into()));
+        }
+        for (i, r) in c.routes.iter().enumerate() {
+            if !r.path_prefix.starts_with('/') {
+                return Err(err(&format!("routes[{i}].path_prefix"), "must start with '/'".into()));
+            }
+            match url::Url::parse(&r.upstream) {
+                Ok(u) if u.scheme() == "http" && u.host().is_some() && (u.path() == "/" || u.path().is_empty()) => {}
+                _ => {
+                    return Err(err(
+                        &format!("routes[{i}].upstream"),
+                        format!("'{}' must be http://host:port with no path (https upstreams are not supported yet)", r.upstream),
+                    ))
+                }
+            }
+        }
+        for (key, path) in [("tls.cert", &c.tls.cert), ("tls.key", &c.tls.key)] {
+            if let Err(e) = std::fs::metadata(path) {
+                return Err(err(key, format!("cannot read {}: {e}", path.display())));
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.pem"), "x").unwrap();
+        std::fs::write(dir.path().join("s.key"), "x").unwrap();
+        let text = r#"
+[listen]
+https = "127.0.0.1:9443"
+[tls]
+cert = "s.pem"
+key = "s.key"
+[authorization_server]
+issuer = "https://localhost:8443"
+client_id = "gateway"
+client_secret = "0123456789abcdefgh"
+[[routes]]
+path_prefix = "/api/"
+upstream = "http://127.0.0.1:3000"
+scopes = ["transactions"]
+"#
+        .to_owned();
+        (dir, text)
+    }
+
+    #[test]
+    fn defaults_and_paths() {
+        let (dir, text) = base();
+        let c = GatewayConfig::from_toml(&text, "g.toml", dir.path()).unwrap();
+        assert_eq!(c.tls.cert, dir.path().join("s.pem"));
+        assert!(c.routes[0].require_bound_token, "binding is required by default");
+        assert_eq!(c.authorization_server.introspection_cache_seconds, 30);
+        assert_eq!(c.proxy.response_timeout_seconds, 30);
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let (dir, text) = base();
+        for (bad, key) in [
+            (text.replace("[[routes]]", "[[routes]]\nstrip = true"), "strip"),
+            (text.replace("http://127.0.0.1:3000", "https://127.0.0.1:3000"), "routes[0].upstream"),
+            (text.replace("/api/", "api/"), "routes[0].path_prefix"),
+            (text.replace("client_id = \"gateway\"\n", ""), "authorization_server.client_id"),
+            (text.replace("https://localhost:8443", "http://localhost:8443"), "authorization_server.issuer"),
+        ] {
+            let e = GatewayConfig::from_toml(&bad, "g.toml", dir.path()).unwrap_err();
+            assert_eq!(e.key, key, "{e}");
+        }
+    }
+}

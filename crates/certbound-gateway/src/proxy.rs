@@ -1,1 +1,227 @@
-//! (being written)
+//! Forwarding a checked request to its upstream: hop-by-hop headers removed, identity headers
+//! stripped, `Forwarded`/`X-Forwarded-*` set by the gateway, the verified JWT as the only
+//! credential, bounded body, timeouts mapped to 502/504.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Request, StatusCode, Uri, Version};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Incoming headers that could claim an identity to the upstream (a forwarded certificate, a
+/// client address, a user): the gateway is the only source of identity, so these are dropped.
+const IDENTITY_HEADERS: [&str; 9] = [
+    "authorization",
+    "forwarded",
+    "client-cert",
+    "client-cert-chain",
+    "ssl-client-cert",
+    "x-real-ip",
+    "remote-user",
+    "x-remote-user",
+    "x-user",
+];
+const IDENTITY_PREFIXES: [&str; 9] = [
+    "x-forwarded-",
+    "x-ssl-",
+    "x-client-cert",
+    "x-client-verify",
+    "x-amzn-mtls-",
+    "x-authenticated-",
+    "x-certbound-",
+    "x-remote-",
+    "x-auth-",
+];
+
+/// A pooled HTTP/1.1 client to upstreams.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    client: Client<HttpConnector, Body>,
+    max_body_bytes: usize,
+}
+
+impl UpstreamClient {
+    /// A client with the connect timeout and the request-body limit.
+    pub fn new(connect_timeout: Duration, max_body_bytes: usize) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        UpstreamClient { client, max_body_bytes }
+    }
+}
+
+/// What the gateway adds to a forwarded request.
+pub struct Forward<'a> {
+    /// `http://host:port` of the upstream.
+    pub upstream: &'a Uri,
+    /// The TCP peer of the client connection.
+    pub peer: SocketAddr,
+    /// The verified JWT to send as `Authorization: Bearer`.
+    pub jwt: &'a str,
+    /// How long to wait for the upstream's response head.
+    pub timeout: Duration,
+}
+
+/// A gateway-generated error response (not an OAuth error: the token was fine).
+fn gateway_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (status, axum::Json(serde_json::json!({"error": error, "error_description": description}))).into_response()
+}
+
+/// Forwards `req` and returns the upstream's response (or 413/502/504).
+pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>) -> Response {
+    let (mut parts, body) = req.into_parts();
+    if let Some(len) = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+        if len > client.max_body_bytes as u64 {
+            return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "the request body exceeds the gateway's limit");
+        }
+    }
+    let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| parts.uri.authority().map(|a| a.to_string()));
+
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let uri = match format!("{}{}", f.upstream.to_string().trim_end_matches('/'), path_and_query).parse::<Uri>() {
+        Ok(u) => u,
+        Err(_) => return gateway_error(StatusCode::BAD_REQUEST, "invalid_request", "the request target cannot be forwarded"),
+    };
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    prepare_headers(&mut parts.headers, &f, host.as_deref());
+
+    let limited = http_body_util::Limited::new(body, client.max_body_bytes);
+    let upstream_req = Request::from_parts(parts, Body::new(limited));
+    let response = match tokio::time::timeout(f.timeout, client.client.request(upstream_req)).await {
+        Err(_) => return gateway_error(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the upstream did not answer in time"),
+        Ok(Err(e)) => {
+            if is_body_limit(&e) {
+                return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "the request body exceeds the gateway's limit");
+            }
+            tracing::warn!(upstream = %f.upstream, error = %e, "upstream request failed");
+            return gateway_error(StatusCode::BAD_GATEWAY, "upstream_unavailable", "the upstream could not be reached");
+        }
+        Ok(Ok(r)) => r,
+    };
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, Body::new(body))
+}
+
+fn is_body_limit(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Removes hop-by-hop headers, including those named in `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        headers.remove(n);
+    }
+}
+
+/// Whether an incoming header could claim an identity to the upstream.
+pub fn is_identity_header(name: &str) -> bool {
+    IDENTITY_HEADERS.contains(&name) || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+fn prepare_headers(headers: &mut HeaderMap, f: &Forward<'_>, host: Option<&str>) {
+    strip_hop_by_hop(headers);
+    let identity: Vec<HeaderName> = headers.keys().filter(|n| is_identity_header(n.as_str())).cloned().collect();
+    for n in identity {
+        headers.remove(n);
+    }
+    headers.remove(http::header::HOST);
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", f.jwt)) {
+        headers.insert(http::header::AUTHORIZATION, v);
+    }
+    let ip = f.peer.ip();
+    let for_value = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let mut forwarded = format!("for={for_value};proto=https");
+    if let Some(h) = host.filter(|h| h.chars().all(|c| c.is_ascii_graphic())) {
+        forwarded.push_str(&format!(";host=\"{}\"", h.replace('"', "")));
+        if let Ok(v) = HeaderValue::from_str(h) {
+            headers.insert(HeaderName::from_static("x-forwarded-host"), v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert(http::header::FORWARDED, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+    }
+    headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static("https"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_and_hop_by_hop_headers_are_replaced() {
+        let mut h = HeaderMap::new();
+        for (n, v) in [
+            ("authorization", "Bearer opaque"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-client-cert", "forged"),
+            ("x-ssl-client-s-dn", "CN=admin"),
+            ("x-amzn-mtls-clientcert", "forged"),
+            ("client-cert", ":Zm9yZ2Vk:"),
+            ("connection", "close, x-secret-hop"),
+            ("x-secret-hop", "1"),
+            ("te", "trailers"),
+            ("accept", "application/json"),
+            ("host", "gateway.example"),
+        ] {
+            h.append(n, HeaderValue::from_static(v));
+        }
+        let upstream: Uri = "http://127.0.0.1:3000".parse().unwrap();
+        let f = Forward { upstream: &upstream, peer: "[2001:db8::1]:5555".parse().unwrap(), jwt: "the.jwt.here", timeout: Duration::from_secs(1) };
+        prepare_headers(&mut h, &f, Some("gateway.example"));
+        assert_eq!(h["authorization"], "Bearer the.jwt.here");
+        assert_eq!(h["x-forwarded-for"], "2001:db8::1");
+        assert_eq!(h["forwarded"], "for=\"[2001:db8::1]\";proto=https;host=\"gateway.example\"");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "gateway.example");
+        assert_eq!(h["accept"], "application/json");
+        for gone in ["x-client-cert", "x-ssl-client-s-dn", "x-amzn-mtls-clientcert", "client-cert", "connection", "x-secret-hop", "te", "host"] {
+            assert!(!h.contains_key(gone), "{gone} must be removed");
+        }
+        assert_eq!(h.get_all("authorization").iter().count(), 1);
+    }
+}

@@ -47,6 +47,12 @@ pub enum ClientCertMode {
         /// CA names hinted to clients.
         hints: Vec<CertificateDer<'static>>,
     },
+    /// Require a certificate that chains to one of `anchors` for clientAuth (the gateway with
+    /// `client_ca`): checked once per handshake by rustls-webpki.
+    RequiredTrusted {
+        /// Trust anchors (CA certificates).
+        anchors: Vec<CertificateDer<'static>>,
+    },
 }
 
 /// Reads every certificate of a PEM file, leaf first.
@@ -92,6 +98,19 @@ pub fn server_config(
         )),
         ClientCertMode::Required { hints } => builder
             .with_client_cert_verifier(Arc::new(AcceptAnyClientCert::new(true, hint_names(hints)))),
+        ClientCertMode::RequiredTrusted { anchors } => {
+            let mut roots = rustls::RootCertStore::empty();
+            for a in anchors {
+                roots.add(a.clone())?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            )
+            .build()
+            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
     };
     let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

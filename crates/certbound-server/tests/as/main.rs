@@ -1,7 +1,7 @@
 //! Black-box tests of the authorization server: the real server on 127.0.0.1 with real TLS, a PKI
 //! generated per test, and real HTTPS clients (reqwest/rustls, curl, openssl).
 
-mod support;
+pub use certbound_testkit as support;
 
 mod discovery;
 mod introspection;

@@ -1,4 +1,8 @@
-//! Test support: a PKI per test and the real server on 127.0.0.1 with real TLS.
+//! Test support for certbound's black-box tests: a PKI generated per test, the real
+//! authorization server on 127.0.0.1 with real TLS, and HTTPS clients that present certificates.
+//! Not part of the product; used only as a dev-dependency.
+#![forbid(unsafe_code)]
+#![allow(missing_docs)]
 
 use certbound_pki::{CertificateAuthority, IssuedCertificate, KeyAlgorithm, LeafSpec, SubjectSpec};
 use certbound_server::config::Config;
