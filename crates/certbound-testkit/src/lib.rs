@@ -184,6 +184,18 @@ url = "sqlite://{db}"
         }
     }
 
+    /// The AS's published JWKS.
+    pub async fn jwks(&self) -> Value {
+        self.http(None)
+            .get(format!("{}/jwks", self.issuer))
+            .send()
+            .await
+            .expect("jwks")
+            .json()
+            .await
+            .expect("jwks JSON")
+    }
+
     pub fn token_url(&self) -> String {
         format!("{}/token", self.issuer)
     }

@@ -196,15 +196,7 @@ async fn phantom_token_introspection_returns_a_signed_jwt() {
     let jwt = r.text().await.unwrap();
     let (header, _) = jwt_parts(&jwt);
     assert_eq!(header["typ"], "at+jwt");
-    let jwks: Value = s
-        .http(None)
-        .get(format!("{}/jwks", s.issuer))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = s.jwks().await;
     let claims = verify_with_jwks(&jwt, &jwks, &s.issuer);
     assert_eq!(claims["client_id"], "opaque-a");
     assert_eq!(claims["cnf"]["x5t#S256"], o.thumbprint().as_str());

@@ -29,15 +29,7 @@ async fn tls_client_auth_issues_a_bound_rfc9068_jwt() {
     let (header, _) = jwt_parts(token);
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "ES256");
-    let jwks: Value = s
-        .http(None)
-        .get(format!("{}/jwks", s.issuer))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = s.jwks().await;
     let claims = verify_with_jwks(token, &jwks, &s.issuer);
     assert_eq!(claims["iss"], s.issuer.as_str());
     assert_eq!(claims["sub"], "partner-a");
@@ -378,15 +370,7 @@ async fn ps256_and_eddsa_tokens_verify_with_an_independent_library() {
         let token = r.json["access_token"].as_str().unwrap();
         let (header, _) = jwt_parts(token);
         assert_eq!(header["alg"], alg);
-        let jwks: Value = s
-            .http(None)
-            .get(format!("{}/jwks", s.issuer))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = s.jwks().await;
         let claims = verify_with_jwks(token, &jwks, &s.issuer);
         assert_eq!(claims["cnf"]["x5t#S256"], a.thumbprint().as_str());
     }
@@ -419,15 +403,7 @@ async fn key_rotation_publishes_both_keys_and_signs_with_the_new_one() {
     // Every instance re-reads keys within key_refresh_seconds.
     let mut jwks = Value::Null;
     for _ in 0..50 {
-        jwks = s
-            .http(None)
-            .get(format!("{}/jwks", s.issuer))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        jwks = s.jwks().await;
         if jwks["keys"].as_array().unwrap().len() == 2 {
             break;
         }
