@@ -19,6 +19,12 @@ pub struct Pki {
     pub dir: TempDir,
 }
 
+impl Default for Pki {
+    fn default() -> Self {
+        Pki::new()
+    }
+}
+
 impl Pki {
     pub fn new() -> Pki {
         let ca = CertificateAuthority::generate(
