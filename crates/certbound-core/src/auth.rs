@@ -303,8 +303,9 @@ pub fn unknown_client(creds: &PresentedCredentials<'_>, client_id: &str) -> Auth
 }
 
 /// Authenticates a request as `client` (step 2). `self_signed_certs` are the client's registered
-/// `x5c[0]` certificates (inline or from its cached `jwks_uri`); `anchors` the `tls_client_auth`
-/// trust anchors; `now` the time certificates are checked at.
+/// `x5c[0]` certificates (inline or from its cached `jwks_uri`); `anchors` the global
+/// `tls_client_auth` trust anchors (a client's own `trust_anchors` replace them); `now` the time
+/// certificates are checked at.
 pub fn authenticate(
     client: &RegisteredClient,
     creds: &PresentedCredentials<'_>,
@@ -364,6 +365,7 @@ pub fn authenticate(
         ClientCredential::TlsClientAuth(subject) => {
             let cert = require_certificate(creds, &mut trace)
                 .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            let anchors = client.trust_anchors.as_ref().unwrap_or(anchors);
             check_chain(cert, anchors, now, &mut trace)
                 .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
             check_subject(cert, subject, &mut trace)

@@ -69,6 +69,11 @@ pub struct ClientMetadata {
     /// A human-readable name, for logs.
     #[serde(default)]
     pub client_name: Option<String>,
+    /// certbound extension: PEM CA files this `tls_client_auth` client's certificates must chain
+    /// to, instead of the global `[tls] client_ca` (RFC 8705 §7.4: limit the CAs that can vouch
+    /// for a client). Loaded by the server configuration.
+    #[serde(default)]
+    pub tls_client_auth_ca: Vec<std::path::PathBuf>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -228,6 +233,9 @@ pub struct RegisteredClient {
     pub token_format: TokenFormat,
     /// Whether it may introspect any client's tokens.
     pub resource_server: bool,
+    /// Per-client trust anchors replacing the global ones (`tls_client_auth_ca`), set by the
+    /// configuration loader.
+    pub trust_anchors: Option<crate::auth::TrustAnchors>,
 }
 
 /// A configuration mistake in one client's metadata.
@@ -306,6 +314,12 @@ impl ClientMetadata {
             return Err(err(
                 "client_secret",
                 format!("a {method} client authenticates with its certificate; remove the secret"),
+            ));
+        }
+        if method != AuthMethod::TlsClientAuth && !self.tls_client_auth_ca.is_empty() {
+            return Err(err(
+                "tls_client_auth_ca",
+                format!("only tls_client_auth clients have trust anchors; remove it (this client uses {method})"),
             ));
         }
         if method != AuthMethod::SelfSignedTlsClientAuth && has_jwks {
@@ -428,6 +442,7 @@ impl ClientMetadata {
             scopes,
             token_format: self.access_token_format,
             resource_server: self.resource_server,
+            trust_anchors: None,
         })
     }
 }
@@ -476,6 +491,7 @@ mod tests {
             access_token_format: TokenFormat::Jwt,
             resource_server: false,
             client_name: None,
+            tls_client_auth_ca: Vec::new(),
         }
     }
 

@@ -269,18 +269,37 @@ impl Config {
                     ),
                 ));
             }
-            let client = meta.validate().map_err(|e| {
+            let mut client = meta.validate().map_err(|e| {
                 err(
                     &format!("clients[{i}].{}", e.field),
                     format!("client '{}': {}", e.client_id, e.message),
                 )
             })?;
+            if !meta.tls_client_auth_ca.is_empty() {
+                let key = format!("clients[{i}].tls_client_auth_ca");
+                let mut ders = Vec::new();
+                for p in &meta.tls_client_auth_ca {
+                    let path = if p.is_relative() {
+                        base.join(p)
+                    } else {
+                        p.clone()
+                    };
+                    ders.extend(
+                        certbound_net::load_cert_chain(&path)
+                            .map_err(|e| err(&key, e.to_string()))?,
+                    );
+                }
+                let anchors = certbound_core::auth::TrustAnchors::from_der(&ders)
+                    .map_err(|e| err(&key, format!("not a usable CA certificate: {e:?}")))?;
+                client.trust_anchors = Some(anchors);
+            }
             if client.credential.method() == certbound_core::client::AuthMethod::TlsClientAuth
                 && config.tls.client_ca.is_empty()
+                && client.trust_anchors.is_none()
             {
                 return Err(err(
                     "tls.client_ca",
-                    format!("client '{}' uses tls_client_auth, which needs trust anchors: list the CA files in [tls] client_ca", client.client_id),
+                    format!("client '{}' uses tls_client_auth, which needs trust anchors: list the CA files in [tls] client_ca (or in the client's tls_client_auth_ca)", client.client_id),
                 ));
             }
             if client.credential.method().uses_certificate() && config.listen.mtls.is_none() {

@@ -427,3 +427,41 @@ async fn key_rotation_publishes_both_keys_and_signs_with_the_new_one() {
     verify_with_jwks(&before, &jwks, &s.issuer);
     verify_with_jwks(&after, &jwks, &s.issuer);
 }
+
+#[tokio::test]
+async fn per_client_trust_anchors_limit_which_ca_can_vouch_for_a_client() {
+    // RFC 8705 §7.4: A is pinned to CA1, B to CA2. A certificate from CA2 with A's exact subject
+    // must not authenticate A, although CA2 is trusted (for B).
+    let pki = Pki::new();
+    let ca2 =
+        CertificateAuthority::generate(&SubjectSpec::cn("Partner CA 2"), KeyAlgorithm::EcdsaP256)
+            .unwrap();
+    std::fs::write(pki.path("ca2.pem"), ca2.cert_pem()).unwrap();
+    let clients = format!(
+        "{}tls_client_auth_ca = [\"ca.pem\"]\n{}tls_client_auth_ca = [\"ca2.pem\"]\n",
+        tls_client("partner-a", "tls_client_auth_subject_dn", PARTNER_A),
+        tls_client(
+            "partner-b",
+            "tls_client_auth_subject_dn",
+            "CN=partner-b,O=Example"
+        ),
+    );
+    let s = TestServer::start(&pki, &clients).await;
+    let a_from_ca1 = pki.client("partner-a", "Example");
+    let a_from_ca2 = ca2
+        .issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")))
+        .unwrap();
+    let b_from_ca2 = ca2
+        .issue(&LeafSpec::client(SubjectSpec::cn_o("partner-b", "Example")))
+        .unwrap();
+    let b_from_ca1 = pki.client("partner-b", "Example");
+    assert_eq!(s.mtls_token(&a_from_ca1, "partner-a").await.status, 200);
+    let r = s.mtls_token(&b_from_ca2, "partner-b").await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    s.mtls_token(&a_from_ca2, "partner-a")
+        .await
+        .assert_error(401, "invalid_client");
+    s.mtls_token(&b_from_ca1, "partner-b")
+        .await
+        .assert_error(401, "invalid_client");
+}
