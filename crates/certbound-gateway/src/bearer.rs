@@ -1,1 +1,254 @@
-//! (being written)
+//! RFC 6750 on the resource side: reading the bearer token, and the `WWW-Authenticate`
+//! responses for every refusal.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+/// A malformed bearer request (`400 invalid_request`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BearerError {
+    /// The token was sent in the query string, or with two methods at once (RFC 6750 §2).
+    #[error("send the access token in the Authorization header only")]
+    WrongMethod,
+    /// More than one `Authorization` header.
+    #[error("more than one Authorization header")]
+    Repeated,
+    /// `Authorization: Bearer` without a token of b64token syntax.
+    #[error("malformed Bearer token")]
+    Malformed,
+}
+
+fn is_b64token(t: &str) -> bool {
+    let body = t.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1).
+/// `Ok(None)` when there is no Authorization header (or another scheme); a token in the query
+/// (`access_token=`) is refused rather than read.
+pub fn bearer_token<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<&'a str>, BearerError> {
+    if let Some(q) = query {
+        if q.split('&')
+            .any(|p| p == "access_token" || p.starts_with("access_token="))
+        {
+            return Err(BearerError::WrongMethod);
+        }
+    }
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(BearerError::Repeated);
+    }
+    let value = value.to_str().map_err(|_| BearerError::Malformed)?;
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return if value.eq_ignore_ascii_case("bearer") {
+            Err(BearerError::Malformed)
+        } else {
+            Ok(None)
+        };
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = token.trim_start_matches(' ');
+    if !is_b64token(token) {
+        return Err(BearerError::Malformed);
+    }
+    Ok(Some(token))
+}
+
+/// A refusal by a resource server, rendered per RFC 6750 §3.
+#[derive(Clone, Debug)]
+pub struct Rejection {
+    status: StatusCode,
+    error: Option<&'static str>,
+    description: Option<String>,
+    scope: Option<String>,
+    realm: String,
+}
+
+fn quoted(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+impl Rejection {
+    /// 401 with a bare challenge: the request carried no token (RFC 6750 §3.1: no error code).
+    pub fn missing(realm: &str) -> Self {
+        Rejection {
+            status: StatusCode::UNAUTHORIZED,
+            error: None,
+            description: None,
+            scope: None,
+            realm: realm.to_owned(),
+        }
+    }
+
+    /// 401 `invalid_token`.
+    pub fn invalid_token(realm: &str, description: &str) -> Self {
+        Rejection {
+            status: StatusCode::UNAUTHORIZED,
+            error: Some("invalid_token"),
+            description: Some(description.to_owned()),
+            scope: None,
+            realm: realm.to_owned(),
+        }
+    }
+
+    /// 400 `invalid_request`.
+    pub fn invalid_request(realm: &str, description: &str) -> Self {
+        Rejection {
+            status: StatusCode::BAD_REQUEST,
+            error: Some("invalid_request"),
+            description: Some(description.to_owned()),
+            scope: None,
+            realm: realm.to_owned(),
+        }
+    }
+
+    /// 403 `insufficient_scope`, naming the scopes needed.
+    pub fn insufficient_scope(realm: &str, scopes: &[String]) -> Self {
+        Rejection {
+            status: StatusCode::FORBIDDEN,
+            error: Some("insufficient_scope"),
+            description: Some("the token lacks a required scope".to_owned()),
+            scope: Some(scopes.join(" ")),
+            realm: realm.to_owned(),
+        }
+    }
+
+    /// 503: the authorization server (JWKS or introspection) is unreachable.
+    pub fn unavailable(realm: &str) -> Self {
+        Rejection {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: Some("temporarily_unavailable"),
+            description: Some("the authorization server is unavailable".to_owned()),
+            scope: None,
+            realm: realm.to_owned(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The RFC 6750 error code, if any.
+    pub fn error_code(&self) -> Option<&'static str> {
+        self.error
+    }
+
+    /// The `WWW-Authenticate` value.
+    pub fn challenge(&self) -> String {
+        let mut c = format!("Bearer realm=\"{}\"", quoted(&self.realm));
+        if let Some(e) = self
+            .error
+            .filter(|_| self.status != StatusCode::SERVICE_UNAVAILABLE)
+        {
+            c.push_str(&format!(", error=\"{e}\""));
+            if let Some(d) = &self.description {
+                c.push_str(&format!(", error_description=\"{}\"", quoted(d)));
+            }
+            if let Some(s) = &self.scope {
+                c.push_str(&format!(", scope=\"{}\"", quoted(s)));
+            }
+        }
+        c
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let body = match self.error {
+            Some(e) => serde_json::json!({"error": e, "error_description": self.description}),
+            None => serde_json::json!({"error_description": "an access token is required"}),
+        };
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+        } else if let Ok(v) = HeaderValue::from_str(&self.challenge()) {
+            r.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+        }
+        r.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(values: &[&str]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for v in values {
+            m.append(
+                http::header::AUTHORIZATION,
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn reads_only_the_header() {
+        assert_eq!(
+            bearer_token(&h(&["Bearer abc.def-_~+/="]), None),
+            Ok(Some("abc.def-_~+/="))
+        );
+        assert_eq!(bearer_token(&h(&["bEaReR abc"]), None), Ok(Some("abc")));
+        assert_eq!(bearer_token(&h(&[]), None), Ok(None));
+        assert_eq!(bearer_token(&h(&["Basic abc"]), None), Ok(None));
+        assert_eq!(
+            bearer_token(&h(&["Bearer a b"]), None),
+            Err(BearerError::Malformed)
+        );
+        assert_eq!(
+            bearer_token(&h(&["Bearer a,b"]), None),
+            Err(BearerError::Malformed)
+        );
+        assert_eq!(
+            bearer_token(&h(&["Bearer "]), None),
+            Err(BearerError::Malformed)
+        );
+        assert_eq!(
+            bearer_token(&h(&["Bearer a", "Bearer b"]), None),
+            Err(BearerError::Repeated)
+        );
+        assert_eq!(
+            bearer_token(&h(&[]), Some("x=1&access_token=abc")),
+            Err(BearerError::WrongMethod)
+        );
+        assert_eq!(
+            bearer_token(&h(&["Bearer a"]), Some("access_token=abc")),
+            Err(BearerError::WrongMethod)
+        );
+    }
+
+    #[test]
+    fn challenges_follow_rfc6750() {
+        assert_eq!(Rejection::missing("r").challenge(), "Bearer realm=\"r\"");
+        assert_eq!(
+            Rejection::invalid_token("r", "token expired").challenge(),
+            "Bearer realm=\"r\", error=\"invalid_token\", error_description=\"token expired\""
+        );
+        let s = Rejection::insufficient_scope("r", &["a".into(), "b".into()]);
+        assert_eq!(s.status(), StatusCode::FORBIDDEN);
+        assert!(s.challenge().ends_with("scope=\"a b\""));
+        let r = Rejection::unavailable("r").into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().contains_key("retry-after"));
+    }
+}

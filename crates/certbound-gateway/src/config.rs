@@ -183,11 +183,25 @@ impl GatewayConfig {
     }
 
     /// Parses and validates TOML text; `base` resolves relative paths.
-    pub fn from_toml(text: &str, file: &str, base: &Path) -> Result<GatewayConfig, GatewayConfigError> {
-        let err = |key: &str, message: String| GatewayConfigError { file: file.to_owned(), key: key.to_owned(), message };
+    pub fn from_toml(
+        text: &str,
+        file: &str,
+        base: &Path,
+    ) -> Result<GatewayConfig, GatewayConfigError> {
+        let err = |key: &str, message: String| GatewayConfigError {
+            file: file.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
         let mut c: GatewayConfig = toml::from_str(text).map_err(|e| {
             let key = e.message().split('`').nth(1).unwrap_or("-").to_owned();
-            err(&key, format!("{}; see docs/gateway.md for every accepted key", e.message().trim()))
+            err(
+                &key,
+                format!(
+                    "{}; see docs/gateway.md for every accepted key",
+                    e.message().trim()
+                ),
+            )
         })?;
         let abs = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -198,29 +212,52 @@ impl GatewayConfig {
         abs(&mut c.tls.key);
         c.tls.client_ca.iter_mut().for_each(abs);
         let a = &mut c.authorization_server;
-        for p in [&mut a.ca, &mut a.client_cert, &mut a.client_key].into_iter().flatten() {
+        for p in [&mut a.ca, &mut a.client_cert, &mut a.client_key]
+            .into_iter()
+            .flatten()
+        {
             abs(p);
         }
         match url::Url::parse(&c.authorization_server.issuer) {
             Ok(u) if u.scheme() == "https" => {}
-            _ => return Err(err("authorization_server.issuer", "must be the AS's https issuer URL".into())),
+            _ => {
+                return Err(err(
+                    "authorization_server.issuer",
+                    "must be the AS's https issuer URL".into(),
+                ))
+            }
         }
         let a = &c.authorization_server;
         if a.client_cert.is_some() != a.client_key.is_some() {
-            return Err(err("authorization_server.client_key", "client_cert and client_key go together".into()));
+            return Err(err(
+                "authorization_server.client_key",
+                "client_cert and client_key go together".into(),
+            ));
         }
         if a.client_secret.is_some() && a.client_cert.is_some() {
-            return Err(err("authorization_server.client_secret", "use client_cert/client_key or client_secret, not both".into()));
+            return Err(err(
+                "authorization_server.client_secret",
+                "use client_cert/client_key or client_secret, not both".into(),
+            ));
         }
         if (a.client_secret.is_some() || a.client_cert.is_some()) && a.client_id.is_none() {
-            return Err(err("authorization_server.client_id", "set the gateway's client_id for introspection".into()));
+            return Err(err(
+                "authorization_server.client_id",
+                "set the gateway's client_id for introspection".into(),
+            ));
         }
         if c.routes.is_empty() {
-            return Err(err("routes", "add at least one [[routes]] with path_prefix and upstream".into()));
+            return Err(err(
+                "routes",
+                "add at least one [[routes]] with path_prefix and upstream".into(),
+            ));
         }
         for (i, r) in c.routes.iter().enumerate() {
             if !r.path_prefix.starts_with('/') {
-                return Err(err(&format!("routes[{i}].path_prefix"), "must start with '/'".into()));
+                return Err(err(
+                    &format!("routes[{i}].path_prefix"),
+                    "must start with '/'".into(),
+                ));
             }
             match url::Url::parse(&r.upstream) {
                 Ok(u) if u.scheme() == "http" && u.host().is_some() && (u.path() == "/" || u.path().is_empty()) => {}
@@ -273,7 +310,10 @@ scopes = ["transactions"]
         let (dir, text) = base();
         let c = GatewayConfig::from_toml(&text, "g.toml", dir.path()).unwrap();
         assert_eq!(c.tls.cert, dir.path().join("s.pem"));
-        assert!(c.routes[0].require_bound_token, "binding is required by default");
+        assert!(
+            c.routes[0].require_bound_token,
+            "binding is required by default"
+        );
         assert_eq!(c.authorization_server.introspection_cache_seconds, 30);
         assert_eq!(c.proxy.response_timeout_seconds, 30);
     }
@@ -282,11 +322,23 @@ scopes = ["transactions"]
     fn mistakes_name_the_key() {
         let (dir, text) = base();
         for (bad, key) in [
-            (text.replace("[[routes]]", "[[routes]]\nstrip = true"), "strip"),
-            (text.replace("http://127.0.0.1:3000", "https://127.0.0.1:3000"), "routes[0].upstream"),
+            (
+                text.replace("[[routes]]", "[[routes]]\nstrip = true"),
+                "strip",
+            ),
+            (
+                text.replace("http://127.0.0.1:3000", "https://127.0.0.1:3000"),
+                "routes[0].upstream",
+            ),
             (text.replace("/api/", "api/"), "routes[0].path_prefix"),
-            (text.replace("client_id = \"gateway\"\n", ""), "authorization_server.client_id"),
-            (text.replace("https://localhost:8443", "http://localhost:8443"), "authorization_server.issuer"),
+            (
+                text.replace("client_id = \"gateway\"\n", ""),
+                "authorization_server.client_id",
+            ),
+            (
+                text.replace("https://localhost:8443", "http://localhost:8443"),
+                "authorization_server.issuer",
+            ),
         ] {
             let e = GatewayConfig::from_toml(&bad, "g.toml", dir.path()).unwrap_err();
             assert_eq!(e.key, key, "{e}");

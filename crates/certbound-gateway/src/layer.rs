@@ -1,1 +1,115 @@
-//! (being written)
+//! A tower layer and an axum extractor for Rust APIs that terminate mTLS themselves (with
+//! `certbound_net::serve`, which puts the connection's certificate in every request) and check
+//! certificate-bound tokens in-process, with the same decision as the gateway.
+
+use crate::guard::{Requirements, TokenGuard};
+use crate::tokens::VerifiedToken;
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use certbound_net::ConnectionInfo;
+use http::request::Parts;
+use http::{Request, StatusCode};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Protects every route below it: requests without a valid token bound to the connection's
+/// certificate are answered per RFC 6750 and never reach the inner service.
+#[derive(Clone)]
+pub struct BoundTokenLayer {
+    guard: TokenGuard,
+    requirements: Arc<Requirements>,
+}
+
+impl BoundTokenLayer {
+    /// A layer applying `requirements` with `guard`.
+    pub fn new(guard: TokenGuard, requirements: Requirements) -> Self {
+        BoundTokenLayer {
+            guard,
+            requirements: Arc::new(requirements),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for BoundTokenLayer {
+    type Service = BoundTokenService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        BoundTokenService {
+            inner,
+            guard: self.guard.clone(),
+            requirements: self.requirements.clone(),
+        }
+    }
+}
+
+/// The service of [`BoundTokenLayer`].
+#[derive(Clone)]
+pub struct BoundTokenService<S> {
+    inner: S,
+    guard: TokenGuard,
+    requirements: Arc<Requirements>,
+}
+
+impl<S, B> tower::Service<Request<B>> for BoundTokenService<S>
+where
+    S: tower::Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // The clone is ready (tower's standard pattern: take the ready service, leave a clone).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let guard = self.guard.clone();
+        let requirements = self.requirements.clone();
+        Box::pin(async move {
+            let certificate = req
+                .extensions()
+                .get::<ConnectionInfo>()
+                .and_then(|c| c.client_certificate.clone());
+            match guard
+                .check(
+                    req.headers(),
+                    req.uri(),
+                    certificate.as_ref(),
+                    &requirements,
+                )
+                .await
+            {
+                Ok(token) => {
+                    req.extensions_mut().insert(BoundToken(token));
+                    inner.call(req).await
+                }
+                Err(rejection) => Ok(rejection.into_response()),
+            }
+        })
+    }
+}
+
+/// The verified token of the request, put there by [`BoundTokenLayer`].
+#[derive(Clone, Debug)]
+pub struct BoundToken(pub VerifiedToken);
+
+impl<S: Send + Sync> FromRequestParts<S> for BoundToken {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<BoundToken>()
+            .cloned()
+            .ok_or_else(|| {
+                tracing::error!("BoundToken extractor used on a route without BoundTokenLayer");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            })
+    }
+}

@@ -65,7 +65,10 @@ impl UpstreamClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
-        UpstreamClient { client, max_body_bytes }
+        UpstreamClient {
+            client,
+            max_body_bytes,
+        }
     }
 }
 
@@ -83,23 +86,57 @@ pub struct Forward<'a> {
 
 /// A gateway-generated error response (not an OAuth error: the token was fine).
 fn gateway_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, axum::Json(serde_json::json!({"error": error, "error_description": description}))).into_response()
+    (
+        status,
+        axum::Json(serde_json::json!({"error": error, "error_description": description})),
+    )
+        .into_response()
 }
 
 /// Forwards `req` and returns the upstream's response (or 413/502/504).
 pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Some(len) = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(len) = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         if len > client.max_body_bytes as u64 {
-            return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "the request body exceeds the gateway's limit");
+            return gateway_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "the request body exceeds the gateway's limit",
+            );
         }
     }
-    let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| parts.uri.authority().map(|a| a.to_string()));
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
 
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let uri = match format!("{}{}", f.upstream.to_string().trim_end_matches('/'), path_and_query).parse::<Uri>() {
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let uri = match format!(
+        "{}{}",
+        f.upstream.to_string().trim_end_matches('/'),
+        path_and_query
+    )
+    .parse::<Uri>()
+    {
         Ok(u) => u,
-        Err(_) => return gateway_error(StatusCode::BAD_REQUEST, "invalid_request", "the request target cannot be forwarded"),
+        Err(_) => {
+            return gateway_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request target cannot be forwarded",
+            )
+        }
     };
     parts.uri = uri;
     parts.version = Version::HTTP_11;
@@ -107,14 +144,29 @@ pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>
 
     let limited = http_body_util::Limited::new(body, client.max_body_bytes);
     let upstream_req = Request::from_parts(parts, Body::new(limited));
-    let response = match tokio::time::timeout(f.timeout, client.client.request(upstream_req)).await {
-        Err(_) => return gateway_error(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "the upstream did not answer in time"),
+    let response = match tokio::time::timeout(f.timeout, client.client.request(upstream_req)).await
+    {
+        Err(_) => {
+            return gateway_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                "the upstream did not answer in time",
+            )
+        }
         Ok(Err(e)) => {
             if is_body_limit(&e) {
-                return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "the request body exceeds the gateway's limit");
+                return gateway_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request_too_large",
+                    "the request body exceeds the gateway's limit",
+                );
             }
             tracing::warn!(upstream = %f.upstream, error = %e, "upstream request failed");
-            return gateway_error(StatusCode::BAD_GATEWAY, "upstream_unavailable", "the upstream could not be reached");
+            return gateway_error(
+                StatusCode::BAD_GATEWAY,
+                "upstream_unavailable",
+                "the upstream could not be reached",
+            );
         }
         Ok(Ok(r)) => r,
     };
@@ -158,7 +210,11 @@ pub fn is_identity_header(name: &str) -> bool {
 
 fn prepare_headers(headers: &mut HeaderMap, f: &Forward<'_>, host: Option<&str>) {
     strip_hop_by_hop(headers);
-    let identity: Vec<HeaderName> = headers.keys().filter(|n| is_identity_header(n.as_str())).cloned().collect();
+    let identity: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_identity_header(n.as_str()))
+        .cloned()
+        .collect();
     for n in identity {
         headers.remove(n);
     }
@@ -184,7 +240,10 @@ fn prepare_headers(headers: &mut HeaderMap, f: &Forward<'_>, host: Option<&str>)
     if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);
     }
-    headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static("https"));
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("https"),
+    );
 }
 
 #[cfg(test)]
@@ -211,15 +270,32 @@ mod tests {
             h.append(n, HeaderValue::from_static(v));
         }
         let upstream: Uri = "http://127.0.0.1:3000".parse().unwrap();
-        let f = Forward { upstream: &upstream, peer: "[2001:db8::1]:5555".parse().unwrap(), jwt: "the.jwt.here", timeout: Duration::from_secs(1) };
+        let f = Forward {
+            upstream: &upstream,
+            peer: "[2001:db8::1]:5555".parse().unwrap(),
+            jwt: "the.jwt.here",
+            timeout: Duration::from_secs(1),
+        };
         prepare_headers(&mut h, &f, Some("gateway.example"));
         assert_eq!(h["authorization"], "Bearer the.jwt.here");
         assert_eq!(h["x-forwarded-for"], "2001:db8::1");
-        assert_eq!(h["forwarded"], "for=\"[2001:db8::1]\";proto=https;host=\"gateway.example\"");
+        assert_eq!(
+            h["forwarded"],
+            "for=\"[2001:db8::1]\";proto=https;host=\"gateway.example\""
+        );
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "gateway.example");
         assert_eq!(h["accept"], "application/json");
-        for gone in ["x-client-cert", "x-ssl-client-s-dn", "x-amzn-mtls-clientcert", "client-cert", "connection", "x-secret-hop", "te", "host"] {
+        for gone in [
+            "x-client-cert",
+            "x-ssl-client-s-dn",
+            "x-amzn-mtls-clientcert",
+            "client-cert",
+            "connection",
+            "x-secret-hop",
+            "te",
+            "host",
+        ] {
             assert!(!h.contains_key(gone), "{gone} must be removed");
         }
         assert_eq!(h.get_all("authorization").iter().count(), 1);

@@ -1,8 +1,318 @@
-//! The gateway process (being written).
+//! The gateway process: the mTLS listener, route matching, the token guard and the proxy.
 
-/// Starts the gateway (being written).
-pub async fn start() {}
-/// Starts the gateway on a bound listener (being written).
-pub async fn start_on() {}
-/// A running gateway (being written).
-pub struct RunningGateway;
+use crate::config::{GatewayConfig, RouteConfig};
+use crate::guard::{Requirements, TokenGuard};
+use crate::proxy::{forward, Forward, UpstreamClient};
+use crate::tokens::{Introspector, Verifier, VerifierConfig};
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use certbound_net::{
+    load_cert_chain, load_private_key, server_config, ClientCertMode, ConnectionInfo, ServeOptions,
+};
+use http::{Request, StatusCode, Uri};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// TLS files.
+    #[error(transparent)]
+    Tls(#[from] certbound_net::TlsError),
+    /// Binding the listener.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTPS client for the authorization server.
+    #[error("HTTPS client for the authorization server: {0}")]
+    HttpClient(String),
+    /// Metadata or JWKS discovery failed.
+    #[error("discovering the authorization server: {0}")]
+    Discovery(String),
+}
+
+/// One route, ready to match.
+struct Route {
+    prefix: String,
+    upstream: Uri,
+    requirements: Requirements,
+    timeout: Duration,
+}
+
+struct GatewayState {
+    routes: Vec<Route>,
+    guard: TokenGuard,
+    upstream: UpstreamClient,
+}
+
+/// A running gateway.
+pub struct RunningGateway {
+    /// The listener's address.
+    pub addr: SocketAddr,
+    /// The token guard (tests read the introspection counters through it).
+    pub guard: TokenGuard,
+    /// The introspector, when opaque tokens are accepted.
+    pub introspector: Option<Introspector>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningGateway {
+    /// Stops accepting connections.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Runs until the listener ends.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Binds the configured address and starts.
+pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError> {
+    let addr = config.listen.https;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| GatewayError::Bind { addr, source })?;
+    start_on(config, listener).await
+}
+
+/// Starts on an already-bound listener: discovers the authorization server (metadata, JWKS),
+/// then serves.
+pub async fn start_on(
+    config: GatewayConfig,
+    listener: TcpListener,
+) -> Result<RunningGateway, GatewayError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let as_cfg = &config.authorization_server;
+    let http = as_client(&config)?;
+    let mut vc = VerifierConfig::new(as_cfg.issuer.clone());
+    vc.audience = as_cfg.audience.clone();
+    vc.leeway_seconds = as_cfg.leeway_seconds;
+    vc.jwks_min_refresh = Duration::from_secs(as_cfg.jwks_min_refresh_seconds);
+    let verifier = Verifier::discover(vc, http.clone())
+        .await
+        .map_err(|e| GatewayError::Discovery(e.to_string()))?;
+
+    let introspector = match &as_cfg.client_id {
+        Some(client_id) => {
+            let meta = verifier.metadata();
+            let alias = meta
+                .get("mtls_endpoint_aliases")
+                .and_then(|a| a.get("introspection_endpoint"))
+                .and_then(|v| v.as_str());
+            let plain = meta.get("introspection_endpoint").and_then(|v| v.as_str());
+            let endpoint = if as_cfg.client_cert.is_some() {
+                alias.or(plain)
+            } else {
+                plain
+            }
+            .ok_or_else(|| {
+                GatewayError::Discovery("the metadata has no introspection_endpoint".into())
+            })?;
+            let endpoint = url::Url::parse(endpoint)
+                .map_err(|e| GatewayError::Discovery(format!("introspection_endpoint: {e}")))?;
+            Some(Introspector::new(
+                endpoint,
+                http,
+                client_id.clone(),
+                as_cfg.client_secret.clone(),
+                verifier.clone(),
+                Duration::from_secs(as_cfg.introspection_cache_seconds),
+                10_000,
+            ))
+        }
+        None => None,
+    };
+    let guard = TokenGuard::new(verifier, introspector.clone(), config.realm.clone());
+
+    let mut routes: Vec<Route> = config
+        .routes
+        .iter()
+        .filter_map(|r| route(r, &config))
+        .collect();
+    routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+    let state = Arc::new(GatewayState {
+        routes,
+        guard: guard.clone(),
+        upstream: UpstreamClient::new(
+            Duration::from_secs(config.proxy.connect_timeout_seconds),
+            config.proxy.max_body_bytes,
+        ),
+    });
+
+    let chain = load_cert_chain(&config.tls.cert)?;
+    let key = load_private_key(&config.tls.key)?;
+    let mode = if config.tls.client_ca.is_empty() {
+        ClientCertMode::Required { hints: Vec::new() }
+    } else {
+        let mut anchors = Vec::new();
+        for p in &config.tls.client_ca {
+            anchors.extend(load_cert_chain(p)?);
+        }
+        ClientCertMode::RequiredTrusted { anchors }
+    };
+    let tls = server_config(chain, key, &mode)?;
+    let app = axum::Router::new().fallback(handle).with_state(state);
+    let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+        addr: config.listen.https,
+        source,
+    })?;
+    let (shutdown, mut rx) = watch::channel(false);
+    let task = tokio::spawn(certbound_net::serve(
+        listener,
+        tls,
+        app,
+        ServeOptions::named("gateway"),
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        },
+    ));
+    tracing::info!(%addr, issuer = %as_cfg.issuer, routes = config.routes.len(), "certbound gateway started");
+    Ok(RunningGateway {
+        addr,
+        guard,
+        introspector,
+        shutdown,
+        task,
+    })
+}
+
+fn route(r: &RouteConfig, config: &GatewayConfig) -> Option<Route> {
+    Some(Route {
+        prefix: r.path_prefix.clone(),
+        upstream: r.upstream.parse().ok()?,
+        requirements: Requirements {
+            require_bound: r.require_bound_token,
+            scopes: r.scopes.clone(),
+        },
+        timeout: Duration::from_secs(
+            r.timeout_seconds
+                .unwrap_or(config.proxy.response_timeout_seconds),
+        ),
+    })
+}
+
+fn as_client(config: &GatewayConfig) -> Result<reqwest::Client, GatewayError> {
+    let a = &config.authorization_server;
+    let err = |e: String| GatewayError::HttpClient(e);
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .https_only(true)
+        .timeout(Duration::from_secs(10));
+    match &a.ca {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+            b = b.tls_built_in_root_certs(false);
+            for c in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| err(format!("{}: {e}", path.display())))?
+            {
+                b = b.add_root_certificate(c);
+            }
+        }
+        None => b = b.tls_built_in_native_certs(true),
+    }
+    if let (Some(cert), Some(key)) = (&a.client_cert, &a.client_key) {
+        let mut pem = std::fs::read(cert).map_err(|e| err(format!("{}: {e}", cert.display())))?;
+        pem.push(b'\n');
+        pem.extend(std::fs::read(key).map_err(|e| err(format!("{}: {e}", key.display())))?);
+        b = b.identity(
+            reqwest::Identity::from_pem(&pem)
+                .map_err(|e| err(format!("client certificate: {e}")))?,
+        );
+    }
+    b.build().map_err(|e| err(e.to_string()))
+}
+
+/// Whether a path contains dot segments (plain or percent-encoded), which upstreams might
+/// normalise differently from the gateway's prefix match.
+fn has_dot_segments(path: &str) -> bool {
+    path.split('/').any(|seg| {
+        let s = seg.to_ascii_lowercase().replace("%2e", ".");
+        s == "." || s == ".."
+    }) || path.to_ascii_lowercase().contains("%2f")
+}
+
+async fn handle(
+    State(state): State<Arc<GatewayState>>,
+    conn: Option<Extension<ConnectionInfo>>,
+    req: Request<Body>,
+) -> Response {
+    let path = req.uri().path();
+    if path == "/health" {
+        return (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response();
+    }
+    if has_dot_segments(path) {
+        return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "invalid_request", "error_description": "dot segments and encoded slashes are not allowed in the path"}))).into_response();
+    }
+    let Some(route) = state.routes.iter().find(|r| path.starts_with(&r.prefix)) else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"error": "not_found"})),
+        )
+            .into_response();
+    };
+    let Some(conn) = conn else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let token = match state
+        .guard
+        .check(
+            req.headers(),
+            req.uri(),
+            conn.client_certificate.as_ref(),
+            &route.requirements,
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(rejection) => {
+            tracing::info!(target: "certbound::audit", event = "gateway_refused", path, status = rejection.status().as_u16(), error = rejection.error_code().unwrap_or(""),
+                cert_thumbprint = conn.client_certificate.as_ref().map(|c| c.thumbprint().to_string()).unwrap_or_default());
+            return rejection.into_response();
+        }
+    };
+    let jwt = token.raw.clone();
+    forward(
+        &state.upstream,
+        req,
+        Forward {
+            upstream: &route.upstream,
+            peer: conn.peer_addr,
+            jwt: &jwt,
+            timeout: route.timeout,
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_dot_segments;
+
+    #[test]
+    fn dot_segments_are_detected() {
+        assert!(has_dot_segments("/api/../admin"));
+        assert!(has_dot_segments("/api/%2E%2e/admin"));
+        assert!(has_dot_segments("/api/./x"));
+        assert!(has_dot_segments("/api%2Fadmin"));
+        assert!(!has_dot_segments("/api/transactions/1.json"));
+        assert!(!has_dot_segments("/api/..hidden"));
+    }
+}

@@ -1,8 +1,16 @@
-//! `certbound gateway` (being written).
+//! `certbound gateway`: runs the resource-server gateway until SIGINT/SIGTERM.
 
+use anyhow::Context;
 use std::path::PathBuf;
 
-/// Runs the gateway until SIGINT/SIGTERM.
-pub async fn run(_config: PathBuf) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Loads `config`, discovers the authorization server and serves.
+pub async fn run(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = certbound_gateway::config::GatewayConfig::load(&config)?;
+    let gateway = certbound_gateway::start(cfg)
+        .await
+        .context("starting the gateway")?;
+    crate::shutdown_signal().await;
+    tracing::info!("shutting down");
+    gateway.shutdown().await;
+    Ok(())
 }

@@ -1,0 +1,77 @@
+//! A small bounded cache keyed by token hash, with per-entry expiry.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Entries expire at their own deadline; when full, expired entries are dropped first and, if
+/// none are, the new entry is simply not cached (the cache is an optimisation, never a
+/// requirement, and must not grow without bound under a flood of distinct tokens).
+pub(crate) struct BoundedCache<V> {
+    capacity: usize,
+    entries: Mutex<HashMap<[u8; 32], (V, Instant)>>,
+}
+
+impl<V: Clone> BoundedCache<V> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        BoundedCache {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<V> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.get(key) {
+            Some((v, until)) if *until > Instant::now() => Some(v.clone()),
+            Some(_) => {
+                entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub(crate) fn insert(&self, key: [u8; 32], value: V, until: Instant) {
+        if self.capacity == 0 || until <= Instant::now() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= self.capacity {
+            let now = Instant::now();
+            entries.retain(|_, (_, u)| *u > now);
+            if entries.len() >= self.capacity {
+                return;
+            }
+        }
+        entries.insert(key, (value, until));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn expires_and_stays_bounded() {
+        let c = BoundedCache::new(2);
+        let soon = Instant::now() + Duration::from_millis(30);
+        let later = Instant::now() + Duration::from_secs(60);
+        c.insert([1; 32], "a", soon);
+        c.insert([2; 32], "b", later);
+        c.insert([3; 32], "c", later); // full, nothing expired yet: not cached
+        assert_eq!(c.get(&[1; 32]), Some("a"));
+        assert_eq!(c.get(&[3; 32]), None);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(c.get(&[1; 32]), None, "expired");
+        c.insert([3; 32], "c", later);
+        assert_eq!(c.get(&[3; 32]), Some("c"));
+        assert!(c.len() <= 2);
+    }
+}
