@@ -1,11 +1,14 @@
 //! The `certbound` command: runs the authorization server and the tools around it.
 #![forbid(unsafe_code)]
 
+mod call_cmd;
 mod clients_cmd;
+mod demo_client;
 mod gateway_cmd;
 mod keys_cmd;
 mod pki_cmd;
 mod quickstart;
+mod sample_api;
 mod tls_client;
 mod token_cmd;
 
@@ -49,6 +52,12 @@ enum Command {
     Quickstart(quickstart::QuickstartArgs),
     /// Get an access token (client_credentials) over mTLS or with a secret, and explain it.
     Token(token_cmd::TokenArgs),
+    /// Get a bound token and call an API through the gateway with the same certificate.
+    Call(call_cmd::CallArgs),
+    /// Run the sample API of the quickstart (plain HTTP behind the gateway; verifies the JWT).
+    SampleApi(sample_api::SampleApiArgs),
+    /// Run the demo web client: plain vs certificate-bound tokens side by side.
+    DemoClient(demo_client::DemoClientArgs),
     /// Development PKI: CA, server and client certificates, PKCS#12, JWKS.
     #[command(subcommand)]
     Pki(pki_cmd::PkiCommand),
@@ -89,6 +98,9 @@ fn main() -> anyhow::Result<()> {
             Command::Gateway { config } => gateway_cmd::run(config).await,
             Command::Quickstart(args) => quickstart::run(args).await,
             Command::Token(args) => token_cmd::run(args).await,
+            Command::Call(args) => call_cmd::run(args).await,
+            Command::SampleApi(args) => sample_api::run(args).await,
+            Command::DemoClient(args) => demo_client::run(args).await,
             Command::Clients(cmd) => {
                 if !clients_cmd::run(cmd).await? {
                     std::process::exit(1);

@@ -1,6 +1,9 @@
-//! `certbound quickstart`: a working local setup in one command. Generates a development PKI and
-//! a configuration with one client per authentication method, prints commands that work, and runs
-//! the server. Running it again reuses what it generated.
+//! `certbound quickstart`: the whole system locally in one command. Generates a development PKI and
+//! configurations (one client per authentication method, a gateway with its own client), starts
+//! the authorization server, the sample API, the gateway and the demo client, plays seed 001's
+//! story against them (get a bound token, call the API, replay the token with another partner's
+//! certificate and get 401), prints commands that work, and stops everything on Ctrl-C. Running
+//! it again reuses what it generated.
 
 use anyhow::Context;
 use certbound_pki::{dir as pki, KeyAlgorithm, LeafSpec, SubjectSpec};
@@ -16,7 +19,16 @@ pub struct QuickstartArgs {
     /// Port of the conventional listener (the mTLS listener uses the next port).
     #[arg(long, default_value_t = 8443)]
     pub port: u16,
-    /// Generate and print, but do not start the server.
+    /// Port of the gateway.
+    #[arg(long, default_value_t = 9443)]
+    pub gateway_port: u16,
+    /// Port of the sample API (plain HTTP on 127.0.0.1, behind the gateway).
+    #[arg(long, default_value_t = 3000)]
+    pub api_port: u16,
+    /// Port of the demo web client.
+    #[arg(long, default_value_t = 5002)]
+    pub demo_port: u16,
+    /// Generate and print, but do not start anything.
     #[arg(long)]
     pub no_serve: bool,
 }
@@ -40,7 +52,124 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     if args.no_serve {
         return Ok(());
     }
-    crate::serve(config).await
+    run_all(&args, &config, &secret).await
+}
+
+/// Starts the four services, plays the story, and waits for Ctrl-C.
+async fn run_all(args: &QuickstartArgs, config: &Path, secret: &str) -> anyhow::Result<()> {
+    let dir = &args.dir;
+    let auth = certbound_server::start(certbound_server::config::Config::load(config)?)
+        .await
+        .context("starting the authorization server")?;
+    let issuer = format!("https://localhost:{}", args.port);
+    let api_args = crate::sample_api::SampleApiArgs {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, args.api_port)),
+        issuer: issuer.clone(),
+        ca: Some(dir.join("pki/ca.pem")),
+        audience: None,
+    };
+    let api_listener = tokio::net::TcpListener::bind(api_args.listen)
+        .await
+        .with_context(|| format!("listening on {}", api_args.listen))?;
+    let api = crate::sample_api::start(&api_args, api_listener).await?;
+    let gateway_cfg = certbound_gateway::config::GatewayConfig::load(&dir.join("gateway.toml"))?;
+    let gateway = certbound_gateway::start(gateway_cfg)
+        .await
+        .context("starting the gateway")?;
+    let demo_args = crate::demo_client::DemoClientArgs {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, args.demo_port)),
+        issuer: issuer.clone(),
+        cacert: Some(dir.join("pki/ca.pem")),
+        client_id: "partner-secret".to_owned(),
+        secret: secret.to_owned(),
+        mtls_client_id: "partner-a".to_owned(),
+        cert: dir.join("pki/partner-a.pem"),
+        key: dir.join("pki/partner-a.key"),
+    };
+    let demo_listener = tokio::net::TcpListener::bind(demo_args.listen)
+        .await
+        .with_context(|| format!("listening on {}", demo_args.listen))?;
+    let demo = crate::demo_client::start(demo_args, demo_listener);
+
+    if let Err(e) = story(args, &issuer).await {
+        println!("the story did not play out as expected: {e:#}");
+    }
+    println!(
+        "\nRunning: authorization server https://localhost:{} (mTLS :{}), gateway https://localhost:{}, \
+         sample API http://127.0.0.1:{}, demo client http://127.0.0.1:{}/home. Ctrl-C stops everything.",
+        args.port,
+        args.port + 1,
+        args.gateway_port,
+        args.api_port,
+        args.demo_port
+    );
+    crate::shutdown_signal().await;
+    demo.abort();
+    api.abort();
+    gateway.shutdown().await;
+    auth.shutdown().await;
+    Ok(())
+}
+
+/// Seed 001's story, played against the running services and printed.
+async fn story(args: &QuickstartArgs, issuer: &str) -> anyhow::Result<()> {
+    let pki = args.dir.join("pki");
+    let tls = |name: &str| crate::tls_client::ClientCertArgs {
+        cert: Some(pki.join(format!("{name}.pem"))),
+        key: Some(pki.join(format!("{name}.key"))),
+        p12: None,
+        password: None,
+        cacert: Some(pki.join("ca.pem")),
+    };
+    let api = format!("https://localhost:{}/api/transactions", args.gateway_port);
+    println!("\n== The story: a certificate-bound token is useless to a thief ==");
+    let got = crate::token_cmd::obtain(&crate::token_cmd::TokenArgs {
+        issuer: issuer.to_owned(),
+        client_id: "partner-a".to_owned(),
+        secret: None,
+        secret_post: false,
+        scope: None,
+        quiet: true,
+        tls: tls("partner-a"),
+    })
+    .await?;
+    let cnf = got
+        .claims
+        .as_ref()
+        .and_then(|c| c.pointer("/cnf/x5t#S256"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("-")
+        .to_owned();
+    println!("1. partner-a authenticates with its certificate (tls_client_auth) and gets a token bound to x5t#S256 {cnf}");
+    let call = |who: &'static str| {
+        let t = tls(who);
+        let token = got.access_token.clone();
+        let api = api.clone();
+        async move {
+            let id = t.identity()?;
+            let http = t.http_client(id.as_ref())?;
+            let r = http
+                .post(&api)
+                .bearer_auth(token)
+                .json(&serde_json::json!({"amount": 100, "currency": "EUR"}))
+                .send()
+                .await?;
+            let status = r.status();
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let body = r.text().await.unwrap_or_default();
+            anyhow::Ok((status, challenge, body))
+        }
+    };
+    let (status, _, body) = call("partner-a").await?;
+    println!("2. partner-a calls POST {api} through the gateway with the same certificate: {status} {body}");
+    let (status, challenge, _) = call("partner-b").await?;
+    println!("3. the token is stolen and replayed with partner-b's (valid, CA-issued) certificate: {status}\n   WWW-Authenticate: {challenge}");
+    Ok(())
 }
 
 fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
@@ -60,6 +189,18 @@ fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
         Some(P12_PASSWORD),
     )
     .context("issuing partner-a's certificate")?;
+    pki::client(
+        &pki_dir,
+        &LeafSpec::client(SubjectSpec::cn_o("partner-b", "Example")),
+        None,
+    )
+    .context("issuing partner-b's certificate")?;
+    let gateway = pki::client(
+        &pki_dir,
+        &LeafSpec::client(SubjectSpec::cn_o("gateway", "Example")),
+        None,
+    )
+    .context("issuing the gateway's certificate")?;
     let jwks_path = dir.join("partner-s.jwks.json");
     pki::self_signed(
         &pki_dir,
@@ -87,6 +228,22 @@ fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
             "jwks": jwks,
             "tls_client_certificate_bound_access_tokens": true,
             "scope": "transactions",
+        },
+        {
+            "client_id": "partner-b",
+            "client_name": "another partner, for the stolen-token demonstration",
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": "CN=partner-b,O=Example",
+            "tls_client_certificate_bound_access_tokens": true,
+            "scope": "transactions",
+        },
+        {
+            "client_id": "gateway",
+            "client_name": "the certbound gateway (introspects opaque tokens)",
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": gateway.subject,
+            "resource_server": true,
+            "grant_types": [],
         },
         {
             "client_id": "partner-secret",
@@ -128,6 +285,33 @@ access_token_ttl_seconds = 300
         mtls_port = args.port + 1,
     );
     std::fs::write(dir.join("certbound.toml"), config).context("writing certbound.toml")?;
+    let gateway_toml = format!(
+        r#"# Generated by `certbound quickstart`. See docs/gateway.md.
+[listen]
+https = "127.0.0.1:{gateway_port}"
+
+[tls]
+cert = "pki/server.pem"
+key = "pki/server.key"
+
+[authorization_server]
+issuer = "https://localhost:{https_port}"
+ca = "pki/ca.pem"
+client_id = "gateway"
+client_cert = "pki/gateway.pem"
+client_key = "pki/gateway.key"
+
+[[routes]]
+path_prefix = "/api/"
+upstream = "http://127.0.0.1:{api_port}"
+require_bound_token = true
+scopes = ["transactions"]
+"#,
+        gateway_port = args.gateway_port,
+        https_port = args.port,
+        api_port = args.api_port,
+    );
+    std::fs::write(dir.join("gateway.toml"), gateway_toml).context("writing gateway.toml")?;
     Ok(secret)
 }
 
@@ -160,7 +344,7 @@ fn existing_secret(config: &Path) -> Option<String> {
 
 fn print_instructions(args: &QuickstartArgs, secret: &str) {
     let d = args.dir.display();
-    let (p, m) = (args.port, args.port + 1);
+    let (p, m, g, w) = (args.port, args.port + 1, args.gateway_port, args.demo_port);
     println!(
         r#"
 certbound development setup in {d}/
@@ -189,7 +373,15 @@ curl --cacert {d}/pki/ca.pem -u partner-secret:{secret} \
 certbound token --issuer https://localhost:{p} --client-id partner-a \
      --cert {d}/pki/partner-a.pem --key {d}/pki/partner-a.key --cacert {d}/pki/ca.pem
 
-# 5. why would a certificate (not) authenticate a client?
+# 5. call the API through the gateway with a bound token (seed 001's partner client)
+certbound call --issuer https://localhost:{p} --client-id partner-a \
+     --cert {d}/pki/partner-a.pem --key {d}/pki/partner-a.key --cacert {d}/pki/ca.pem \
+     https://localhost:{g}/api/transactions
+
+# 6. the demo web client: plain vs certificate-bound tokens side by side
+open http://127.0.0.1:{w}/home
+
+# 7. why would a certificate (not) authenticate a client?
 certbound clients check --config {d}/certbound.toml --client-id partner-a --cert {d}/pki/partner-s.pem
 "#
     );

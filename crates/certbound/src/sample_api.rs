@@ -1,0 +1,148 @@
+//! `certbound sample-api`: the API of seed 001, a plain-HTTP service behind the gateway that
+//! trusts only a verifiable JWT. It checks the token's signature (AS JWKS), issuer and audience,
+//! not the certificate binding: it sees no client certificate, the gateway checked that.
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json;
+use certbound_gateway::bearer::{bearer_token, Rejection};
+use certbound_gateway::tokens::{Verifier, VerifierConfig};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Arguments of `certbound sample-api`.
+#[derive(Clone, clap::Args)]
+pub struct SampleApiArgs {
+    /// Address to listen on (plain HTTP; keep it on loopback or a private network).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// The authorization server's issuer URL (metadata and JWKS are discovered from it).
+    #[arg(long)]
+    pub issuer: String,
+    /// CA certificate (PEM) trusted for the authorization server's TLS; default: system roots.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// Required `aud`; default: the issuer.
+    #[arg(long)]
+    pub audience: Option<String>,
+}
+
+struct ApiState {
+    verifier: Verifier,
+    transactions: Mutex<Vec<Value>>,
+}
+
+/// Runs the API until SIGINT/SIGTERM.
+pub async fn run(args: SampleApiArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let server = start(&args, listener).await?;
+    tracing::info!(addr = %args.listen, "sample API started");
+    tokio::select! {
+        _ = crate::shutdown_signal() => {}
+        _ = server => {}
+    }
+    Ok(())
+}
+
+/// Discovers the AS and serves on `listener`; the returned task runs the server.
+pub async fn start(
+    args: &SampleApiArgs,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut b = reqwest::Client::builder().use_rustls_tls().https_only(true);
+    match &args.ca {
+        Some(ca) => {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            b = b
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+        }
+        None => b = b.tls_built_in_native_certs(true),
+    }
+    let mut config = VerifierConfig::new(args.issuer.clone());
+    config.audience = args.audience.clone();
+    let verifier = Verifier::discover(config, b.build()?)
+        .await
+        .context("discovering the authorization server")?;
+    let state = Arc::new(ApiState {
+        verifier,
+        transactions: Mutex::new(Vec::new()),
+    });
+    let app = axum::Router::new()
+        .route("/api/transactions", post(create).get(list))
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .with_state(state);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "sample API stopped");
+        }
+    }))
+}
+
+async fn authorize(state: &ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Value, Response> {
+    const REALM: &str = "sample-api";
+    let token = match bearer_token(headers, uri.query()) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(Rejection::missing(REALM).into_response()),
+        Err(e) => return Err(Rejection::invalid_request(REALM, &e.to_string()).into_response()),
+    };
+    match state.verifier.verify(token).await {
+        Ok(t) => Ok(json!({"client_id": t.claims.client_id, "scopes": t.claims.scopes})),
+        Err(e) => Err(Rejection::invalid_token(REALM, e.description()).into_response()),
+    }
+}
+
+async fn create(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Option<Json<Value>>,
+) -> Response {
+    let caller = match authorize(&state, &headers, &uri).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut tx = match body {
+        Some(Json(Value::Object(fields))) => fields,
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "the body must be a JSON object"})),
+            )
+                .into_response()
+        }
+        None => serde_json::Map::new(),
+    };
+    let mut list = state.transactions.lock().unwrap_or_else(|p| p.into_inner());
+    tx.insert("id".into(), json!(format!("tx-{}", list.len() + 1)));
+    tx.insert("client_id".into(), caller["client_id"].clone());
+    tx.insert(
+        "created_at".into(),
+        json!(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)),
+    );
+    let tx = Value::Object(tx);
+    list.push(tx.clone());
+    (StatusCode::CREATED, Json(tx)).into_response()
+}
+
+async fn list(State(state): State<Arc<ApiState>>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Err(r) = authorize(&state, &headers, &uri).await {
+        return r;
+    }
+    let list = state
+        .transactions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    Json(json!({ "transactions": list })).into_response()
+}
