@@ -1,0 +1,283 @@
+//! The whole system from the user's side: `certbound quickstart` starts the AS, gateway, sample
+//! API and demo client; the story it prints, the demo client's buttons, `certbound call` through
+//! the gateway, and the sample API on its own.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn certbound() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_certbound"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_port_pair() -> u16 {
+    for _ in 0..200 {
+        let a = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}
+
+/// A running `certbound quickstart`, killed on drop.
+struct Quickstart {
+    child: Child,
+    out: Arc<Mutex<String>>,
+    dir: tempfile::TempDir,
+    port: u16,
+    gateway: u16,
+    api: u16,
+    demo: u16,
+}
+
+impl Drop for Quickstart {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Quickstart {
+    fn start() -> Quickstart {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, gateway, api, demo) = (free_port_pair(), free_port(), free_port(), free_port());
+        let mut child = certbound()
+            .args(["quickstart", "--dir"])
+            .arg(dir.path().join("dev"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--gateway-port",
+                &gateway.to_string(),
+            ])
+            .args([
+                "--api-port",
+                &api.to_string(),
+                "--demo-port",
+                &demo.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("quickstart starts");
+        let out = Arc::new(Mutex::new(String::new()));
+        let stdout = child.stdout.take().unwrap();
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let q = Quickstart {
+            child,
+            out,
+            dir,
+            port,
+            gateway,
+            api,
+            demo,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !q.output().contains("Ctrl-C stops everything") {
+            assert!(
+                Instant::now() < deadline,
+                "quickstart did not come up: {}",
+                q.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        q
+    }
+
+    fn output(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    fn p(&self, rel: &str) -> PathBuf {
+        self.dir.path().join("dev").join(rel)
+    }
+}
+
+fn thumbprint(path: &std::path::Path) -> String {
+    let out = certbound()
+        .args(["pki", "thumbprint"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split_whitespace().last().unwrap_or("").to_owned()
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_whole_system_from_the_quickstart() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let q = Quickstart::start();
+    let story = q.output();
+    let a_thumb = thumbprint(&q.p("pki/partner-a.pem"));
+    assert_eq!(a_thumb.len(), 43, "{a_thumb}");
+    assert!(
+        story.contains(&format!("bound to x5t#S256 {a_thumb}")),
+        "{story}"
+    );
+    assert!(
+        story.contains("through the gateway with the same certificate: 201 Created"),
+        "{story}"
+    );
+    assert!(story.contains("certificate: 401 Unauthorized"), "{story}");
+    assert!(story.contains("error=\"invalid_token\""), "{story}");
+
+    // The demo client's two buttons.
+    let demo = format!("http://127.0.0.1:{}", q.demo);
+    let page = http()
+        .get(format!("{demo}/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Get Access Token") && page.contains("Get Certificate Bound Access Token"),
+        "{page}"
+    );
+    http().post(format!("{demo}/token/plain")).send().unwrap();
+    let page = http()
+        .post(format!("{demo}/token/bound"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Not bound: no <code>cnf</code> claim"),
+        "the plain token has no cnf: {page}"
+    );
+    assert!(
+        page.contains(&format!("Bound: <code>cnf.x5t#S256 = {a_thumb}</code>")),
+        "{page}"
+    );
+    assert!(
+        page.contains("&quot;client_id&quot;: &quot;partner-secret&quot;"),
+        "claims are rendered escaped: {page}"
+    );
+    assert_eq!(
+        http()
+            .get(format!("{demo}/health"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // certbound call through the gateway, then the same token with partner-b's certificate.
+    let issuer = format!("https://localhost:{}", q.port);
+    let api = format!("https://localhost:{}/api/transactions", q.gateway);
+    let call = |who: &str, token: Option<&str>| {
+        let mut c = certbound();
+        c.args(["call", "--issuer", &issuer, "--client-id", who, "--cacert"])
+            .arg(q.p("pki/ca.pem"))
+            .arg("--cert")
+            .arg(q.p(&format!("pki/{who}.pem")))
+            .arg("--key")
+            .arg(q.p(&format!("pki/{who}.key")));
+        if let Some(t) = token {
+            c.args(["--token", t]);
+        }
+        c.arg(&api).output().unwrap()
+    };
+    let ok = call("partner-a", None);
+    let text = String::from_utf8_lossy(&ok.stdout).to_string();
+    assert!(
+        ok.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        text.contains("201 Created") && text.contains("\"client_id\":\"partner-a\""),
+        "{text}"
+    );
+
+    let token = certbound()
+        .args([
+            "token",
+            "--quiet",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "partner-a",
+            "--cacert",
+        ])
+        .arg(q.p("pki/ca.pem"))
+        .arg("--cert")
+        .arg(q.p("pki/partner-a.pem"))
+        .arg("--key")
+        .arg(q.p("pki/partner-a.key"))
+        .output()
+        .unwrap();
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let stolen = call("partner-b", Some(&token));
+    let text = String::from_utf8_lossy(&stolen.stdout).to_string();
+    assert!(!stolen.status.success());
+    assert!(
+        text.contains("401 Unauthorized") && text.contains("error=\"invalid_token\""),
+        "{text}"
+    );
+
+    // The sample API on its own verifies the JWT (and sees no certificate).
+    let direct = format!("http://127.0.0.1:{}/api/transactions", q.api);
+    let r = http()
+        .post(&direct)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"amount": 5}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = http()
+        .post(&direct)
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"sample-api\""
+    );
+    let mut tampered = token.clone();
+    tampered.insert(tampered.len() / 2, 'x');
+    let r = http().post(&direct).bearer_auth(&tampered).send().unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+    let list: serde_json::Value = http()
+        .get(&direct)
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        list["transactions"].as_array().unwrap().len() >= 3,
+        "{list}"
+    );
+}
