@@ -105,44 +105,38 @@ fn tls(args: &DemoClientArgs, with_cert: bool) -> ClientCertArgs {
 }
 
 async fn plain(State(state): State<Arc<DemoState>>) -> Response {
-    let a = &state.args;
-    let got = obtain(&TokenArgs {
-        issuer: a.issuer.clone(),
-        client_id: a.client_id.clone(),
-        secret: Some(a.secret.clone()),
-        secret_post: false,
-        scope: None,
-        quiet: true,
-        tls: tls(a, false),
-    })
-    .await
-    .map_err(|e| format!("{e:#}"));
-    state
-        .results
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .plain = Some(got);
-    Redirect::to("/home").into_response()
+    fetch(&state, false).await
 }
 
 async fn bound(State(state): State<Arc<DemoState>>) -> Response {
+    fetch(&state, true).await
+}
+
+/// Gets a token with the secret client (plain) or the certificate client (bound), keeps it for
+/// the page, and redirects back to it.
+async fn fetch(state: &DemoState, bound: bool) -> Response {
     let a = &state.args;
     let got = obtain(&TokenArgs {
         issuer: a.issuer.clone(),
-        client_id: a.mtls_client_id.clone(),
-        secret: None,
+        client_id: if bound {
+            a.mtls_client_id.clone()
+        } else {
+            a.client_id.clone()
+        },
+        secret: (!bound).then(|| a.secret.clone()),
         secret_post: false,
         scope: None,
         quiet: true,
-        tls: tls(a, true),
+        tls: tls(a, bound),
     })
     .await
     .map_err(|e| format!("{e:#}"));
-    state
-        .results
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .bound = Some(got);
+    let mut results = state.results.lock().unwrap_or_else(|p| p.into_inner());
+    if bound {
+        results.bound = Some(got);
+    } else {
+        results.plain = Some(got);
+    }
     Redirect::to("/home").into_response()
 }
 
