@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client_cert;
 pub mod danger;
+pub mod forwarded;
 pub mod serve;
 pub mod tls;
 
