@@ -21,6 +21,10 @@ pub struct GatewayConfig {
     /// Routes, matched by longest `path_prefix`.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Where the listener takes client certificates from (`[client_cert.https]`): the TLS
+    /// handshake (default) or a trusted proxy's header. See docs/proxies.md.
+    #[serde(default)]
+    pub client_cert: GatewayClientCert,
     /// The realm in `WWW-Authenticate` challenges.
     #[serde(default = "default_realm")]
     pub realm: String,
@@ -28,6 +32,15 @@ pub struct GatewayConfig {
 
 fn default_realm() -> String {
     "certbound".to_owned()
+}
+
+/// `[client_cert.https]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayClientCert {
+    /// The gateway's listener.
+    #[serde(default)]
+    pub https: certbound_net::client_cert::ClientCertConfig,
 }
 
 /// `[listen]`.
@@ -269,6 +282,10 @@ impl GatewayConfig {
                 }
             }
         }
+        c.client_cert
+            .https
+            .to_policy(true)
+            .map_err(|(k, m)| err(&format!("client_cert.https.{k}"), m))?;
         for (key, path) in [("tls.cert", &c.tls.cert), ("tls.key", &c.tls.key)] {
             if let Err(e) = std::fs::metadata(path) {
                 return Err(err(key, format!("cannot read {}: {e}", path.display())));

@@ -36,6 +36,9 @@ pub enum GatewayError {
     /// The HTTPS client for the authorization server.
     #[error("HTTPS client for the authorization server: {0}")]
     HttpClient(String),
+    /// An invalid configuration value.
+    #[error("configuration: {0}")]
+    Config(String),
     /// Metadata or JWKS discovery failed.
     #[error("discovering the authorization server: {0}")]
     Discovery(String),
@@ -165,7 +168,18 @@ pub async fn start_on(
         ClientCertMode::RequiredTrusted { anchors }
     };
     let tls = server_config(chain, key, &mode)?;
-    let app = axum::Router::new().fallback(handle).with_state(state);
+    let policy = config
+        .client_cert
+        .https
+        .to_policy(true)
+        .map_err(|(k, m)| GatewayError::Config(format!("client_cert.https.{k}: {m}")))?;
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            certbound_net::client_cert::apply,
+        ));
     let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
         addr: config.listen.https,
         source,

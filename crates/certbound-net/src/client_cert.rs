@@ -168,3 +168,191 @@ pub async fn apply(
         }
     }
 }
+
+/// The `[client_cert.<listener>]` table of the `serve` and `gateway` configurations.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertConfig {
+    /// `tls` (default), `header` or `tls-or-header`.
+    #[serde(default)]
+    pub client_cert_source: Option<String>,
+    /// `rfc9440`, `nginx`, `envoy-xfcc`, `aws-alb`, `traefik` or `haproxy`.
+    #[serde(default)]
+    pub client_cert_header_format: Option<String>,
+    /// The header name, when not the format's default.
+    #[serde(default)]
+    pub client_cert_header: Option<String>,
+    /// CIDRs (or single addresses) of the proxies whose header is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// `x5t#S256` of the proxies' own TLS client certificates; when set, a proxy must present one.
+    #[serde(default)]
+    pub trusted_proxy_thumbprints: Vec<String>,
+}
+
+impl ClientCertConfig {
+    /// Validates the table into a policy. `requests_certificates` says whether the listener asks
+    /// for client certificates at all (thumbprint trust needs it). Errors name the key and the fix.
+    pub fn to_policy(
+        &self,
+        requests_certificates: bool,
+    ) -> Result<ClientCertPolicy, (&'static str, String)> {
+        let source: CertSource = self
+            .client_cert_source
+            .as_deref()
+            .unwrap_or("tls")
+            .parse()
+            .map_err(|e| ("client_cert_source", e))?;
+        let format: HeaderFormat = match (&self.client_cert_header_format, source) {
+            (Some(f), _) => f.parse().map_err(|e| ("client_cert_header_format", e))?,
+            (None, CertSource::Tls) => HeaderFormat::Rfc9440,
+            (None, _) => {
+                return Err((
+                    "client_cert_header_format",
+                    "set the proxy's header format: rfc9440, nginx, envoy-xfcc, aws-alb, traefik or haproxy".into(),
+                ))
+            }
+        };
+        let header_name = self
+            .client_cert_header
+            .as_deref()
+            .unwrap_or(format.default_header());
+        let header =
+            HeaderName::from_bytes(header_name.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                (
+                    "client_cert_header",
+                    format!("'{header_name}' is not a header name"),
+                )
+            })?;
+        let mut networks = Vec::new();
+        for p in &self.trusted_proxies {
+            let net = p
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    (
+                        "trusted_proxies",
+                        format!("'{p}' is not an address or CIDR (e.g. \"10.0.0.0/8\")"),
+                    )
+                })?;
+            networks.push(net);
+        }
+        let mut thumbprints = Vec::new();
+        for t in &self.trusted_proxy_thumbprints {
+            if t.len() != 43
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(("trusted_proxy_thumbprints", format!("'{t}' is not an x5t#S256 (43 base64url characters; `certbound pki thumbprint proxy.pem`)")));
+            }
+            thumbprints.push(Thumbprint::from_claim(t));
+        }
+        if !thumbprints.is_empty() && !requests_certificates {
+            return Err(("trusted_proxy_thumbprints", "this listener requests no client certificate, so a proxy cannot be recognised by one; use trusted_proxies, or put the proxy on a listener that requests certificates".into()));
+        }
+        if source != CertSource::Tls && networks.is_empty() && thumbprints.is_empty() {
+            return Err(("trusted_proxies", "a header source needs trusted_proxies and/or trusted_proxy_thumbprints: otherwise no header is ever believed".into()));
+        }
+        Ok(ClientCertPolicy {
+            source,
+            format,
+            header,
+            trusted: TrustedProxies {
+                networks,
+                thumbprints,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_validation() {
+        let ok = ClientCertConfig {
+            client_cert_source: Some("tls-or-header".into()),
+            client_cert_header_format: Some("nginx".into()),
+            client_cert_header: Some("X-SSL-Client-Cert".into()),
+            trusted_proxies: vec!["10.0.0.0/8".into(), "127.0.0.1".into()],
+            trusted_proxy_thumbprints: vec![],
+        };
+        let p = ok.to_policy(false).unwrap();
+        assert_eq!(p.source, CertSource::TlsOrHeader);
+        assert_eq!(p.header.as_str(), "x-ssl-client-cert");
+        assert_eq!(
+            ClientCertConfig::default().to_policy(false).unwrap().source,
+            CertSource::Tls
+        );
+        let err = |c: ClientCertConfig, rc: bool| c.to_policy(rc).unwrap_err().0;
+        assert_eq!(
+            err(
+                ClientCertConfig {
+                    client_cert_source: Some("proxy".into()),
+                    ..Default::default()
+                },
+                true
+            ),
+            "client_cert_source"
+        );
+        assert_eq!(
+            err(
+                ClientCertConfig {
+                    client_cert_source: Some("header".into()),
+                    ..Default::default()
+                },
+                true
+            ),
+            "client_cert_header_format"
+        );
+        assert_eq!(
+            err(
+                ClientCertConfig {
+                    trusted_proxies: vec![],
+                    ..ok.clone()
+                },
+                true
+            ),
+            "trusted_proxies"
+        );
+        assert_eq!(
+            err(
+                ClientCertConfig {
+                    trusted_proxies: vec!["10.0.0.0/33".into()],
+                    ..ok.clone()
+                },
+                true
+            ),
+            "trusted_proxies"
+        );
+        assert_eq!(
+            err(
+                ClientCertConfig {
+                    trusted_proxy_thumbprints: vec!["short".into()],
+                    ..ok.clone()
+                },
+                true
+            ),
+            "trusted_proxy_thumbprints"
+        );
+        let thumb = "A4DtL2JmUMhAsvJj5tKyn64SqzmuXbMrJa0n761y5v0".to_owned();
+        assert_eq!(
+            err(
+                ClientCertConfig {
+                    trusted_proxy_thumbprints: vec![thumb.clone()],
+                    ..ok.clone()
+                },
+                false
+            ),
+            "trusted_proxy_thumbprints"
+        );
+        assert!(ClientCertConfig {
+            trusted_proxy_thumbprints: vec![thumb],
+            ..ok
+        }
+        .to_policy(true)
+        .is_ok());
+    }
+}

@@ -26,9 +26,24 @@ pub struct Config {
     /// Fetching of self-signed clients' `jwks_uri`.
     #[serde(default)]
     pub jwks_uri: JwksUriConfig,
+    /// Where each listener takes client certificates from (TLS, or a trusted proxy's header).
+    #[serde(default)]
+    pub client_cert: ClientCertTables,
     /// Statically registered clients (RFC 7591 metadata names).
     #[serde(default)]
     pub clients: Vec<ClientMetadata>,
+}
+
+/// `[client_cert.https]` and `[client_cert.mtls]`: see docs/proxies.md.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertTables {
+    /// The conventional listener.
+    #[serde(default)]
+    pub https: certbound_net::client_cert::ClientCertConfig,
+    /// The mTLS listener.
+    #[serde(default)]
+    pub mtls: certbound_net::client_cert::ClientCertConfig,
 }
 
 /// `[listen]`.
@@ -174,6 +189,10 @@ pub struct ValidatedConfig {
     pub clients: Vec<RegisteredClient>,
     /// The configuration file, for messages.
     pub source: String,
+    /// The certificate policy of the conventional listener.
+    pub https_cert_policy: certbound_net::client_cert::ClientCertPolicy,
+    /// The certificate policy of the mTLS listener.
+    pub mtls_cert_policy: certbound_net::client_cert::ClientCertPolicy,
 }
 
 impl Config {
@@ -255,6 +274,16 @@ impl Config {
             }
         }
 
+        let https_cert_policy = config
+            .client_cert
+            .https
+            .to_policy(false)
+            .map_err(|(k, m)| err(&format!("client_cert.https.{k}"), m))?;
+        let mtls_cert_policy = config
+            .client_cert
+            .mtls
+            .to_policy(true)
+            .map_err(|(k, m)| err(&format!("client_cert.mtls.{k}"), m))?;
         let mut clients = Vec::with_capacity(config.clients.len());
         for (i, meta) in config.clients.iter().enumerate() {
             if config.clients[..i]
@@ -314,6 +343,8 @@ impl Config {
             config,
             clients,
             source: file.to_owned(),
+            https_cert_policy,
+            mtls_cert_policy,
         })
     }
 

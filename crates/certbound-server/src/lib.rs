@@ -204,7 +204,7 @@ pub async fn start_on(
     tasks.push(tokio::spawn(certbound_net::serve(
         https,
         tls,
-        app.clone(),
+        with_cert_policy(app.clone(), &config.https_cert_policy),
         ServeOptions::named("https"),
         stopped(rx.clone()),
     )));
@@ -215,7 +215,7 @@ pub async fn start_on(
         tasks.push(tokio::spawn(certbound_net::serve(
             listener,
             tls,
-            app,
+            with_cert_policy(app, &config.mtls_cert_policy),
             ServeOptions::named("mtls"),
             stopped(rx.clone()),
         )));
@@ -281,6 +281,18 @@ async fn maintenance(
             }
         }
     }
+}
+
+/// Applies a listener's client-certificate policy (TLS or a trusted proxy's header) before the
+/// routes, so handlers see the resolved certificate in `ConnectionInfo`.
+pub fn with_cert_policy(
+    app: Router,
+    policy: &certbound_net::client_cert::ClientCertPolicy,
+) -> Router {
+    app.layer(axum::middleware::from_fn_with_state(
+        Arc::new(policy.clone()),
+        certbound_net::client_cert::apply,
+    ))
 }
 
 /// The routes, identical on both listeners.
