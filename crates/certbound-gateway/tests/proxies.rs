@@ -277,3 +277,112 @@ async fn behind_nginx_the_binding_holds_and_forged_headers_get_no_credit() {
     assert_eq!(r.status, 400, "{}", r.json);
     assert_eq!(r.error(), "invalid_request");
 }
+
+struct Haproxy(Child);
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_haproxy_the_token_is_bound_to_the_client_not_the_proxy() {
+    let pki = Pki::new();
+    let proxy = pki.client("haproxy-proxy", "Example");
+    let d = pki.dir.path();
+    // HAProxy wants certificate and key in one file.
+    std::fs::write(
+        d.join("haproxy-proxy.pem"),
+        format!("{}{}", proxy.cert_pem, proxy.key_pem),
+    )
+    .unwrap();
+    let server_pem = std::fs::read_to_string(d.join("server.pem")).unwrap();
+    let server_key = std::fs::read_to_string(d.join("server.key")).unwrap();
+    std::fs::write(
+        d.join("haproxy-server.pem"),
+        format!("{server_pem}{server_key}"),
+    )
+    .unwrap();
+    let mut extra = format!(
+        "[client_cert.mtls]\nclient_cert_source = \"tls-or-header\"\nclient_cert_header_format = \"haproxy\"\nclient_cert_header = \"X-SSL-Client-Cert\"\ntrusted_proxy_thumbprints = [\"{}\"]\n",
+        proxy.thumbprint()
+    );
+    extra.push_str(&tls_client(
+        "partner-a",
+        "tls_client_auth_subject_dn",
+        "CN=partner-a,O=Example",
+    ));
+    let auth = TestServer::start(&pki, &extra).await;
+
+    let port = free_port();
+    let cfg = format!(
+        "defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend partners
+    bind 127.0.0.1:{port} ssl crt {dir}/haproxy-server.pem verify optional ca-file {dir}/ca.pem crt-ignore-err all ca-ignore-err all
+    http-request del-header X-SSL-Client-Cert
+    http-request set-header X-SSL-Client-Cert %[ssl_c_der,base64] if {{ ssl_c_used }}
+    default_backend certbound
+backend certbound
+    server as 127.0.0.1:{as_port} ssl verify none crt {dir}/haproxy-proxy.pem
+",
+        dir = d.display(),
+        as_port = auth.server.mtls_addr.unwrap().port()
+    );
+    std::fs::write(d.join("haproxy.cfg"), cfg).unwrap();
+    let _haproxy = Haproxy(
+        Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(d.join("haproxy.cfg"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy must be installed (apt-get install haproxy); .ci/run installs it"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "haproxy did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let a = pki.client("partner-a", "Example");
+    let url = format!("https://127.0.0.1:{port}/token");
+    let r = auth
+        .post(
+            &auth.http(Some(&a)),
+            &url,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "partner-a"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let (_, claims) = jwt_parts(r.json["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["x5t#S256"], a.thumbprint().as_str());
+    // A client that sets the header itself through HAProxy: HAProxy replaces it; without a
+    // certificate there is no credit.
+    let forged = auth
+        .http(None)
+        .post(&url)
+        .header(
+            "X-SSL-Client-Cert",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &a.cert_der),
+        )
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "partner-a"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    TestServer::read(forged)
+        .await
+        .assert_error(401, "invalid_client");
+}
