@@ -47,7 +47,7 @@ pub async fn authenticate_request(
         Ok(id) => id.to_owned(),
         Err(failure) => return Err(refuse(endpoint, None, certificate, failure)),
     };
-    let Some(registration) = state.clients.get(&claimed).cloned() else {
+    let Some(registration) = state.clients.get(&claimed) else {
         let failure = auth::unknown_client(&creds, &claimed);
         return Err(refuse(endpoint, Some(&claimed), certificate, failure));
     };

@@ -189,6 +189,8 @@ pub struct ValidatedConfig {
     pub clients: Vec<RegisteredClient>,
     /// The configuration file, for messages.
     pub source: String,
+    /// The directory relative paths are resolved against (also for clients added at run time).
+    pub base: PathBuf,
     /// The certificate policy of the conventional listener.
     pub https_cert_policy: certbound_net::client_cert::ClientCertPolicy,
     /// The certificate policy of the mTLS listener.
@@ -298,54 +300,70 @@ impl Config {
                     ),
                 ));
             }
-            let mut client = meta.validate().map_err(|e| {
-                err(
-                    &format!("clients[{i}].{}", e.field),
-                    format!("client '{}': {}", e.client_id, e.message),
-                )
-            })?;
-            if !meta.tls_client_auth_ca.is_empty() {
-                let key = format!("clients[{i}].tls_client_auth_ca");
-                let mut ders = Vec::new();
-                for p in &meta.tls_client_auth_ca {
-                    let path = if p.is_relative() {
-                        base.join(p)
-                    } else {
-                        p.clone()
-                    };
-                    ders.extend(
-                        certbound_net::load_cert_chain(&path)
-                            .map_err(|e| err(&key, e.to_string()))?,
-                    );
-                }
-                let anchors = certbound_core::auth::TrustAnchors::from_der(&ders)
-                    .map_err(|e| err(&key, format!("not a usable CA certificate: {e:?}")))?;
-                client.trust_anchors = Some(anchors);
-            }
-            if client.credential.method() == certbound_core::client::AuthMethod::TlsClientAuth
-                && config.tls.client_ca.is_empty()
-                && client.trust_anchors.is_none()
-            {
-                return Err(err(
-                    "tls.client_ca",
-                    format!("client '{}' uses tls_client_auth, which needs trust anchors: list the CA files in [tls] client_ca (or in the client's tls_client_auth_ca)", client.client_id),
-                ));
-            }
-            if client.credential.method().uses_certificate() && config.listen.mtls.is_none() {
-                return Err(err(
-                    "listen.mtls",
-                    format!("client '{}' authenticates with a certificate, which needs the mTLS listener: set [listen] mtls and mtls_url", client.client_id),
-                ));
-            }
+            let client = config
+                .register(meta, base)
+                .map_err(|(k, m)| err(&format!("clients[{i}].{k}"), m))?;
             clients.push(client);
         }
         Ok(ValidatedConfig {
             config,
             clients,
             source: file.to_owned(),
+            base: base.to_path_buf(),
             https_cert_policy,
             mtls_cert_policy,
         })
+    }
+
+    /// Validates one client's metadata against this server's configuration (trust anchors,
+    /// listeners) and builds its registration. Used for clients in the file and for clients
+    /// registered in the store at run time, so both are held to the same rules. Errors are
+    /// (metadata key, message).
+    pub fn register(
+        &self,
+        meta: &ClientMetadata,
+        base: &Path,
+    ) -> Result<RegisteredClient, (String, String)> {
+        let mut client = meta.validate().map_err(|e| {
+            (
+                e.field.to_owned(),
+                format!("client '{}': {}", e.client_id, e.message),
+            )
+        })?;
+        if !meta.tls_client_auth_ca.is_empty() {
+            let key = "tls_client_auth_ca".to_owned();
+            let mut ders = Vec::new();
+            for p in &meta.tls_client_auth_ca {
+                let path = if p.is_relative() {
+                    base.join(p)
+                } else {
+                    p.clone()
+                };
+                ders.extend(
+                    certbound_net::load_cert_chain(&path)
+                        .map_err(|e| (key.clone(), e.to_string()))?,
+                );
+            }
+            let anchors = certbound_core::auth::TrustAnchors::from_der(&ders)
+                .map_err(|e| (key.clone(), format!("not a usable CA certificate: {e:?}")))?;
+            client.trust_anchors = Some(anchors);
+        }
+        if client.credential.method() == certbound_core::client::AuthMethod::TlsClientAuth
+            && self.tls.client_ca.is_empty()
+            && client.trust_anchors.is_none()
+        {
+            return Err((
+                "tls_client_auth_ca".to_owned(),
+                format!("client '{}' uses tls_client_auth, which needs trust anchors: list the CA files in [tls] client_ca (or in the client's tls_client_auth_ca)", client.client_id),
+            ));
+        }
+        if client.credential.method().uses_certificate() && self.listen.mtls.is_none() {
+            return Err((
+                "token_endpoint_auth_method".to_owned(),
+                format!("client '{}' authenticates with a certificate, which needs the mTLS listener: set [listen] mtls and mtls_url", client.client_id),
+            ));
+        }
+        Ok(client)
     }
 
     fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), (String, String)> {

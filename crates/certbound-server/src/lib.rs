@@ -29,7 +29,6 @@ use certbound_store::Store;
 use config::ValidatedConfig;
 use keys::{Keys, SigningAlg};
 use state::{now_secs, AppState, Inner};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,11 +170,8 @@ pub async fn start_on(
         signing_alg: alg.as_str(),
     });
 
-    let clients: HashMap<String, Arc<_>> = config
-        .clients
-        .iter()
-        .map(|c| (c.client_id.clone(), Arc::new(c.clone())))
-        .collect();
+    let clients = state::ClientRegistry::new(&config.clients);
+    clients.reload(&store, &config).await?;
     let state = AppState::new(Inner {
         issuer: Arc::from(cfg.issuer.as_str()),
         audience: cfg.audience().to_owned(),
@@ -222,6 +218,7 @@ pub async fn start_on(
     }
 
     tasks.push(tokio::spawn(maintenance(
+        state.clone(),
         keys,
         store,
         alg,
@@ -244,9 +241,11 @@ pub async fn start_on(
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 const PURGE_BATCH: u32 = 1000;
 
-/// Background work of every instance: re-read the key ring (a rotation anywhere is picked up
-/// without a restart) and purge expired tokens in bounded batches.
+/// Background work of every instance: re-read the key ring and the run-time clients (a rotation
+/// or a `certbound clients add` anywhere is picked up without a restart) and purge expired tokens
+/// in bounded batches.
 async fn maintenance(
+    app: AppState,
     keys: Keys,
     store: Store,
     alg: SigningAlg,
@@ -261,6 +260,9 @@ async fn maintenance(
         }
         if let Err(e) = keys.reload(&store, alg, now_secs()).await {
             tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones");
+        }
+        if let Err(e) = app.clients.reload(&store, &app.config).await {
+            tracing::warn!(error = %e, "reloading run-time clients failed; keeping the current ones");
         }
         if last_purge.elapsed() >= PURGE_INTERVAL {
             last_purge = tokio::time::Instant::now();

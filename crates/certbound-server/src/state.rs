@@ -24,8 +24,8 @@ pub struct Inner {
     pub audience: String,
     /// Access token lifetime in seconds.
     pub ttl_seconds: i64,
-    /// Registered clients by id (static data: never read from the store per request).
-    pub clients: HashMap<String, Arc<RegisteredClient>>,
+    /// Registered clients (held in memory: never read from the store per request).
+    pub clients: ClientRegistry,
     /// Trust anchors for `tls_client_auth`.
     pub anchors: TrustAnchors,
     /// Signing keys.
@@ -55,6 +55,75 @@ impl std::ops::Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         &self.inner
+    }
+}
+
+/// The registered clients: those of the configuration file, and those added at run time with
+/// `certbound clients add` (stored, and reloaded by every instance periodically). A client id in
+/// the file always wins over the store.
+pub struct ClientRegistry {
+    configured: HashMap<String, Arc<RegisteredClient>>,
+    stored: std::sync::RwLock<Arc<HashMap<String, Arc<RegisteredClient>>>>,
+}
+
+impl ClientRegistry {
+    /// A registry of the configuration's clients.
+    pub fn new(configured: &[RegisteredClient]) -> Self {
+        ClientRegistry {
+            configured: configured
+                .iter()
+                .map(|c| (c.client_id.clone(), Arc::new(c.clone())))
+                .collect(),
+            stored: std::sync::RwLock::new(Arc::new(HashMap::new())),
+        }
+    }
+
+    /// The registration of `client_id`.
+    pub fn get(&self, client_id: &str) -> Option<Arc<RegisteredClient>> {
+        if let Some(c) = self.configured.get(client_id) {
+            return Some(c.clone());
+        }
+        let stored = self
+            .stored
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        stored.get(client_id).cloned()
+    }
+
+    /// Whether `client_id` is declared in the configuration file.
+    pub fn is_configured(&self, client_id: &str) -> bool {
+        self.configured.contains_key(client_id)
+    }
+
+    /// Replaces the run-time clients with those in the store. A stored client that no longer
+    /// validates (e.g. its CA file is gone) is skipped with a warning, not fatal.
+    pub async fn reload(
+        &self,
+        store: &Store,
+        config: &ValidatedConfig,
+    ) -> Result<usize, certbound_store::StoreError> {
+        let mut map = HashMap::new();
+        for (id, json) in store.clients().await? {
+            if self.configured.contains_key(&id) {
+                tracing::warn!(client_id = %id, "a stored client has the id of a configured client; the configuration wins");
+                continue;
+            }
+            let registered = serde_json::from_str::<certbound_core::client::ClientMetadata>(&json)
+                .map_err(|e| ("-".to_owned(), e.to_string()))
+                .and_then(|meta| config.config.register(&meta, &config.base));
+            match registered {
+                Ok(c) => {
+                    map.insert(id, Arc::new(c));
+                }
+                Err((key, message)) => {
+                    tracing::warn!(client_id = %id, key, %message, "skipping a stored client that does not validate")
+                }
+            }
+        }
+        let n = map.len();
+        *self.stored.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
+        Ok(n)
     }
 }
 

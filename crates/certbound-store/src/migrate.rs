@@ -19,21 +19,35 @@ pub(crate) struct Migration {
 }
 
 /// SQLite scripts, oldest first.
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "clients",
+        sql: include_str!("../migrations/sqlite/0002_clients.sql"),
+    },
+];
 
 /// PostgreSQL scripts, oldest first; same versions as [`SQLITE`].
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "clients",
+        sql: include_str!("../migrations/postgres/0002_clients.sql"),
+    },
+];
 
 /// The newest schema version this build knows (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Bookkeeping table; identical on both backends. One row per applied migration.
 const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (

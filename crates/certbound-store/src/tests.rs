@@ -153,6 +153,7 @@ store_test!(
     purge_in_bounded_batches,
     invalid_records_are_refused,
     concurrent_writers,
+    client_registry,
 );
 
 fn key(kid: &str, created_at: i64) -> SigningKeyRecord {
@@ -942,4 +943,35 @@ async fn first_connects_race_postgres() {
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+async fn client_registry(ctx: Ctx) {
+    let store = ctx.store;
+    assert!(store.clients().await.expect("empty").is_empty());
+    store
+        .upsert_client("b", r#"{"client_id":"b","v":1}"#, 10)
+        .await
+        .expect("b");
+    store
+        .upsert_client("a", r#"{"client_id":"a"}"#, 10)
+        .await
+        .expect("a");
+    store
+        .upsert_client("b", r#"{"client_id":"b","v":2}"#, 20)
+        .await
+        .expect("replace b");
+    let all = store.clients().await.expect("list");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].0, "a");
+    assert_eq!(
+        all[1],
+        ("b".to_owned(), r#"{"client_id":"b","v":2}"#.to_owned())
+    );
+    assert!(matches!(
+        store.upsert_client("c", "[]", 1).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(store.delete_client("a").await.expect("delete"));
+    assert!(!store.delete_client("a").await.expect("delete again"));
+    assert_eq!(store.clients().await.expect("list").len(), 1);
 }

@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 use certbound_core::auth::{self, PresentedCredentials, TrustAnchors};
-use certbound_core::client::{ClientCredential, SelfSignedKeys};
+use certbound_core::client::{ClientCredential, ClientMetadata, SelfSignedKeys};
+use certbound_core::secret::SecretHash;
 use certbound_core::{CertificateSource, ClientCertificate};
 use certbound_server::config::Config;
 use rustls_pki_types::pem::PemObject;
@@ -26,6 +27,26 @@ pub enum ClientsCommand {
         #[arg(long)]
         cert: PathBuf,
     },
+    /// Register (or replace) a client at run time, in the store: every running instance picks it
+    /// up within `[tokens] key_refresh_seconds`. The metadata is RFC 7591 JSON with the same keys as
+    /// a `[[clients]]` table; a `client_secret` is stored only as its argon2 hash.
+    Add {
+        /// The server configuration.
+        #[arg(long, default_value = "certbound.toml")]
+        config: PathBuf,
+        /// The client's metadata as a JSON file (`-` for standard input).
+        #[arg(long)]
+        metadata: PathBuf,
+    },
+    /// Remove a client registered with `clients add`.
+    Remove {
+        /// The server configuration.
+        #[arg(long, default_value = "certbound.toml")]
+        config: PathBuf,
+        /// The client to remove.
+        #[arg(long)]
+        client_id: String,
+    },
     /// List the registered clients.
     List {
         /// The server configuration.
@@ -37,8 +58,88 @@ pub enum ClientsCommand {
 /// Runs the command; the process exits non-zero when the check fails.
 pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
     match cmd {
+        ClientsCommand::Add { config, metadata } => {
+            let cfg = Config::load(&config)?;
+            let text = if metadata.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+            } else {
+                std::fs::read_to_string(&metadata)
+                    .with_context(|| format!("reading {}", metadata.display()))?
+            };
+            let mut meta: ClientMetadata = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not client metadata JSON", metadata.display()))?;
+            if cfg.clients.iter().any(|c| c.client_id == meta.client_id) {
+                anyhow::bail!(
+                    "client '{}' is declared in {}; change it there",
+                    meta.client_id,
+                    config.display()
+                );
+            }
+            if let Some(secret) = meta.client_secret.take() {
+                meta.client_secret_hash = Some(
+                    SecretHash::hash(&secret)
+                        .map_err(|e| anyhow::anyhow!("client_secret: {e}"))?
+                        .phc()
+                        .to_owned(),
+                );
+            }
+            cfg.config
+                .register(&meta, &cfg.base)
+                .map_err(|(key, message)| {
+                    anyhow::anyhow!("{}: {key}: {message}", metadata.display())
+                })?;
+            let store = certbound_store::Store::connect(&cfg.config.store.url)
+                .await
+                .context("opening the store")?;
+            store
+                .upsert_client(
+                    &meta.client_id,
+                    &serde_json::to_string(&meta)?,
+                    certbound_server::state::now_secs(),
+                )
+                .await?;
+            println!(
+                "registered client '{}' ({}); running servers pick it up within {} s",
+                meta.client_id,
+                meta.token_endpoint_auth_method,
+                cfg.config.tokens.key_refresh_seconds
+            );
+            Ok(true)
+        }
+        ClientsCommand::Remove { config, client_id } => {
+            let cfg = Config::load(&config)?;
+            let store = certbound_store::Store::connect(&cfg.config.store.url)
+                .await
+                .context("opening the store")?;
+            if store.delete_client(&client_id).await? {
+                println!(
+                    "removed client '{client_id}'; running servers drop it within {} s",
+                    cfg.config.tokens.key_refresh_seconds
+                );
+                Ok(true)
+            } else {
+                println!("no client '{client_id}' was registered with `clients add`");
+                Ok(false)
+            }
+        }
         ClientsCommand::List { config } => {
             let cfg = Config::load(&config)?;
+            let store = certbound_store::Store::connect(&cfg.config.store.url)
+                .await
+                .context("opening the store")?;
+            let registry = certbound_server::state::ClientRegistry::new(&cfg.clients);
+            registry.reload(&store, &cfg).await?;
+            for (id, _) in store.clients().await? {
+                if let Some(c) = registry.get(&id).filter(|_| !registry.is_configured(&id)) {
+                    println!(
+                        "{}\t{}\tbound={}\tscope={}\t(store)",
+                        c.client_id,
+                        c.credential.method(),
+                        c.bound_tokens,
+                        c.scopes.join(" ")
+                    );
+                }
+            }
             for c in &cfg.clients {
                 println!(
                     "{}\t{}\tbound={}\tscope={}",
@@ -75,7 +176,12 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
                 }
                 Err(e) => println!("  cannot be parsed: {e}"),
             }
-            let Some(client) = cfg.clients.iter().find(|c| c.client_id == client_id) else {
+            let store = certbound_store::Store::connect(&cfg.config.store.url)
+                .await
+                .context("opening the store")?;
+            let registry = certbound_server::state::ClientRegistry::new(&cfg.clients);
+            registry.reload(&store, &cfg).await?;
+            let Some(client) = registry.get(&client_id) else {
                 println!(
                     "client: '{client_id}' is not registered in {}",
                     config.display()
@@ -107,11 +213,16 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
                 certificate: Some(&certificate),
                 ..Default::default()
             };
-            let (ok, trace) =
-                match auth::authenticate(client, &creds, &anchors, &self_signed, UnixTime::now()) {
-                    Ok(a) => (true, a.trace),
-                    Err(f) => (false, f.trace),
-                };
+            let (ok, trace) = match auth::authenticate(
+                &client,
+                &creds,
+                &anchors,
+                &self_signed,
+                UnixTime::now(),
+            ) {
+                Ok(a) => (true, a.trace),
+                Err(f) => (false, f.trace),
+            };
             for (i, step) in trace.steps.iter().enumerate() {
                 println!(
                     "{}. {:<12} {:<6} {}",

@@ -64,6 +64,12 @@ enum Command {
     /// Inspect registered clients.
     #[command(subcommand)]
     Clients(clients_cmd::ClientsCommand),
+    /// Create or upgrade the store's schema (also done at every start) and print its version.
+    Migrate {
+        /// The server configuration.
+        #[arg(long, default_value = "certbound.toml", env = "CERTBOUND_CONFIG")]
+        config: PathBuf,
+    },
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
@@ -108,6 +114,17 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Keys(cmd) => keys_cmd::run(cmd).await,
+            Command::Migrate { config } => {
+                let cfg = certbound_server::config::Config::load(&config)?;
+                certbound_store::Store::connect(&cfg.config.store.url)
+                    .await
+                    .context("migrating the store")?;
+                println!(
+                    "store schema is at version {}",
+                    certbound_store::SCHEMA_VERSION
+                );
+                Ok(())
+            }
             Command::Pki(_) => unreachable!("handled above"),
         }
     })

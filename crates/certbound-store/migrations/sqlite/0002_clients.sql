@@ -1,0 +1,8 @@
+-- certbound schema version 2 (SQLite): clients registered at run time (`certbound clients add`),
+-- as validated RFC 7591 metadata JSON (secrets only as argon2 hashes). Every instance reloads them.
+CREATE TABLE clients (
+    client_id  TEXT    NOT NULL PRIMARY KEY,
+    metadata   TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;

@@ -1,0 +1,314 @@
+//! Several `certbound serve` processes on one PostgreSQL database behave as one server: a token
+//! issued by one introspects on the other, a revocation on one is seen by the other, a key rotation
+//! and a client added on one are picked up by the other without a restart.
+//!
+//! Reads `CERTBOUND_TEST_POSTGRES_URL` (an admin URL; the test creates and drops its own database).
+//! Without it the test prints a visible SKIPPED line; `.ci/run` sets it.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn certbound() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_certbound"))
+}
+
+fn free_port_pair() -> u16 {
+    for _ in 0..200 {
+        let a = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}
+
+struct Server {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(config: &Path) -> Server {
+    let mut child = certbound()
+        .args(["serve", "--config"])
+        .arg(config)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = log.clone();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let s = Server { child, log };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !s
+        .log
+        .lock()
+        .unwrap()
+        .contains("authorization server started")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "server did not start: {}",
+            s.log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s
+}
+
+/// A database of its own on the test PostgreSQL server, dropped at the end.
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create(admin: &str) -> Database {
+        let name = format!(
+            "certbound_scale_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let out = Command::new("psql")
+            .arg(admin)
+            .args([
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                &format!("CREATE DATABASE {name}"),
+            ])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+        Database {
+            admin: admin.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.admin)
+            .args([
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+fn client(dir: &Path, cert: Option<&str>) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let ca = std::fs::read(dir.join("pki/ca.pem")).unwrap();
+    let mut b = reqwest::blocking::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
+    if let Some(name) = cert {
+        let mut pem = std::fs::read(dir.join(format!("pki/{name}.pem"))).unwrap();
+        pem.extend(std::fs::read(dir.join(format!("pki/{name}.key"))).unwrap());
+        b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
+    }
+    b.build().unwrap()
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn two_instances_on_one_postgresql_behave_as_one_server() {
+    let Ok(admin) = std::env::var("CERTBOUND_TEST_POSTGRES_URL") else {
+        eprintln!("two_instances_on_one_postgresql_behave_as_one_server: SKIPPED (set CERTBOUND_TEST_POSTGRES_URL)");
+        return;
+    };
+    let db = Database::create(&admin);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: PathBuf = tmp.path().join("dev");
+    let (pa, pb) = (free_port_pair(), free_port_pair());
+    let out = certbound()
+        .args([
+            "quickstart",
+            "--no-serve",
+            "--port",
+            &pa.to_string(),
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = std::fs::read_to_string(dir.join("certbound.toml")).unwrap();
+    let config = |port: u16| {
+        base.replace(
+            "url = \"sqlite://certbound.db\"",
+            &format!("url = \"{}\"", db.url),
+        )
+        .replace(
+            &format!("127.0.0.1:{}", pa + 1),
+            &format!("127.0.0.1:{}", port + 1),
+        )
+        .replace(&format!("127.0.0.1:{pa}"), &format!("127.0.0.1:{port}"))
+        .replace("[tokens]\n", "[tokens]\nkey_refresh_seconds = 1\n")
+    };
+    std::fs::write(dir.join("a.toml"), config(pa)).unwrap();
+    std::fs::write(dir.join("b.toml"), config(pb)).unwrap();
+    let _a = serve(&dir.join("a.toml"));
+    let _b = serve(&dir.join("b.toml"));
+    let mtls = |port: u16, path: &str| format!("https://127.0.0.1:{}{path}", port + 1);
+    let partner = client(&dir, Some("partner-a"));
+
+    // Issue on A, introspect on B.
+    let token: serde_json::Value = partner
+        .post(mtls(pa, "/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "partner-a"),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = token["access_token"]
+        .as_str()
+        .expect("token from A")
+        .to_owned();
+    let introspect = |port: u16| -> serde_json::Value {
+        partner
+            .post(mtls(port, "/introspect"))
+            .form(&[("client_id", "partner-a"), ("token", token.as_str())])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(introspect(pb)["active"], true, "B sees A's token");
+    // Revoke on B, refused on A.
+    let r = partner
+        .post(mtls(pb, "/revoke"))
+        .form(&[("client_id", "partner-a"), ("token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        introspect(pa),
+        serde_json::json!({"active": false}),
+        "A sees B's revocation immediately"
+    );
+
+    // Rotate on A (the CLI, like an operator): B's JWKS follows.
+    let anon = client(&dir, None);
+    let jwks_len = |port: u16| -> usize {
+        let v: serde_json::Value = anon
+            .get(format!("https://127.0.0.1:{port}/jwks"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["keys"].as_array().map(Vec::len).unwrap_or(0)
+    };
+    assert_eq!(jwks_len(pb), 1);
+    let out = certbound()
+        .args(["keys", "rotate", "--config"])
+        .arg(dir.join("a.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually("B publishes the rotated key", || jwks_len(pb) == 2);
+    eventually("A publishes the rotated key", || jwks_len(pa) == 2);
+
+    // A client added through A's configuration authenticates on B; removed, it stops.
+    let secret = "late-client-secret-0123456789";
+    std::fs::write(
+        dir.join("late.json"),
+        serde_json::json!({"client_id": "late-client", "token_endpoint_auth_method": "client_secret_basic", "client_secret": secret, "scope": "read"}).to_string(),
+    )
+    .unwrap();
+    let out = certbound()
+        .args(["clients", "add", "--config"])
+        .arg(dir.join("a.toml"))
+        .arg("--metadata")
+        .arg(dir.join("late.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let late_token = |port: u16| {
+        anon.post(format!("https://127.0.0.1:{port}/token"))
+            .basic_auth("late-client", Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .unwrap()
+            .status()
+    };
+    eventually("B accepts the client added on A", || late_token(pb) == 200);
+    // The secret is stored only as a hash.
+    let dump = Command::new("psql")
+        .arg(&db.url)
+        .args(["-At", "-c", "SELECT metadata FROM clients"])
+        .output()
+        .unwrap();
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    assert!(
+        dump.contains("late-client") && dump.contains("$argon2"),
+        "{dump}"
+    );
+    assert!(!dump.contains(secret));
+    let out = certbound()
+        .args([
+            "clients",
+            "remove",
+            "--client-id",
+            "late-client",
+            "--config",
+        ])
+        .arg(dir.join("b.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    eventually("A refuses the removed client", || late_token(pa) == 401);
+}
