@@ -139,7 +139,7 @@ fn kill_9_under_load_loses_nothing_committed() {
                     };
                     issued.lock().unwrap().push(t.clone());
                     n += 1;
-                    if n % 3 == 0 {
+                    if n.is_multiple_of(3) {
                         match http
                             .post(&revoke_url)
                             .form(&[("client_id", "opaque-b"), ("token", t.as_str())])
