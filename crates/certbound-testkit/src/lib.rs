@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
+pub mod process;
+
 use certbound_pki::{CertificateAuthority, IssuedCertificate, KeyAlgorithm, LeafSpec, SubjectSpec};
 use certbound_server::config::Config;
 use certbound_server::RunningServer;

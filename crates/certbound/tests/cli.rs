@@ -2,12 +2,9 @@
 //! a real `certbound serve` process (quickstart setup, `certbound token`, `clients check`, `keys`,
 //! structured logs).
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use certbound_testkit::process::{self, free_port_pair, Process};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 fn certbound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_certbound"))
@@ -19,70 +16,6 @@ fn run(cmd: &mut Command) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// A `certbound serve` child process, killed when dropped (also when a test fails).
-struct ServerProcess {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ServerProcess {
-    fn start(config: &Path) -> ServerProcess {
-        let mut child = certbound()
-            .args(["--log-format", "json", "serve", "--config"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        ServerProcess { child, log }
-    }
-
-    fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(l) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
-                return l.clone();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "no log line containing {needle:?}; log: {:#?}",
-            self.log.lock().unwrap()
-        );
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-}
-
-/// Two consecutive free ports on 127.0.0.1.
-fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let a = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
 }
 
 struct Setup {
@@ -128,8 +61,13 @@ impl Setup {
 #[test]
 fn partner_flow_against_a_running_server() {
     let s = Setup::new();
-    let server = ServerProcess::start(&s.config());
-    server.wait_for_log("authorization server started");
+    let server = Process::spawn(
+        certbound()
+            .args(["--log-format", "json", "serve", "--config"])
+            .arg(s.config()),
+        process::Output::Stderr,
+    );
+    server.wait_for("authorization server started");
 
     // certbound token with a PEM pair: uses the mTLS alias and reports the binding.
     let out = run(certbound()
@@ -249,7 +187,7 @@ fn partner_flow_against_a_running_server() {
         "the trace never reaches the client: {stderr}"
     );
     // ...and the structured log carries the decision trace.
-    let line = server.wait_for_log("client_authentication_failed");
+    let line = server.wait_for("client_authentication_failed");
     let event: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
     assert_eq!(event["client_id"], "partner-a");
     assert_eq!(event["reason"], "chain_invalid");
@@ -274,8 +212,8 @@ fn partner_flow_against_a_running_server() {
         ])
         .arg(s.p("pki/ca.pem")));
     assert!(!out.status.success());
-    server.wait_for_log("bad_secret");
-    let log = server.log_text();
+    server.wait_for("bad_secret");
+    let log = server.output();
     assert!(
         !log.contains(wrong) && !log.contains(&secret),
         "secrets must never be logged"

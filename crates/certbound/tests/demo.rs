@@ -2,40 +2,17 @@
 //! API and demo client; the story it prints, the demo client's buttons, `certbound call` through
 //! the gateway, and the sample API on its own.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use certbound_testkit::process::{free_port, free_port_pair, Output, Process};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 fn certbound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_certbound"))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let a = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
 /// A running `certbound quickstart`, killed on drop.
 struct Quickstart {
-    child: Child,
-    out: Arc<Mutex<String>>,
+    process: Process,
     dir: tempfile::TempDir,
     port: u16,
     gateway: u16,
@@ -43,69 +20,41 @@ struct Quickstart {
     demo: u16,
 }
 
-impl Drop for Quickstart {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Quickstart {
     fn start() -> Quickstart {
         let dir = tempfile::tempdir().unwrap();
         let (port, gateway, api, demo) = (free_port_pair(), free_port(), free_port(), free_port());
-        let mut child = certbound()
-            .args(["quickstart", "--dir"])
-            .arg(dir.path().join("dev"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--gateway-port",
-                &gateway.to_string(),
-            ])
-            .args([
-                "--api-port",
-                &api.to_string(),
-                "--demo-port",
-                &demo.to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("quickstart starts");
-        let out = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().unwrap();
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let q = Quickstart {
-            child,
-            out,
+        let process = Process::spawn(
+            certbound()
+                .args(["quickstart", "--dir"])
+                .arg(dir.path().join("dev"))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--gateway-port",
+                    &gateway.to_string(),
+                ])
+                .args([
+                    "--api-port",
+                    &api.to_string(),
+                    "--demo-port",
+                    &demo.to_string(),
+                ]),
+            Output::Stdout,
+        );
+        process.wait_for("Ctrl-C stops everything");
+        Quickstart {
+            process,
             dir,
             port,
             gateway,
             api,
             demo,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !q.output().contains("Ctrl-C stops everything") {
-            assert!(
-                Instant::now() < deadline,
-                "quickstart did not come up: {}",
-                q.output()
-            );
-            std::thread::sleep(Duration::from_millis(100));
         }
-        q
     }
 
     fn output(&self) -> String {
-        self.out.lock().unwrap().clone()
+        self.process.output()
     }
 
     fn p(&self, rel: &str) -> PathBuf {

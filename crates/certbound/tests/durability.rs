@@ -1,75 +1,28 @@
 //! Durability of the embedded SQLite store: `kill -9` of a server under load loses no committed
 //! token, revocation, client or key, and the restart needs no repair.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use certbound_testkit::process::{free_port_pair, quickstart_client, Output, Process};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn certbound() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_certbound"))
-}
-
-fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let a = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(config: &Path) -> Server {
-    let mut child = certbound()
-        .args(["serve", "--config"])
-        .arg(config)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("authorization server started") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("server starts");
-    Server(child)
+fn serve(config: &Path) -> Process {
+    let p = Process::spawn(
+        certbound().args(["serve", "--config"]).arg(config),
+        Output::Stderr,
+    );
+    p.wait_for("authorization server started");
+    p
 }
 
 fn client(dir: &Path, cert: &str) -> reqwest::blocking::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut pem = std::fs::read(dir.join(format!("pki/{cert}.pem"))).unwrap();
-    pem.extend(std::fs::read(dir.join(format!("pki/{cert}.key"))).unwrap());
-    reqwest::blocking::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(dir.join("pki/ca.pem")).unwrap())
-                .unwrap(),
-        )
-        .identity(reqwest::Identity::from_pem(&pem).unwrap())
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+    quickstart_client(dir, Some(cert))
+}
+
+fn certbound() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_certbound"))
 }
 
 #[test]
@@ -96,7 +49,7 @@ fn kill_9_under_load_loses_nothing_committed() {
     let url = |path: &str| format!("https://127.0.0.1:{}{path}", port + 1);
 
     let server = serve(&config);
-    let jwks_before = reqwest_get_jwks(&dir, port);
+    let jwks_before = jwks(&dir, port);
     // A client added at run time must survive too.
     std::fs::write(dir.join("late.json"), r#"{"client_id":"late","token_endpoint_auth_method":"client_secret_basic","client_secret":"late-client-secret-0123456789"}"#).unwrap();
     assert!(certbound()
@@ -159,13 +112,7 @@ fn kill_9_under_load_loses_nothing_committed() {
     }
     // kill -9 while requests are in flight.
     let mut server = server;
-    let pid = server.0.id();
-    assert!(Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let _ = server.0.wait();
+    server.kill9();
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         let _ = w.join();
@@ -194,7 +141,7 @@ fn kill_9_under_load_loses_nothing_committed() {
         );
     }
     assert_eq!(
-        reqwest_get_jwks(&dir, port),
+        jwks(&dir, port),
         jwks_before,
         "the same signing keys after the crash"
     );
@@ -215,17 +162,8 @@ fn kill_9_under_load_loses_nothing_committed() {
     assert_eq!(late.status(), 200, "the client added at run time survived");
 }
 
-fn reqwest_get_jwks(dir: &Path, port: u16) -> serde_json::Value {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::blocking::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(dir.join("pki/ca.pem")).unwrap())
-                .unwrap(),
-        )
-        .build()
-        .unwrap()
+fn jwks(dir: &Path, port: u16) -> serde_json::Value {
+    quickstart_client(dir, None)
         .get(format!("https://127.0.0.1:{port}/jwks"))
         .send()
         .unwrap()

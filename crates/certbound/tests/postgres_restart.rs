@@ -5,32 +5,15 @@
 //! Runs when `CERTBOUND_TEST_POSTGRES_URL` is set (as in `.ci/run`) and PostgreSQL's server
 //! binaries are installed; otherwise prints a visible SKIPPED line.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use certbound_testkit::process::{
+    free_port, free_port_pair, quickstart_client as https, Output, Process,
+};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn certbound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_certbound"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let p = free_port();
-        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
 }
 
 fn pg_bin() -> Option<PathBuf> {
@@ -100,33 +83,6 @@ impl Drop for Cluster {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn https(dir: &Path, cert: Option<&str>) -> reqwest::blocking::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut b = reqwest::blocking::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(dir.join("pki/ca.pem")).unwrap())
-                .unwrap(),
-        )
-        .timeout(Duration::from_secs(20));
-    if let Some(c) = cert {
-        let mut pem = std::fs::read(dir.join(format!("pki/{c}.pem"))).unwrap();
-        pem.extend(std::fs::read(dir.join(format!("pki/{c}.key"))).unwrap());
-        b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
-    }
-    b.build().unwrap()
-}
-
 #[test]
 fn postgresql_restart_gives_503_then_recovers_without_a_restart() {
     let (Ok(_), Some(bin)) = (std::env::var("CERTBOUND_TEST_POSTGRES_URL"), pg_bin()) else {
@@ -181,25 +137,13 @@ fn postgresql_restart_gives_503_then_recovers_without_a_restart() {
         .replace("url = \"sqlite://certbound.db\"", &format!("url = \"postgres://postgres@127.0.0.1:{}/postgres\"", cluster.port))
         + "\n[[clients]]\nclient_id = \"opaque-b\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = \"CN=partner-b,O=Example\"\ntls_client_certificate_bound_access_tokens = true\naccess_token_format = \"opaque\"\n";
     std::fs::write(dir.join("certbound.toml"), config).unwrap();
-    let mut child = certbound()
-        .args(["serve", "--config"])
-        .arg(dir.join("certbound.toml"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("authorization server started") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    let _server = Server(child);
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("server starts");
+    let _server = Process::spawn(
+        certbound()
+            .args(["serve", "--config"])
+            .arg(dir.join("certbound.toml")),
+        Output::Stderr,
+    );
+    _server.wait_for("authorization server started");
 
     let partner = https(&dir, Some("partner-b"));
     let token_url = format!("https://127.0.0.1:{}/token", port + 1);

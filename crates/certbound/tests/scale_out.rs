@@ -5,72 +5,22 @@
 //! Reads `CERTBOUND_TEST_POSTGRES_URL` (an admin URL; the test creates and drops its own database).
 //! Without it the test prints a visible SKIPPED line; `.ci/run` sets it.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use certbound_testkit::process::{free_port_pair, quickstart_client as client, Output, Process};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+fn serve(config: &Path) -> Process {
+    let p = Process::spawn(
+        certbound().args(["serve", "--config"]).arg(config),
+        Output::Stderr,
+    );
+    p.wait_for("authorization server started");
+    p
+}
 
 fn certbound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_certbound"))
-}
-
-fn free_port_pair() -> u16 {
-    for _ in 0..200 {
-        let a = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
-struct Server {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(config: &Path) -> Server {
-    let mut child = certbound()
-        .args(["serve", "--config"])
-        .arg(config)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = log.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&(line + "\n"));
-        }
-    });
-    let s = Server { child, log };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !s
-        .log
-        .lock()
-        .unwrap()
-        .contains("authorization server started")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "server did not start: {}",
-            s.log.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    s
 }
 
 /// A database of its own on the test PostgreSQL server, dropped at the end.
@@ -124,21 +74,6 @@ impl Drop for Database {
             ])
             .output();
     }
-}
-
-fn client(dir: &Path, cert: Option<&str>) -> reqwest::blocking::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let ca = std::fs::read(dir.join("pki/ca.pem")).unwrap();
-    let mut b = reqwest::blocking::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
-    if let Some(name) = cert {
-        let mut pem = std::fs::read(dir.join(format!("pki/{name}.pem"))).unwrap();
-        pem.extend(std::fs::read(dir.join(format!("pki/{name}.key"))).unwrap());
-        b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
-    }
-    b.build().unwrap()
 }
 
 fn eventually(what: &str, mut f: impl FnMut() -> bool) {

@@ -1,0 +1,136 @@
+//! Helpers for tests that run the `certbound` binary and other programs as processes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (released before it is returned: a small race, fine for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A free port `p` such that `p + 1` is free too (the AS's conventional and mTLS listeners).
+pub fn free_port_pair() -> u16 {
+    for _ in 0..200 {
+        let a = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let p = a.local_addr().expect("addr").port();
+        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}
+
+/// Which output of a child process is captured.
+#[derive(Clone, Copy)]
+pub enum Output {
+    /// Standard output.
+    Stdout,
+    /// Standard error (where certbound logs).
+    Stderr,
+}
+
+/// A child process whose output is captured line by line; killed when dropped, also when a test
+/// fails.
+pub struct Process {
+    child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+impl Process {
+    /// Spawns `cmd`, capturing `output`; the other stream is discarded.
+    pub fn spawn(cmd: &mut Command, output: Output) -> Process {
+        let (out, err) = match output {
+            Output::Stdout => (Stdio::piped(), Stdio::null()),
+            Output::Stderr => (Stdio::null(), Stdio::piped()),
+        };
+        let mut child = cmd
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("the process starts");
+        let stream: Box<dyn Read + Send> = match output {
+            Output::Stdout => Box::new(child.stdout.take().expect("stdout")),
+            Output::Stderr => Box::new(child.stderr.take().expect("stderr")),
+        };
+        let captured = Arc::new(Mutex::new(String::new()));
+        let sink = captured.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Process {
+            child,
+            output: captured,
+        }
+    }
+
+    /// Everything captured so far.
+    pub fn output(&self) -> String {
+        self.output
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits (up to 30 s) for a captured line containing `needle` and returns it.
+    pub fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self.output().lines().find(|l| l.contains(needle)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line containing {needle:?}; output:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9`, and reaps the process.
+    pub fn kill9(&mut self) {
+        let status = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking HTTPS client for a `certbound quickstart` directory: trusts `pki/ca.pem` and, when
+/// `cert` is given, presents `pki/<cert>.pem` with `pki/<cert>.key`.
+pub fn quickstart_client(dir: &Path, cert: Option<&str>) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let ca = std::fs::read(dir.join("pki/ca.pem")).expect("pki/ca.pem");
+    let mut b = reqwest::blocking::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA"))
+        .timeout(Duration::from_secs(20));
+    if let Some(name) = cert {
+        let mut pem = std::fs::read(dir.join(format!("pki/{name}.pem"))).expect("certificate");
+        pem.extend(std::fs::read(dir.join(format!("pki/{name}.key"))).expect("key"));
+        b = b.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
+    }
+    b.build().expect("client")
+}
