@@ -5,6 +5,7 @@
 
 use certbound_gateway::config::GatewayConfig;
 use certbound_pki::IssuedCertificate;
+use certbound_testkit::process::free_port;
 use certbound_testkit::*;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::json;
@@ -18,14 +19,6 @@ impl Drop for Nginx {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn nginx(dir: &std::path::Path, as_port: u16, gateway_port: u16) -> (Nginx, u16, u16) {
