@@ -230,6 +230,15 @@ fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
             "scope": "transactions",
         },
         {
+            "client_id": "partner-a-opaque",
+            "client_name": "partner-a's certificate with opaque tokens (the phantom-token path through the gateway)",
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": partner_a.subject,
+            "tls_client_certificate_bound_access_tokens": true,
+            "access_token_format": "opaque",
+            "scope": "transactions read",
+        },
+        {
             "client_id": "partner-b",
             "client_name": "another partner, for the stolen-token demonstration",
             "token_endpoint_auth_method": "tls_client_auth",

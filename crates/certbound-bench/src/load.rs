@@ -1,0 +1,407 @@
+//! The load loop: workers on hyper over tokio-rustls, one connection each (keep-alive) or one per
+//! request, with latency recording and error classification.
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_rustls::TlsConnector;
+
+/// What the load is aimed at.
+pub enum Target {
+    /// POST the token endpoint (mTLS alias).
+    Token,
+    /// POST the introspection endpoint (mTLS alias) with one token.
+    Introspect,
+    /// POST this URL with a bound token.
+    Gateway(String),
+}
+
+/// Connection settings.
+pub struct Setup {
+    /// The issuer URL (metadata is read from it).
+    pub issuer: String,
+    /// The tls_client_auth client.
+    pub client_id: String,
+    /// Its certificate (PEM).
+    pub cert: PathBuf,
+    /// Its key (PEM).
+    pub key: PathBuf,
+    /// The CA of the servers' certificates.
+    pub cacert: PathBuf,
+    /// A new connection per request.
+    pub new_connection: bool,
+    /// TLS session resumption (with `new_connection`).
+    pub resumption: bool,
+}
+
+/// One prepared request.
+#[derive(Clone)]
+struct Request {
+    host: String,
+    port: u16,
+    path: String,
+    authority: String,
+    content_type: &'static str,
+    authorization: Option<String>,
+    body: Bytes,
+}
+
+/// Results of a run.
+pub struct Report {
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+    errors: BTreeMap<String, u64>,
+    rss_kb: Option<(u64, u64)>,
+}
+
+fn tls_config(setup: &Setup) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&setup.cacert).context("cacert")? {
+        roots.add(c?)?;
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&setup.cert)
+        .context("cert")?
+        .collect::<Result<_, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(&setup.key).context("key")?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)?;
+    if !setup.resumption {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    Ok(Arc::new(config))
+}
+
+type Sender = http1::SendRequest<Full<Bytes>>;
+
+async fn connect(tls: &TlsConnector, req: &Request) -> Result<Sender, String> {
+    let tcp = tokio::net::TcpStream::connect((req.host.as_str(), req.port))
+        .await
+        .map_err(|_| "connect".to_owned())?;
+    let _ = tcp.set_nodelay(true);
+    let name = ServerName::try_from(req.host.clone()).map_err(|_| "server name".to_owned())?;
+    let stream = tls.connect(name, tcp).await.map_err(|_| "tls".to_owned())?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| "http handshake".to_owned())?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn send(sender: &mut Sender, req: &Request) -> Result<Bytes, String> {
+    let mut b = http::Request::post(&req.path)
+        .header(http::header::HOST, &req.authority)
+        .header(http::header::CONTENT_TYPE, req.content_type);
+    if let Some(a) = &req.authorization {
+        b = b.header(http::header::AUTHORIZATION, a);
+    }
+    let r = b
+        .body(Full::new(req.body.clone()))
+        .map_err(|_| "request".to_owned())?;
+    sender
+        .ready()
+        .await
+        .map_err(|_| "connection closed".to_owned())?;
+    let resp = sender
+        .send_request(r)
+        .await
+        .map_err(|_| "send".to_owned())?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| "body".to_owned())?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(format!("http {}", status.as_u16()));
+    }
+    Ok(body)
+}
+
+fn split(url: &str) -> anyhow::Result<(String, u16, String, String)> {
+    let u = url::Url::parse(url)?;
+    let host = u.host_str().context("host")?.to_owned();
+    let port = u.port_or_known_default().context("port")?;
+    let path = match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_owned(),
+    };
+    Ok((host.clone(), port, path, format!("{host}:{port}")))
+}
+
+fn form(pairs: &[(&str, &str)]) -> Bytes {
+    Bytes::from(
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish(),
+    )
+}
+
+async fn one_shot(tls: &TlsConnector, req: &Request) -> anyhow::Result<serde_json::Value> {
+    let mut s = connect(tls, req).await.map_err(anyhow::Error::msg)?;
+    let body = send(&mut s, req).await.map_err(anyhow::Error::msg)?;
+    serde_json::from_slice(&body).context("JSON")
+}
+
+/// Prepares the scenario's request (discovery, and a token where needed) and runs the load.
+pub async fn run(
+    setup: &Setup,
+    target: Target,
+    concurrency: usize,
+    duration: Duration,
+    pid: Option<u32>,
+) -> anyhow::Result<Report> {
+    let config = tls_config(setup)?;
+    let tls = TlsConnector::from(config.clone());
+    // Discovery: the metadata on the conventional listener (any connection works).
+    let (host, port, _, authority) = split(&setup.issuer)?;
+    let meta_req = Request {
+        host,
+        port,
+        path: "/.well-known/oauth-authorization-server".into(),
+        authority,
+        content_type: "text/plain",
+        authorization: None,
+        body: Bytes::new(),
+    };
+    let meta = {
+        let mut s = connect(&tls, &meta_req).await.map_err(anyhow::Error::msg)?;
+        let r = http::Request::get(&meta_req.path)
+            .header(http::header::HOST, &meta_req.authority)
+            .body(Full::new(Bytes::new()))?;
+        let resp = s.send_request(r).await?;
+        let body = resp.into_body().collect().await?.to_bytes();
+        serde_json::from_slice::<serde_json::Value>(&body).context("metadata")?
+    };
+    let alias = |name: &str| -> anyhow::Result<String> {
+        meta.pointer(&format!("/mtls_endpoint_aliases/{name}"))
+            .or_else(|| meta.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .with_context(|| format!("no {name} in the metadata"))
+    };
+    let token_endpoint = alias("token_endpoint")?;
+    let (h, p, path, a) = split(&token_endpoint)?;
+    let token_req = Request {
+        host: h,
+        port: p,
+        path,
+        authority: a,
+        content_type: "application/x-www-form-urlencoded",
+        authorization: None,
+        body: form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &setup.client_id),
+        ]),
+    };
+    let request = match target {
+        Target::Token => token_req,
+        Target::Introspect | Target::Gateway(_) => {
+            let token = one_shot(&tls, &token_req).await?;
+            let Some(token) = token
+                .get("access_token")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+            else {
+                bail!("no token: {token}");
+            };
+            match target {
+                Target::Introspect => {
+                    let (h, p, path, a) = split(&alias("introspection_endpoint")?)?;
+                    Request {
+                        host: h,
+                        port: p,
+                        path,
+                        authority: a,
+                        content_type: "application/x-www-form-urlencoded",
+                        authorization: None,
+                        body: form(&[("token", &token), ("client_id", &setup.client_id)]),
+                    }
+                }
+                Target::Gateway(url) => {
+                    let (h, p, path, a) = split(&url)?;
+                    Request {
+                        host: h,
+                        port: p,
+                        path,
+                        authority: a,
+                        content_type: "application/json",
+                        authorization: Some(format!("Bearer {token}")),
+                        body: Bytes::from_static(br#"{"amount":1,"currency":"EUR"}"#),
+                    }
+                }
+                Target::Token => unreachable!("handled above"),
+            }
+        }
+    };
+
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let tls = tls.clone();
+            let req = request.clone();
+            let new_connection = setup.new_connection;
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+                let mut sender: Option<Sender> = None;
+                while Instant::now() < deadline {
+                    let t0 = Instant::now();
+                    let result = async {
+                        if new_connection || sender.is_none() {
+                            sender = Some(connect(&tls, &req).await?);
+                        }
+                        match sender.as_mut() {
+                            Some(s) => send(s, &req).await,
+                            None => Err("no connection".to_owned()),
+                        }
+                    }
+                    .await;
+                    match result {
+                        Ok(_) => lat.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32),
+                        Err(kind) => {
+                            *errors.entry(kind).or_default() += 1;
+                            sender = None;
+                        }
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut latencies_us = Vec::new();
+    let mut errors = BTreeMap::new();
+    for w in workers {
+        let (l, e) = w.await?;
+        latencies_us.extend(l);
+        for (k, v) in e {
+            *errors.entry(k).or_insert(0) += v;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies_us.sort_unstable();
+    Ok(Report {
+        elapsed,
+        latencies_us,
+        errors,
+        rss_kb: pid.and_then(rss_kb),
+    })
+}
+
+/// (VmRSS, VmHWM) of a process, in KiB.
+fn rss_kb(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+impl Report {
+    fn pct(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+
+    /// Requests that failed, all kinds.
+    pub fn errors_total(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Successful requests.
+    pub fn requests(&self) -> usize {
+        self.latencies_us.len()
+    }
+
+    /// Failures by kind (`connect`, `tls`, `http 401`, ...).
+    pub fn errors(&self) -> &BTreeMap<String, u64> {
+        &self.errors
+    }
+
+    fn rps(&self) -> f64 {
+        self.latencies_us.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The summary as one JSON object.
+    pub fn to_json(&self, scenario: &str, setup: &Setup, concurrency: usize) -> serde_json::Value {
+        serde_json::json!({
+            "scenario": scenario,
+            "new_connection": setup.new_connection,
+            "resumption": setup.resumption,
+            "concurrency": concurrency,
+            "seconds": self.elapsed.as_secs_f64(),
+            "requests": self.latencies_us.len(),
+            "requests_per_second": self.rps(),
+            "latency_ms": {"p50": self.pct(0.50), "p90": self.pct(0.90), "p99": self.pct(0.99), "max": self.pct(1.0)},
+            "errors": self.errors,
+            "server_rss_kb": self.rss_kb.map(|r| r.0),
+            "server_peak_rss_kb": self.rss_kb.map(|r| r.1),
+        })
+    }
+
+    /// The summary for people.
+    pub fn print(&self, scenario: &str, setup: &Setup, concurrency: usize) {
+        println!(
+            "{scenario} ({}, concurrency {concurrency}, {:.1} s)",
+            if setup.new_connection {
+                if setup.resumption {
+                    "new connection per request, resumption on"
+                } else {
+                    "new connection per request, full handshakes"
+                }
+            } else {
+                "keep-alive"
+            },
+            self.elapsed.as_secs_f64()
+        );
+        println!(
+            "  requests/s  {:.0}  ({} requests)",
+            self.rps(),
+            self.latencies_us.len()
+        );
+        println!(
+            "  latency ms  p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+            self.pct(0.5),
+            self.pct(0.9),
+            self.pct(0.99),
+            self.pct(1.0)
+        );
+        println!(
+            "  errors      {}{}",
+            self.errors_total(),
+            if self.errors.is_empty() {
+                String::new()
+            } else {
+                format!(" {:?}", self.errors)
+            }
+        );
+        if let Some((rss, hwm)) = self.rss_kb {
+            println!(
+                "  server RSS  {:.1} MB (peak {:.1} MB)",
+                rss as f64 / 1024.0,
+                hwm as f64 / 1024.0
+            );
+        }
+    }
+}
