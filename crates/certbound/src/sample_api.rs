@@ -32,9 +32,13 @@ pub struct SampleApiArgs {
     pub audience: Option<String>,
 }
 
+/// How many transactions the sample API remembers.
+const MAX_KEPT: usize = 1000;
+
 struct ApiState {
     verifier: Verifier,
     transactions: Mutex<Vec<Value>>,
+    created: std::sync::atomic::AtomicU64,
 }
 
 /// Runs the API until SIGINT/SIGTERM.
@@ -74,6 +78,7 @@ pub async fn start(
     let state = Arc::new(ApiState {
         verifier,
         transactions: Mutex::new(Vec::new()),
+        created: std::sync::atomic::AtomicU64::new(0),
     });
     let app = axum::Router::new()
         .route("/api/transactions", post(create).get(list))
@@ -121,7 +126,11 @@ async fn create(
         None => serde_json::Map::new(),
     };
     let mut list = state.transactions.lock().unwrap_or_else(|p| p.into_inner());
-    tx.insert("id".into(), json!(format!("tx-{}", list.len() + 1)));
+    let n = state
+        .created
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    tx.insert("id".into(), json!(format!("tx-{n}")));
     tx.insert("client_id".into(), caller["client_id"].clone());
     tx.insert(
         "created_at".into(),
@@ -131,6 +140,10 @@ async fn create(
             .unwrap_or(0)),
     );
     let tx = Value::Object(tx);
+    // A demo keeps the most recent transactions only, so a benchmark cannot grow it without bound.
+    if list.len() >= MAX_KEPT {
+        list.remove(0);
+    }
     list.push(tx.clone());
     (StatusCode::CREATED, Json(tx)).into_response()
 }
