@@ -82,7 +82,12 @@ impl BasicCredentials {
 #[derive(Clone, Debug, Default)]
 pub struct TrustAnchors {
     anchors: Vec<TrustAnchor<'static>>,
+    /// Identifies this set (clones share it), so a connection can remember that its certificate
+    /// chains to *this* set.
+    id: u64,
 }
+
+static NEXT_ANCHORS_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl TrustAnchors {
     /// Builds anchors from DER CA certificates.
@@ -91,7 +96,10 @@ impl TrustAnchors {
             .iter()
             .map(|c| webpki::anchor_from_trusted_cert(c).map(|a| a.to_owned()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(TrustAnchors { anchors })
+        Ok(TrustAnchors {
+            anchors,
+            id: NEXT_ANCHORS_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        })
     }
 
     /// Whether no anchor is configured (then no `tls_client_auth` client can authenticate).
@@ -476,6 +484,18 @@ fn check_chain(
         trace.fail("chain", "no trust anchors are configured ([tls] client_ca)");
         return Err(FailureReason::ChainInvalid);
     }
+    // The certificate is the same for every request on a connection: a chain validated against
+    // this anchor set stays valid while `now` is inside every certificate's validity period.
+    if let Some(memo) = cert.chain_memo(anchors.id, now.as_secs()) {
+        trace.pass(
+            "chain",
+            format!(
+                "valid for clientAuth (validated earlier on this connection) via {} intermediate(s) to anchor \"{}\"",
+                memo.intermediates, memo.anchor
+            ),
+        );
+        return Ok(());
+    }
     let ee = match webpki::EndEntityCert::try_from(cert.leaf()) {
         Ok(ee) => ee,
         Err(e) => {
@@ -494,6 +514,10 @@ fn check_chain(
     ) {
         Ok(path) => {
             let anchor_name = anchor_subject(path.anchor().subject.as_ref());
+            let intermediates: Vec<CertificateDer<'_>> =
+                path.intermediate_certificates().map(|c| c.der()).collect();
+            let ders: Vec<&[u8]> = intermediates.iter().map(|c| c.as_ref()).collect();
+            cert.remember_chain(anchors.id, &ders, anchor_name.clone());
             trace.pass(
                 "chain",
                 format!(

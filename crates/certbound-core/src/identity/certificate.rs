@@ -43,6 +43,21 @@ struct Inner {
     thumbprint: Thumbprint,
     source: CertificateSource,
     parsed: Result<ParsedLeaf, String>,
+    chain_memo: std::sync::Mutex<Option<ChainMemo>>,
+}
+
+/// A successful chain validation, remembered for the connection.
+#[derive(Clone, Debug)]
+pub struct ChainMemo {
+    /// The trust-anchor set it was validated against.
+    anchors_id: u64,
+    /// The validity window shared by the leaf and every intermediate of the path (epoch seconds).
+    not_before: u64,
+    not_after: u64,
+    /// For the decision trace.
+    pub anchor: String,
+    /// For the decision trace.
+    pub intermediates: usize,
 }
 
 /// The fields of the end-entity certificate that client authentication looks at.
@@ -72,6 +87,7 @@ impl ClientCertificate {
                 thumbprint,
                 source,
                 parsed,
+                chain_memo: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -99,6 +115,46 @@ impl ClientCertificate {
     /// The parsed leaf, or why it could not be parsed.
     pub fn parsed(&self) -> Result<&ParsedLeaf, &str> {
         self.inner.parsed.as_ref().map_err(String::as_str)
+    }
+
+    /// A remembered chain validation against anchor set `anchors_id` that still holds at `now`.
+    pub fn chain_memo(&self, anchors_id: u64, now: u64) -> Option<ChainMemo> {
+        let memo = self
+            .inner
+            .chain_memo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        (memo.anchors_id == anchors_id && memo.not_before <= now && now <= memo.not_after)
+            .then_some(memo)
+    }
+
+    /// Remembers that the chain validated against anchor set `anchors_id` through these
+    /// intermediates (DER). The window is the intersection of the leaf's and the intermediates'
+    /// validity periods; an intermediate that cannot be read leaves nothing remembered.
+    pub fn remember_chain(&self, anchors_id: u64, intermediates: &[&[u8]], anchor: String) {
+        use der::Decode;
+        let Ok(leaf) = self.parsed() else { return };
+        let (mut not_before, mut not_after) = (leaf.not_before, leaf.not_after);
+        for der in intermediates {
+            let Ok(c) = x509_cert::Certificate::from_der(der) else {
+                return;
+            };
+            let v = &c.tbs_certificate.validity;
+            not_before = not_before.max(v.not_before.to_unix_duration().as_secs());
+            not_after = not_after.min(v.not_after.to_unix_duration().as_secs());
+        }
+        *self
+            .inner
+            .chain_memo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(ChainMemo {
+            anchors_id,
+            not_before,
+            not_after,
+            anchor,
+            intermediates: intermediates.len(),
+        });
     }
 
     /// Whether `now` lies within the leaf's validity period.

@@ -465,3 +465,43 @@ async fn per_client_trust_anchors_limit_which_ca_can_vouch_for_a_client() {
         .await
         .assert_error(401, "invalid_client");
 }
+
+#[tokio::test]
+async fn a_chain_validated_on_a_connection_is_not_reused_for_other_anchors() {
+    // One connection, one certificate from CA2: valid for "y" (pinned to CA2), not for "x" (global
+    // anchors = CA1 only). The per-connection memo of a successful validation must be keyed by
+    // the anchor set.
+    let pki = Pki::new();
+    let ca2 =
+        CertificateAuthority::generate(&SubjectSpec::cn("Partner CA 2"), KeyAlgorithm::EcdsaP256)
+            .unwrap();
+    std::fs::write(pki.path("ca2.pem"), ca2.cert_pem()).unwrap();
+    let clients = format!(
+        "{}tls_client_auth_ca = [\"ca2.pem\"]\n{}",
+        tls_client("y", "tls_client_auth_subject_dn", "CN=shared,O=Example"),
+        tls_client("x", "tls_client_auth_subject_dn", "CN=shared,O=Example"),
+    );
+    let s = TestServer::start(&pki, &clients).await;
+    let cert = ca2
+        .issue(&LeafSpec::client(SubjectSpec::cn_o("shared", "Example")))
+        .unwrap();
+    let one_connection = s.http(Some(&cert));
+    let token = |id: &'static str| {
+        let c = one_connection.clone();
+        let url = s.mtls("/token");
+        async move {
+            TestServer::read(
+                c.post(url)
+                    .form(&[("grant_type", "client_credentials"), ("client_id", id)])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    assert_eq!(token("y").await.status, 200);
+    assert_eq!(token("y").await.status, 200, "the remembered validation");
+    token("x").await.assert_error(401, "invalid_client");
+    assert_eq!(token("y").await.status, 200);
+}
