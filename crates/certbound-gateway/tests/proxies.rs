@@ -15,7 +15,19 @@ use std::time::{Duration, Instant};
 struct Nginx(Child);
 
 impl Drop for Nginx {
+    /// SIGTERM, so the master stops its workers (SIGKILL would orphan them); SIGKILL only if it
+    /// does not exit within a few seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
