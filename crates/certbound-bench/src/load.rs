@@ -40,6 +40,9 @@ pub struct Setup {
     pub new_connection: bool,
     /// TLS session resumption (with `new_connection`).
     pub resumption: bool,
+    /// Extra form parameters for the token request (e.g. `resource` for a peer server that
+    /// issues JWTs only for a resource indicator).
+    pub token_params: Vec<(String, String)>,
 }
 
 /// One prepared request.
@@ -52,6 +55,8 @@ struct Request {
     content_type: &'static str,
     authorization: Option<String>,
     body: Bytes,
+    /// Bytes a successful response body must contain (a 200 without a token is a failure).
+    expect: Option<&'static [u8]>,
 }
 
 /// Results of a run.
@@ -126,6 +131,11 @@ async fn send(sender: &mut Sender, req: &Request) -> Result<Bytes, String> {
     if !status.is_success() {
         return Err(format!("http {}", status.as_u16()));
     }
+    if let Some(needle) = req.expect {
+        if !body.windows(needle.len()).any(|w| w == needle) {
+            return Err("unexpected body".to_owned());
+        }
+    }
     Ok(body)
 }
 
@@ -164,26 +174,37 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let config = tls_config(setup)?;
     let tls = TlsConnector::from(config.clone());
-    // Discovery: the metadata on the conventional listener (any connection works).
+    // Discovery: the metadata on the conventional listener (any connection works). RFC 8414's
+    // path first, then OpenID Connect's (peer servers such as node-oidc-provider serve only that).
     let (host, port, _, authority) = split(&setup.issuer)?;
-    let meta_req = Request {
-        host,
-        port,
-        path: "/.well-known/oauth-authorization-server".into(),
-        authority,
-        content_type: "text/plain",
-        authorization: None,
-        body: Bytes::new(),
-    };
-    let meta = {
-        let mut s = connect(&tls, &meta_req).await.map_err(anyhow::Error::msg)?;
-        let r = http::Request::get(&meta_req.path)
-            .header(http::header::HOST, &meta_req.authority)
+    let mut meta = None;
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let req = Request {
+            host: host.clone(),
+            port,
+            path: path.into(),
+            authority: authority.clone(),
+            content_type: "text/plain",
+            authorization: None,
+            body: Bytes::new(),
+            expect: None,
+        };
+        let mut s = connect(&tls, &req).await.map_err(anyhow::Error::msg)?;
+        let r = http::Request::get(&req.path)
+            .header(http::header::HOST, &req.authority)
             .body(Full::new(Bytes::new()))?;
         let resp = s.send_request(r).await?;
+        let ok = resp.status().is_success();
         let body = resp.into_body().collect().await?.to_bytes();
-        serde_json::from_slice::<serde_json::Value>(&body).context("metadata")?
-    };
+        if ok {
+            meta = Some(serde_json::from_slice::<serde_json::Value>(&body).context("metadata")?);
+            break;
+        }
+    }
+    let meta = meta.context("no metadata at the issuer's well-known paths")?;
     let alias = |name: &str| -> anyhow::Result<String> {
         meta.pointer(&format!("/mtls_endpoint_aliases/{name}"))
             .or_else(|| meta.get(name))
@@ -200,10 +221,20 @@ pub async fn run(
         authority: a,
         content_type: "application/x-www-form-urlencoded",
         authorization: None,
-        body: form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &setup.client_id),
-        ]),
+        body: {
+            let mut pairs = vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", setup.client_id.as_str()),
+            ];
+            pairs.extend(
+                setup
+                    .token_params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            form(&pairs)
+        },
+        expect: Some(br#""access_token""#),
     };
     let request = match target {
         Target::Token => token_req,
@@ -227,6 +258,7 @@ pub async fn run(
                         content_type: "application/x-www-form-urlencoded",
                         authorization: None,
                         body: form(&[("token", &token), ("client_id", &setup.client_id)]),
+                        expect: Some(br#""active""#),
                     }
                 }
                 Target::Gateway(url) => {
@@ -239,6 +271,7 @@ pub async fn run(
                         content_type: "application/json",
                         authorization: Some(format!("Bearer {token}")),
                         body: Bytes::from_static(br#"{"amount":1,"currency":"EUR"}"#),
+                        expect: None,
                     }
                 }
                 Target::Token => unreachable!("handled above"),

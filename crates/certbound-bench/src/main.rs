@@ -60,6 +60,16 @@ struct Common {
     /// Exit with an error if any request failed.
     #[arg(long)]
     fail_on_error: bool,
+    /// An extra token-request parameter, `name=value` (repeatable), e.g. `resource=https://api`
+    /// for a peer server that issues JWT access tokens only for a resource indicator.
+    #[arg(long = "token-param", value_parser = parse_param)]
+    token_params: Vec<(String, String)>,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected name=value, got {s:?}"))
 }
 
 #[derive(Subcommand)]
@@ -99,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             cacert: common.cacert.clone(),
             new_connection: common.new_connection,
             resumption: !common.no_resumption,
+            token_params: common.token_params.clone(),
         };
         let report = load::run(
             &setup,

@@ -58,6 +58,8 @@ pub struct OAuthError {
     /// Whether the client tried to authenticate with the `Authorization: Basic` header; RFC 6749
     /// §5.2 then requires a 401 with a matching `WWW-Authenticate` challenge.
     pub used_basic: bool,
+    /// Set when a rate limit refused the request: answered with 429 and `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 /// The body of an error response.
@@ -88,6 +90,7 @@ impl OAuthError {
             code,
             description,
             used_basic: false,
+            retry_after: None,
         }
     }
 
@@ -114,6 +117,17 @@ impl OAuthError {
         )
     }
 
+    /// A rate limit refused the request: 429 with `Retry-After: seconds`. The code is
+    /// `temporarily_unavailable` (RFC 6749 has no code for it; this is the closest registered one).
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        let mut e = Self::new(
+            OAuthErrorCode::TemporarilyUnavailable,
+            format!("too many requests; retry after {retry_after_seconds} seconds"),
+        );
+        e.retry_after = Some(retry_after_seconds.max(1));
+        e
+    }
+
     /// Records that the client used HTTP Basic, so the response carries a Basic challenge.
     pub fn with_basic(mut self, used_basic: bool) -> Self {
         self.used_basic = used_basic;
@@ -123,6 +137,9 @@ impl OAuthError {
     /// The HTTP status: 401 for `invalid_client` (certbound's policy for every client
     /// authentication failure, see docs/errors.md), 500/503 for server conditions, else 400.
     pub fn status(&self) -> u16 {
+        if self.retry_after.is_some() {
+            return 429;
+        }
         match self.code {
             OAuthErrorCode::InvalidClient => 401,
             OAuthErrorCode::ServerError => 500,
@@ -144,8 +161,10 @@ impl OAuthError {
             let realm: String = realm.chars().filter(|c| *c != '"' && *c != '\\').collect();
             headers.push(("www-authenticate", format!("Basic realm=\"{realm}\"")));
         }
-        if self.status() == 503 {
-            headers.push(("retry-after", "5".to_owned()));
+        match (self.status(), self.retry_after) {
+            (429, Some(seconds)) => headers.push(("retry-after", seconds.to_string())),
+            (503, _) => headers.push(("retry-after", "5".to_owned())),
+            _ => {}
         }
         headers
     }
@@ -170,6 +189,16 @@ impl std::error::Error for OAuthError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limited_is_429_with_retry_after() {
+        let e = OAuthError::too_many_requests(7);
+        assert_eq!(e.status(), 429);
+        assert_eq!(e.body().error, "temporarily_unavailable");
+        assert!(e.headers("r").contains(&("retry-after", "7".to_owned())));
+        assert!(!e.headers("r").iter().any(|(n, _)| *n == "www-authenticate"));
+        assert_eq!(OAuthError::too_many_requests(0).retry_after, Some(1));
+    }
 
     #[test]
     fn invalid_client_is_401_with_basic_challenge() {

@@ -28,6 +28,13 @@ pub struct GatewayConfig {
     /// The realm in `WWW-Authenticate` challenges.
     #[serde(default = "default_realm")]
     pub realm: String,
+    /// `[limits]`: connection, header and timeout limits of the listener (the request body limit
+    /// of proxied requests is `[proxy] max_body_bytes`).
+    #[serde(default)]
+    pub limits: certbound_net::Limits,
+    /// `[admin]`: plain-HTTP `GET /metrics` listener (none by default; keep it on loopback).
+    #[serde(default)]
+    pub admin: AdminConfig,
 }
 
 fn default_realm() -> String {
@@ -64,6 +71,15 @@ pub struct TlsConfig {
     /// what protects, and self-signed clients' bound tokens keep working.
     #[serde(default)]
     pub client_ca: Vec<PathBuf>,
+}
+
+/// `[admin]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The metrics listener's address.
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[authorization_server]`.

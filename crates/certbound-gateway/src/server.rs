@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use certbound_net::metrics::Metrics;
 use certbound_net::{
     load_cert_chain, load_private_key, server_config, ClientCertMode, ConnectionInfo, ServeOptions,
 };
@@ -53,6 +54,7 @@ struct Route {
 }
 
 struct GatewayState {
+    metrics: Arc<Metrics>,
     routes: Vec<Route>,
     guard: TokenGuard,
     upstream: UpstreamClient,
@@ -62,6 +64,9 @@ struct GatewayState {
 pub struct RunningGateway {
     /// The listener's address.
     pub addr: SocketAddr,
+    /// The admin (metrics) listener's address, if configured.
+    pub admin_addr: Option<SocketAddr>,
+    admin: Option<JoinHandle<()>>,
     /// The token guard (tests read the introspection counters through it).
     pub guard: TokenGuard,
     /// The introspector, when opaque tokens are accepted.
@@ -71,10 +76,13 @@ pub struct RunningGateway {
 }
 
 impl RunningGateway {
-    /// Stops accepting connections.
+    /// Stops accepting connections and drains the open ones (in-flight requests finish).
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let Some(a) = self.admin {
+            let _ = a.await;
+        }
     }
 
     /// Runs until the listener ends.
@@ -147,7 +155,9 @@ pub async fn start_on(
         .filter_map(|r| route(r, &config))
         .collect();
     routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+    let metrics = Arc::new(Metrics::new());
     let state = Arc::new(GatewayState {
+        metrics: metrics.clone(),
         routes,
         guard: guard.clone(),
         upstream: UpstreamClient::new(
@@ -184,19 +194,38 @@ pub async fn start_on(
         addr: config.listen.https,
         source,
     })?;
-    let (shutdown, mut rx) = watch::channel(false);
+    let (shutdown, rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let mut admin_addr = None;
+    let admin = match config.admin.listen {
+        Some(a) => {
+            let l = TcpListener::bind(a)
+                .await
+                .map_err(|source| GatewayError::Bind { addr: a, source })?;
+            admin_addr = l.local_addr().ok();
+            Some(tokio::spawn(certbound_net::metrics::serve_admin(
+                l,
+                metrics.clone(),
+                stopped(rx.clone()),
+            )))
+        }
+        None => None,
+    };
+    config.limits.validate().map_err(GatewayError::Config)?;
     let task = tokio::spawn(certbound_net::serve(
         listener,
         tls,
         app,
-        ServeOptions::named("gateway"),
-        async move {
-            let _ = rx.wait_for(|v| *v).await;
-        },
+        ServeOptions::with_limits("gateway", &config.limits).metered(&metrics),
+        stopped(rx),
     ));
     tracing::info!(%addr, issuer = %as_cfg.issuer, routes = config.routes.len(), "certbound gateway started");
     Ok(RunningGateway {
         addr,
+        admin_addr,
+        admin,
         guard,
         introspector,
         shutdown,
@@ -264,26 +293,44 @@ async fn handle(
     conn: Option<Extension<ConnectionInfo>>,
     req: Request<Body>,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let (endpoint, response) = route_request(&state, conn, req).await;
+    state.metrics.observe(
+        "gateway",
+        endpoint,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// The gateway's decision and forwarding for one request; returns the route label for metrics.
+async fn route_request(
+    state: &GatewayState,
+    conn: Option<Extension<ConnectionInfo>>,
+    req: Request<Body>,
+) -> (String, Response) {
     let path = req.uri().path();
     if path == "/health" {
-        return (
+        let ok = (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok"})),
-        )
-            .into_response();
+        );
+        return ("/health".into(), ok.into_response());
     }
     if has_dot_segments(path) {
-        return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "invalid_request", "error_description": "dot segments and encoded slashes are not allowed in the path"}))).into_response();
+        return ("unmatched".into(), (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "invalid_request", "error_description": "dot segments and encoded slashes are not allowed in the path"}))).into_response());
     }
     let Some(route) = state.routes.iter().find(|r| path.starts_with(&r.prefix)) else {
-        return (
+        let not_found = (
             StatusCode::NOT_FOUND,
             axum::Json(serde_json::json!({"error": "not_found"})),
-        )
-            .into_response();
+        );
+        return ("unmatched".into(), not_found.into_response());
     };
+    let endpoint = route.prefix.clone();
     let Some(conn) = conn else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return (endpoint, StatusCode::INTERNAL_SERVER_ERROR.into_response());
     };
     let token = match state
         .guard
@@ -299,11 +346,16 @@ async fn handle(
         Err(rejection) => {
             tracing::info!(target: "certbound::audit", event = "gateway_refused", path, status = rejection.status().as_u16(), error = rejection.error_code().unwrap_or(""),
                 cert_thumbprint = conn.client_certificate.as_ref().map(|c| c.thumbprint().to_string()).unwrap_or_default());
-            return rejection.into_response();
+            Metrics::count(
+                &state.metrics.gateway_checks,
+                rejection.error_code().unwrap_or("invalid_request"),
+            );
+            return (endpoint, rejection.into_response());
         }
     };
+    Metrics::count(&state.metrics.gateway_checks, "allowed");
     let jwt = token.raw.clone();
-    forward(
+    let response = forward(
         &state.upstream,
         req,
         Forward {
@@ -313,7 +365,14 @@ async fn handle(
             timeout: route.timeout,
         },
     )
-    .await
+    .await;
+    if matches!(
+        response.status(),
+        StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+    ) {
+        state.metrics.upstream_errors.inc();
+    }
+    (endpoint, response)
 }
 
 #[cfg(test)]

@@ -11,8 +11,12 @@
 pub mod client_cert;
 pub mod danger;
 pub mod forwarded;
+pub mod limits;
+pub mod metrics;
+pub mod rate_limit;
 pub mod serve;
 pub mod tls;
 
-pub use serve::{serve, ConnectionInfo, ServeOptions};
+pub use limits::Limits;
+pub use serve::{serve, ConnectionInfo, ServeOptions, TlsHandle};
 pub use tls::{load_cert_chain, load_private_key, server_config, ClientCertMode, TlsError};

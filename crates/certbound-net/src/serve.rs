@@ -1,5 +1,7 @@
 //! The accept loop: TLS handshake, one [`ConnectionInfo`] per connection, HTTP/1.1 and HTTP/2.
 
+use crate::limits::Limits;
+use crate::metrics::Metrics;
 use certbound_core::{CertificateSource, ClientCertificate};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::ServerConfig;
@@ -7,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -23,7 +26,7 @@ pub struct ConnectionInfo {
     pub client_certificate: Option<ClientCertificate>,
 }
 
-/// Timeouts and names of one listener.
+/// Name, timeouts and limits of one listener.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// The listener's name, copied into [`ConnectionInfo::listener`].
@@ -32,30 +35,96 @@ pub struct ServeOptions {
     pub handshake_timeout: Duration,
     /// The longest an HTTP/1 request head may take to arrive.
     pub header_read_timeout: Duration,
+    /// The largest request head in bytes (hyper answers `431` above it).
+    pub max_header_bytes: usize,
+    /// The most header fields in one request (hyper answers `431` above it).
+    pub max_headers: usize,
+    /// Simultaneous connections; further ones wait in the accept queue.
+    pub max_connections: usize,
+    /// On shutdown, how long open connections may take to finish their requests.
+    pub drain_timeout: Duration,
+    /// Where to count open connections.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl ServeOptions {
-    /// Default timeouts (10 s handshake, 10 s request head) for a named listener.
+    /// The default limits ([`Limits::default`]) for a named listener.
     pub fn named(name: &'static str) -> Self {
+        Self::with_limits(name, &Limits::default())
+    }
+
+    /// The same, counting open connections in `metrics`.
+    pub fn metered(mut self, metrics: &Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
+    }
+
+    /// A named listener with the configured limits.
+    pub fn with_limits(name: &'static str, limits: &Limits) -> Self {
         ServeOptions {
             name,
-            handshake_timeout: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(limits.handshake_timeout_seconds.into()),
+            header_read_timeout: Duration::from_secs(limits.header_timeout_seconds.into()),
+            max_header_bytes: limits.max_header_bytes.max(8192),
+            max_headers: limits.max_headers,
+            max_connections: limits.max_connections.max(1),
+            drain_timeout: Duration::from_secs(limits.drain_seconds.into()),
+            metrics: None,
         }
     }
 }
 
-/// Serves `app` on `listener` over TLS until the task is dropped or `shutdown` resolves.
+/// The TLS configuration of a listener, replaceable while it runs (a certificate or trust-anchor
+/// reload): connections accepted after [`TlsHandle::replace`] use the new one, open ones keep theirs.
+#[derive(Clone)]
+pub struct TlsHandle(Arc<watch::Sender<Arc<ServerConfig>>>);
+
+impl TlsHandle {
+    /// A handle holding `config`.
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        TlsHandle(Arc::new(watch::Sender::new(config)))
+    }
+
+    /// Uses `config` for every connection accepted from now on.
+    pub fn replace(&self, config: Arc<ServerConfig>) {
+        self.0.send_replace(config);
+    }
+
+    /// The configuration new connections get.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        self.0.borrow().clone()
+    }
+}
+
+impl From<Arc<ServerConfig>> for TlsHandle {
+    fn from(config: Arc<ServerConfig>) -> Self {
+        TlsHandle::new(config)
+    }
+}
+
+/// Serves `app` on `listener` over TLS until the task is dropped or `shutdown` resolves. On
+/// shutdown it stops accepting, asks every open connection to finish its in-flight requests
+/// (HTTP/1 keep-alive ends after the current response; HTTP/2 sends GOAWAY) and returns when they
+/// are done or `drain_timeout` has passed.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: impl Into<TlsHandle>,
     app: axum::Router,
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
+    let tls = tls.into();
+    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let (draining, drain_signal) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
         let (tcp, peer_addr) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -69,10 +138,13 @@ pub async fn serve(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
+        let acceptor = TlsAcceptor::from(tls.current());
         let app = app.clone();
         let options = options.clone();
+        let mut drain_signal = drain_signal.clone();
         tokio::spawn(async move {
+            let _slot = slot;
+            let _open = options.metrics.as_ref().map(|m| OpenConnection::new(m));
             let stream = match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp))
                 .await
             {
@@ -107,14 +179,53 @@ pub async fn serve(
             builder
                 .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(options.header_read_timeout);
-            builder.http2().timer(TokioTimer::new());
-            if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+                .header_read_timeout(options.header_read_timeout)
+                .max_buf_size(options.max_header_bytes)
+                .max_headers(options.max_headers);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX))
+                .max_concurrent_streams(100);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                r = connection.as_mut() => r,
+                _ = async { drain_signal.wait_for(|d| *d).await.map(|_| ()) } => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(listener = options.name, %peer_addr, error = %e, "connection ended with an error");
             }
         });
+    }
+    drop(listener);
+    let _ = draining.send(true);
+    let all = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(options.drain_timeout, slots.acquire_many(all)).await;
+    match drained {
+        Ok(_) => tracing::debug!(listener = options.name, "all connections closed"),
+        Err(_) => tracing::warn!(
+            listener = options.name,
+            "connections still open after the drain timeout were cut"
+        ),
+    }
+}
+
+/// Counts a connection as open while it lives.
+struct OpenConnection(Arc<Metrics>);
+
+impl OpenConnection {
+    fn new(metrics: &Arc<Metrics>) -> Self {
+        metrics.open_connections.inc();
+        OpenConnection(metrics.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open_connections.dec();
     }
 }

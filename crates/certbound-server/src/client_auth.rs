@@ -3,12 +3,15 @@
 //! Failures are logged with their decision trace; the client sees only the OAuth error.
 
 use crate::state::AppState;
+use crate::throttle;
 use certbound_core::auth::{self, AuthenticatedClient, BasicCredentials, PresentedCredentials};
 use certbound_core::client::{ClientCredential, RegisteredClient, SelfSignedKeys};
 use certbound_core::form::Form;
 use certbound_core::{ClientCertificate, OAuthError};
+use certbound_net::metrics::AuthLabels;
 use http::HeaderMap;
 use rustls_pki_types::{CertificateDer, UnixTime};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// A successfully authenticated request.
@@ -26,6 +29,7 @@ pub async fn authenticate_request(
     headers: &HeaderMap,
     form: &Form,
     certificate: Option<&ClientCertificate>,
+    peer: Option<IpAddr>,
 ) -> Result<Authenticated, OAuthError> {
     let basic = match headers.get(http::header::AUTHORIZATION) {
         Some(v) => {
@@ -43,13 +47,26 @@ pub async fn authenticate_request(
         client_assertion: form.has("client_assertion") || form.has("client_assertion_type"),
         certificate,
     };
+    let presents_secret = creds.basic.is_some() || creds.client_secret.is_some();
     let claimed = match auth::claimed_client_id(&creds) {
         Ok(id) => id.to_owned(),
-        Err(failure) => return Err(refuse(endpoint, None, certificate, failure)),
+        Err(failure) => {
+            if let Err((kind, retry)) = state.throttle.admit(peer, None, false) {
+                throttle::refused(&state.metrics, kind, peer, None);
+                return Err(OAuthError::too_many_requests(retry.seconds()));
+            }
+            state.throttle.failed(peer, None, false);
+            return Err(refuse(state, endpoint, None, certificate, failure).into());
+        }
     };
+    if let Err((kind, retry)) = state.throttle.admit(peer, Some(&claimed), presents_secret) {
+        throttle::refused(&state.metrics, kind, peer, Some(&claimed));
+        return Err(OAuthError::too_many_requests(retry.seconds()));
+    }
     let Some(registration) = state.clients.get(&claimed) else {
         let failure = auth::unknown_client(&creds, &claimed);
-        return Err(refuse(endpoint, Some(&claimed), certificate, failure));
+        state.throttle.failed(peer, Some(&claimed), presents_secret);
+        return Err(refuse(state, endpoint, None, certificate, failure).with_client(&claimed));
     };
     let fetched;
     let self_signed: &[CertificateDer<'static>] = match &registration.credential {
@@ -63,10 +80,11 @@ pub async fn authenticate_request(
         }
         _ => &[],
     };
+    let anchors = state.anchors();
     match auth::authenticate(
         &registration,
         &creds,
-        &state.anchors,
+        &anchors,
         self_signed,
         UnixTime::now(),
     ) {
@@ -81,31 +99,96 @@ pub async fn authenticate_request(
                 cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
                 decision = "allow",
             );
+            state
+                .metrics
+                .client_auth
+                .get_or_create(&AuthLabels {
+                    endpoint,
+                    method: client.method.as_str(),
+                    decision: "allow",
+                    reason: "ok",
+                })
+                .inc();
             Ok(Authenticated {
                 client,
                 registration,
             })
         }
-        Err(failure) => Err(refuse(endpoint, Some(&claimed), certificate, failure)),
+        Err(failure) => {
+            state.throttle.failed(peer, Some(&claimed), presents_secret);
+            Err(refuse(
+                state,
+                endpoint,
+                Some(registration.credential.method().as_str()),
+                certificate,
+                failure,
+            )
+            .with_client(&claimed))
+        }
     }
 }
 
-fn refuse(
+/// A refused authentication, logged (audit) and counted once the claimed client id is known.
+struct Refusal<'a> {
+    state: &'a AppState,
     endpoint: &'static str,
-    client_id: Option<&str>,
-    certificate: Option<&ClientCertificate>,
+    method: Option<&'static str>,
+    certificate: Option<&'a ClientCertificate>,
     failure: auth::AuthFailure,
-) -> OAuthError {
-    tracing::warn!(
-        target: "certbound::audit",
-        event = "client_authentication_failed",
+}
+
+fn refuse<'a>(
+    state: &'a AppState,
+    endpoint: &'static str,
+    method: Option<&'static str>,
+    certificate: Option<&'a ClientCertificate>,
+    failure: auth::AuthFailure,
+) -> Refusal<'a> {
+    Refusal {
+        state,
         endpoint,
-        client_id = client_id.unwrap_or(""),
-        reason = failure.reason.as_str(),
-        cert_thumbprint = certificate.map(|c| c.thumbprint().to_string()).unwrap_or_default(),
-        cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
-        trace = %failure.trace,
-        decision = "deny",
-    );
-    failure.to_oauth_error()
+        method,
+        certificate,
+        failure,
+    }
+}
+
+impl Refusal<'_> {
+    /// Logs and counts the refusal for `client_id` and returns the client's error.
+    fn with_client(self, client_id: &str) -> OAuthError {
+        self.finish(Some(client_id))
+    }
+
+    fn finish(self, client_id: Option<&str>) -> OAuthError {
+        let certificate = self.certificate;
+        tracing::warn!(
+            target: "certbound::audit",
+            event = "client_authentication_failed",
+            endpoint = self.endpoint,
+            client_id = client_id.unwrap_or(""),
+            method = self.method.unwrap_or("none"),
+            reason = self.failure.reason.as_str(),
+            cert_thumbprint = certificate.map(|c| c.thumbprint().to_string()).unwrap_or_default(),
+            cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
+            trace = %self.failure.trace,
+            decision = "deny",
+        );
+        self.state
+            .metrics
+            .client_auth
+            .get_or_create(&AuthLabels {
+                endpoint: self.endpoint,
+                method: self.method.unwrap_or("none"),
+                decision: "deny",
+                reason: self.failure.reason.as_str(),
+            })
+            .inc();
+        self.failure.to_oauth_error()
+    }
+}
+
+impl From<Refusal<'_>> for OAuthError {
+    fn from(r: Refusal<'_>) -> OAuthError {
+        r.finish(None)
+    }
 }

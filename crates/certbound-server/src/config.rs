@@ -32,6 +32,56 @@ pub struct Config {
     /// Statically registered clients (RFC 7591 metadata names).
     #[serde(default)]
     pub clients: Vec<ClientMetadata>,
+    /// `[limits]`: sizes and timeouts of the listeners.
+    #[serde(default)]
+    pub limits: certbound_net::Limits,
+    /// `[rate_limit]`: brute-force and flood bounds of the OAuth endpoints.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// `[admin]`: the metrics listener.
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[rate_limit]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Refuse (429) sources and client ids with too many failed authentications (default on).
+    pub failed_auth: bool,
+    /// Failed authentications allowed per source address (default 30 per minute).
+    pub failed_auth_per_address: certbound_net::rate_limit::Rate,
+    /// Failed secret checks allowed per client id (default 10 per minute).
+    pub failed_auth_per_client: certbound_net::rate_limit::Rate,
+    /// Requests allowed per source address (default: no limit).
+    pub requests_per_address: Option<certbound_net::rate_limit::Rate>,
+    /// Requests allowed per client id (default: no limit).
+    pub requests_per_client: Option<certbound_net::rate_limit::Rate>,
+    /// How many addresses or client ids each limit tracks at most.
+    pub max_tracked_keys: usize,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            failed_auth: true,
+            failed_auth_per_address: certbound_net::rate_limit::Rate::per_minute(30),
+            failed_auth_per_client: certbound_net::rate_limit::Rate::per_minute(10),
+            requests_per_address: None,
+            requests_per_client: None,
+            max_tracked_keys: 100_000,
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Plain-HTTP listener for `GET /metrics` (Prometheus text format); none by default. Keep it
+    /// on loopback or a management network: it is not authenticated.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[client_cert.https]` and `[client_cert.mtls]`: see docs/proxies.md.
@@ -265,6 +315,36 @@ impl Config {
             return Err(err(
                 "tokens.access_token_ttl_seconds",
                 "must be between 1 and 86400 seconds".into(),
+            ));
+        }
+        config.limits.validate().map_err(|m| err("limits", m))?;
+        let r = &config.rate_limit;
+        for (key, rate) in [
+            (
+                "rate_limit.failed_auth_per_address",
+                Some(&r.failed_auth_per_address),
+            ),
+            (
+                "rate_limit.failed_auth_per_client",
+                Some(&r.failed_auth_per_client),
+            ),
+            (
+                "rate_limit.requests_per_address",
+                r.requests_per_address.as_ref(),
+            ),
+            (
+                "rate_limit.requests_per_client",
+                r.requests_per_client.as_ref(),
+            ),
+        ] {
+            if let Some(rate) = rate {
+                rate.validate().map_err(|m| err(key, m))?;
+            }
+        }
+        if r.max_tracked_keys == 0 {
+            return Err(err(
+                "rate_limit.max_tracked_keys",
+                "must be positive".into(),
             ));
         }
         for (name, path) in [("tls.cert", &config.tls.cert), ("tls.key", &config.tls.key)]

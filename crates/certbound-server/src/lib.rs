@@ -15,6 +15,7 @@ pub mod http_error;
 pub mod jwks_uri;
 pub mod keys;
 pub mod state;
+pub mod throttle;
 pub mod tokens;
 
 use axum::extract::DefaultBodyLimit;
@@ -23,7 +24,7 @@ use axum::Router;
 use certbound_core::auth::TrustAnchors;
 use certbound_core::metadata::{authorization_server_metadata, MetadataInput};
 use certbound_net::{
-    load_cert_chain, load_private_key, server_config, ClientCertMode, ServeOptions,
+    load_cert_chain, load_private_key, server_config, ClientCertMode, ServeOptions, TlsHandle,
 };
 use certbound_store::Store;
 use config::ValidatedConfig;
@@ -35,9 +36,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// The largest request body accepted by the OAuth endpoints.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +76,10 @@ pub struct RunningServer {
     pub https_addr: SocketAddr,
     /// The mTLS listener's address.
     pub mtls_addr: Option<SocketAddr>,
+    /// The admin (metrics) listener's address, if configured.
+    pub admin_addr: Option<SocketAddr>,
+    /// Replaces the TLS configuration and trust anchors from the files (SIGHUP).
+    pub reload: Reloader,
     /// The shared state (tests and tools read keys and clients from it).
     pub state: AppState,
     shutdown: watch::Sender<bool>,
@@ -99,6 +101,66 @@ impl RunningServer {
             let _ = t.await;
         }
     }
+}
+
+/// Re-reads the server certificate, its key and the client CA files, and swaps them in without a
+/// restart (new connections use them; open ones keep theirs). Nothing changes if a file is
+/// unreadable or invalid.
+#[derive(Clone)]
+pub struct Reloader {
+    https: TlsHandle,
+    mtls: Option<TlsHandle>,
+}
+
+impl Reloader {
+    /// Reloads from the files named in `config` into `state`.
+    pub fn reload(&self, config: &ValidatedConfig, state: &AppState) -> Result<(), ServerError> {
+        let cfg = &config.config;
+        let chain = load_cert_chain(&cfg.tls.cert)?;
+        let key = load_private_key(&cfg.tls.key)?;
+        let mut ca_certs = Vec::new();
+        for path in &cfg.tls.client_ca {
+            ca_certs.extend(load_cert_chain(path)?);
+        }
+        let anchors = trust_anchors(cfg, &ca_certs)?;
+        let https = server_config(chain.clone(), key.clone_key(), &ClientCertMode::None)?;
+        let mtls = match &self.mtls {
+            Some(_) => Some(server_config(
+                chain,
+                key,
+                &ClientCertMode::Optional { hints: ca_certs },
+            )?),
+            None => None,
+        };
+        self.https.replace(https);
+        if let (Some(handle), Some(c)) = (&self.mtls, mtls) {
+            handle.replace(c);
+        }
+        state.replace_anchors(anchors);
+        tracing::info!(
+            target: "certbound::audit",
+            event = "tls_reloaded",
+            cert = %cfg.tls.cert.display(),
+            client_ca_files = cfg.tls.client_ca.len(),
+        );
+        Ok(())
+    }
+}
+
+fn trust_anchors(
+    cfg: &config::Config,
+    ca_certs: &[rustls_pki_types::CertificateDer<'static>],
+) -> Result<TrustAnchors, ServerError> {
+    TrustAnchors::from_der(ca_certs).map_err(|e| ServerError::TrustAnchor {
+        path: cfg
+            .tls
+            .client_ca
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        reason: format!("{e:?}"),
+    })
 }
 
 /// Binds the configured addresses and starts serving.
@@ -132,16 +194,7 @@ pub async fn start_on(
     for path in &cfg.tls.client_ca {
         ca_certs.extend(load_cert_chain(path)?);
     }
-    let anchors = TrustAnchors::from_der(&ca_certs).map_err(|e| ServerError::TrustAnchor {
-        path: cfg
-            .tls
-            .client_ca
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        reason: format!("{e:?}"),
-    })?;
+    let anchors = trust_anchors(cfg, &ca_certs)?;
 
     let store = Store::connect(&cfg.store.url).await?;
     let alg = SigningAlg::parse(&cfg.tokens.signing_alg).unwrap_or(SigningAlg::Es256);
@@ -172,12 +225,15 @@ pub async fn start_on(
 
     let clients = state::ClientRegistry::new(&config.clients);
     clients.reload(&store, &config).await?;
+    let metrics = Arc::new(certbound_net::metrics::Metrics::new());
     let state = AppState::new(Inner {
         issuer: Arc::from(cfg.issuer.as_str()),
         audience: cfg.audience().to_owned(),
         ttl_seconds: cfg.tokens.access_token_ttl_seconds.into(),
         clients,
-        anchors,
+        anchors: std::sync::RwLock::new(Arc::new(anchors)),
+        metrics: metrics.clone(),
+        throttle: throttle::Throttle::new(&cfg.rate_limit),
         keys: keys.clone(),
         alg,
         store: store.clone(),
@@ -187,6 +243,7 @@ pub async fn start_on(
     });
 
     let app = router(state.clone());
+    let limits = &cfg.limits;
     let (shutdown, rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -196,23 +253,45 @@ pub async fn start_on(
         addr: cfg.listen.https,
         source,
     })?;
-    let tls = server_config(chain.clone(), key.clone_key(), &ClientCertMode::None)?;
+    let https_tls = TlsHandle::new(server_config(
+        chain.clone(),
+        key.clone_key(),
+        &ClientCertMode::None,
+    )?);
     tasks.push(tokio::spawn(certbound_net::serve(
         https,
-        tls,
-        with_cert_policy(app.clone(), &config.https_cert_policy),
-        ServeOptions::named("https"),
+        https_tls.clone(),
+        listener_app(&app, &config.https_cert_policy, &metrics, "https", limits),
+        ServeOptions::with_limits("https", limits).metered(&metrics),
         stopped(rx.clone()),
     )));
     let mut mtls_addr = None;
+    let mut mtls_tls = None;
     if let Some(listener) = mtls {
         mtls_addr = listener.local_addr().ok();
-        let tls = server_config(chain, key, &ClientCertMode::Optional { hints: ca_certs })?;
+        let tls = TlsHandle::new(server_config(
+            chain,
+            key,
+            &ClientCertMode::Optional { hints: ca_certs },
+        )?);
+        mtls_tls = Some(tls.clone());
         tasks.push(tokio::spawn(certbound_net::serve(
             listener,
             tls,
-            with_cert_policy(app, &config.mtls_cert_policy),
-            ServeOptions::named("mtls"),
+            listener_app(&app, &config.mtls_cert_policy, &metrics, "mtls", limits),
+            ServeOptions::with_limits("mtls", limits).metered(&metrics),
+            stopped(rx.clone()),
+        )));
+    }
+    let mut admin_addr = None;
+    if let Some(addr) = cfg.admin.listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        admin_addr = listener.local_addr().ok();
+        tasks.push(tokio::spawn(certbound_net::metrics::serve_admin(
+            listener,
+            metrics.clone(),
             stopped(rx.clone()),
         )));
     }
@@ -230,6 +309,11 @@ pub async fn start_on(
     Ok(RunningServer {
         https_addr,
         mtls_addr,
+        admin_addr,
+        reload: Reloader {
+            https: https_tls,
+            mtls: mtls_tls,
+        },
         state,
         shutdown,
         tasks,
@@ -285,6 +369,28 @@ async fn maintenance(
     }
 }
 
+/// One listener's application: the routes behind its client-certificate policy and request
+/// metrics. Layers run outside in: metrics, certificate policy, body limit, routes.
+fn listener_app(
+    app: &Router,
+    policy: &certbound_net::client_cert::ClientCertPolicy,
+    metrics: &Arc<certbound_net::metrics::Metrics>,
+    listener: &'static str,
+    limits: &certbound_net::Limits,
+) -> Router {
+    with_cert_policy(
+        app.clone().layer(axum::middleware::from_fn_with_state(
+            Arc::new(limits.clone()),
+            certbound_net::limits::buffer_body,
+        )),
+        policy,
+    )
+    .layer(axum::middleware::from_fn_with_state(
+        (metrics.clone(), listener),
+        certbound_net::metrics::record,
+    ))
+}
+
 /// Applies a listener's client-certificate policy (TLS or a trusted proxy's header) before the
 /// routes, so handlers see the resolved certificate in `ConnectionInfo`.
 pub fn with_cert_policy(
@@ -313,7 +419,8 @@ pub fn router(state: AppState) -> Router {
         .route("/token", post(handlers::token::token))
         .route("/introspect", post(handlers::introspect::introspect))
         .route("/revoke", post(handlers::revoke::revoke))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // The body is buffered (and bounded) by `limits::buffer_body` in front of the routes.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 

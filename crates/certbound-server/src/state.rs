@@ -26,8 +26,12 @@ pub struct Inner {
     pub ttl_seconds: i64,
     /// Registered clients (held in memory: never read from the store per request).
     pub clients: ClientRegistry,
-    /// Trust anchors for `tls_client_auth`.
-    pub anchors: TrustAnchors,
+    /// Trust anchors for `tls_client_auth` (replaced by a reload: [`Inner::anchors`]).
+    pub anchors: std::sync::RwLock<Arc<TrustAnchors>>,
+    /// Metrics of this server.
+    pub metrics: Arc<certbound_net::metrics::Metrics>,
+    /// Brute-force and flood bounds.
+    pub throttle: crate::throttle::Throttle,
     /// Signing keys.
     pub keys: Keys,
     /// The configured signing algorithm.
@@ -48,6 +52,21 @@ impl AppState {
         AppState {
             inner: Arc::new(inner),
         }
+    }
+}
+
+impl Inner {
+    /// The current trust anchors for `tls_client_auth`.
+    pub fn anchors(&self) -> Arc<TrustAnchors> {
+        self.anchors
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the trust anchors (a reload); requests already running keep the old set.
+    pub fn replace_anchors(&self, anchors: TrustAnchors) {
+        *self.anchors.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(anchors);
     }
 }
 

@@ -36,8 +36,9 @@ pub fn new_jti() -> String {
 }
 
 /// Maps a store failure to the client-facing error (503 when the store is unreachable).
-pub fn store_error(e: StoreError) -> OAuthError {
-    tracing::error!(error = %e, "store operation failed");
+pub fn store_error(state: &AppState, operation: &'static str, e: StoreError) -> OAuthError {
+    tracing::error!(error = %e, operation, "store operation failed");
+    certbound_net::metrics::Metrics::count(&state.metrics.store_errors, operation);
     match e {
         StoreError::Unavailable(_) => OAuthError::unavailable(),
         _ => OAuthError::server_error(),
@@ -82,7 +83,7 @@ pub async fn mint(
                 .store
                 .insert_token(&record)
                 .await
-                .map_err(store_error)?;
+                .map_err(|e| store_error(state, "mint", e))?;
             Ok(Minted {
                 access_token,
                 claims,
@@ -115,7 +116,7 @@ pub async fn find(state: &AppState, token: &str) -> Result<Option<Found>, OAuthE
             .store
             .find_token_by_jti(&claims.jti)
             .await
-            .map_err(store_error)?
+            .map_err(|e| store_error(state, "find", e))?
             .is_some_and(|r| r.revoked_at.is_some());
         return Ok(Some(Found {
             claims,
@@ -127,7 +128,7 @@ pub async fn find(state: &AppState, token: &str) -> Result<Option<Found>, OAuthE
         .store
         .find_token_by_hash(&token_hash(token))
         .await
-        .map_err(store_error)?
+        .map_err(|e| store_error(state, "find", e))?
     else {
         return Ok(None);
     };
@@ -177,7 +178,7 @@ pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), 
                     now,
                 )
                 .await
-                .map_err(store_error)?;
+                .map_err(|e| store_error(state, "revoke", e))?;
         }
         TokenFormat::Jwt => {
             let record = TokenRecord {
@@ -193,11 +194,12 @@ pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), 
             };
             match state.store.insert_token(&record).await {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(store_error(e)),
+                Err(e) => return Err(store_error(state, "revoke", e)),
             }
         }
     }
     tracing::info!(target: "certbound::audit", event = "token_revoked", client_id = %found.claims.client_id, jti = %found.claims.jti);
+    state.metrics.tokens_revoked.inc();
     Ok(())
 }
 

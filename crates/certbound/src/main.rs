@@ -133,11 +133,39 @@ fn main() -> anyhow::Result<()> {
 /// Loads the configuration, starts the server and runs until SIGINT/SIGTERM.
 pub async fn serve(config: PathBuf) -> anyhow::Result<()> {
     let cfg = certbound_server::config::Config::load(&config)?;
-    let server = certbound_server::start(cfg).await?;
-    shutdown_signal().await;
-    tracing::info!("shutting down");
+    let server = certbound_server::start(cfg.clone()).await?;
+    let reload = {
+        let (reloader, state) = (server.reload.clone(), server.state.clone());
+        move || {
+            if let Err(e) = reloader.reload(&cfg, &state) {
+                tracing::error!(error = %e, "reloading the TLS files failed; keeping the current ones");
+            }
+        }
+    };
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = on_reload_signal(reload) => {}
+    }
+    tracing::info!("shutting down: draining open connections");
     server.shutdown().await;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Calls `reload` on every SIGHUP (certificates and trust anchors are re-read without a
+/// restart); never resolves.
+pub async fn on_reload_signal(reload: impl Fn()) {
+    #[cfg(unix)]
+    {
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading TLS certificates and trust anchors");
+                reload();
+            }
+        }
+    }
+    let _ = &reload;
+    std::future::pending::<()>().await
 }
 
 /// Resolves on SIGINT or SIGTERM.

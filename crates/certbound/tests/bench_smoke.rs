@@ -40,6 +40,7 @@ async fn every_scenario_runs_without_errors() {
         cacert: dir.join("pki/ca.pem"),
         new_connection,
         resumption,
+        token_params: Vec::new(),
     };
     let api_url = format!("https://localhost:{gateway}/api/transactions");
     let cases = [

@@ -32,3 +32,8 @@ pub fn connection_certificate(
 ) -> Option<&ClientCertificate> {
     conn.as_ref().and_then(|c| c.client_certificate.as_ref())
 }
+
+/// The TCP peer's address of the request's connection (a proxy's, behind one).
+pub fn connection_peer(conn: &Option<axum::Extension<ConnectionInfo>>) -> Option<std::net::IpAddr> {
+    conn.as_ref().map(|c| c.peer_addr.ip())
+}

@@ -1,6 +1,6 @@
 //! `POST /revoke` (RFC 7009).
 
-use super::{connection_certificate, read_form};
+use super::{connection_certificate, connection_peer, read_form};
 use crate::client_auth::authenticate_request;
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::AppState;
@@ -25,7 +25,7 @@ pub async fn revoke(
     let certificate = connection_certificate(&conn);
     let result: Result<(), OAuthError> = async {
         let form = read_form(&headers, &body)?;
-        let auth = authenticate_request(&state, "revoke", &headers, &form, certificate).await?;
+        let auth = authenticate_request(&state, "revoke", &headers, &form, certificate, connection_peer(&conn)).await?;
         let token = form
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

@@ -1,6 +1,6 @@
 //! `POST /token`: the client_credentials grant with certificate-bound tokens.
 
-use super::{connection_certificate, read_form};
+use super::{connection_certificate, connection_peer, read_form};
 use crate::client_auth::authenticate_request;
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::{now_secs, AppState};
@@ -33,7 +33,7 @@ pub async fn token(
     body: Bytes,
 ) -> Response {
     let certificate = connection_certificate(&conn);
-    match issue(&state, &headers, &body, certificate).await {
+    match issue(&state, &headers, &body, certificate, connection_peer(&conn)).await {
         Ok(r) => no_store(Json(r).into_response()),
         Err(error) => OAuthResponse {
             error,
@@ -48,9 +48,10 @@ async fn issue(
     headers: &HeaderMap,
     body: &[u8],
     certificate: Option<&ClientCertificate>,
+    peer: Option<std::net::IpAddr>,
 ) -> Result<TokenResponse, OAuthError> {
     let form = read_form(headers, body)?;
-    let auth = authenticate_request(state, "token", headers, &form, certificate).await?;
+    let auth = authenticate_request(state, "token", headers, &form, certificate, peer).await?;
     let used_basic = headers.contains_key(http::header::AUTHORIZATION);
     let client = &auth.registration;
     match form.get("grant_type") {
@@ -85,6 +86,14 @@ async fn issue(
         cnf,
     };
     let minted = tokens::mint(state, claims, client.token_format).await?;
+    state
+        .metrics
+        .tokens_issued
+        .get_or_create(&certbound_net::metrics::IssueLabels {
+            format: tokens::format_name(client.token_format),
+            bound: minted.claims.cnf.is_some(),
+        })
+        .inc();
     tracing::info!(
         target: "certbound::audit",
         event = "token_issued",

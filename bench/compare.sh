@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# certbound side by side with its peers, in one run on this machine:
+#   - the token endpoint (client_credentials + tls_client_auth, bound ES256 JWT) against
+#     node-oidc-provider, installed from npm into a temporary directory;
+#   - the gateway (bound-token check + reverse proxy) against nginx as a plain mTLS reverse proxy to
+#     the same upstream with no token check: the floor cost of mTLS proxying.
+# Runs alternate A B A B (certbound, peer, certbound, peer ...) so drift on a shared machine hits both
+# sides; the servers are pinned to core 0 and the load generator (and the sample API upstream) to
+# core 1. Prints every run, then the mean of each side and the ratio certbound/peer.
+#
+# usage: bench/compare.sh [--duration SECONDS] [--rounds N] [--keep DIR]
+#   CERTBOUND_BIN_DIR  where `certbound` and `certbound-bench` are (default: builds them, release)
+#   PEER_TOKEN_PARAMS  extra `--token-param name=value` arguments for the peer's token requests
+set -euo pipefail
+
+DURATION=5
+ROUNDS=2
+KEEP=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --keep) KEEP="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+export PATH="$PATH:/usr/sbin"
+if [ -z "${CERTBOUND_BIN_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/certbound-target}"
+  (cd "$ROOT" && cargo build --release --locked -q -p certbound -p certbound-bench)
+  CERTBOUND_BIN_DIR="$CARGO_TARGET_DIR/release"
+fi
+CB="$CERTBOUND_BIN_DIR/certbound"
+BENCH="$CERTBOUND_BIN_DIR/certbound-bench"
+for tool in node npm nginx taskset curl openssl python3; do
+  command -v "$tool" >/dev/null || { echo "compare.sh needs $tool" >&2; exit 1; }
+done
+
+WORK="${KEEP:-$(mktemp -d /tmp/certbound-compare.XXXXXX)}"
+mkdir -p "$WORK"
+RESULTS="$WORK/results.jsonl"
+: > "$RESULTS"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "$KEEP" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Ports: certbound AS 18443 (mTLS alias 18444), peer 18543, API 18300, gateway 18643, nginx 18743.
+AS=18443; PEER=18543; API=18300; GW=18643; NGX=18743
+wait_for() { # URL
+  for _ in $(seq 1 300); do
+    curl -sk -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "not ready: $1" >&2; exit 1
+}
+
+cpus=$(nproc)
+SERVER_CPU=0
+LOAD_CPU=$(( cpus > 1 ? 1 : 0 ))
+
+echo "== setting up in $WORK"
+"$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --no-serve >/dev/null
+PKI="$WORK/dev/pki"
+(cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" serve --config certbound.toml \
+  >"$WORK/certbound.log" 2>&1) &
+AS_PID=$!; PIDS+=("$AS_PID")
+wait_for "https://localhost:$AS/.well-known/oauth-authorization-server"
+
+SUBJECT=$(openssl x509 -in "$PKI/partner-a.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
+taskset -c $SERVER_CPU "$ROOT/bench/peer/oidc-provider/start.sh" "$WORK/oidc-provider" $PEER \
+  "$PKI/server.pem" "$PKI/server.key" "$PKI/ca.pem" partner-a "$SUBJECT" >"$WORK/oidc-provider.log" 2>&1 &
+PEER_PID=$!; PIDS+=("$PEER_PID")
+for _ in $(seq 1 1200); do grep -q "listening" "$WORK/oidc-provider.log" 2>/dev/null && break; sleep 0.1; done
+wait_for "https://localhost:$PEER/.well-known/openid-configuration"
+NODE_VERSION=$(node --version)
+PEER_VERSION=$(node -p "require('$WORK/oidc-provider/node_modules/oidc-provider/package.json').version" 2>/dev/null || echo "?")
+
+# One bench run: LABEL SIDE PID SCENARIO ARGS...; appends its JSON (with labels) to $RESULTS.
+run() {
+  local label="$1" side="$2" pid="$3"; shift 3
+  local out
+  out=$(taskset -c $LOAD_CPU "$BENCH" "$@" --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" \
+    --cacert "$PKI/ca.pem" --client-id partner-a --server-pid "$pid" --duration "$DURATION" --json)
+  echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); r["label"]=sys.argv[1]; r["side"]=sys.argv[2]; print(json.dumps(r))' \
+    "$label" "$side" >> "$RESULTS"
+  tail -1 "$RESULTS" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_ms"]; print(f"  {r[\"label\"]:<34} {r[\"side\"]:<14} {r[\"requests_per_second\"]:>9.0f} req/s  p50 {l[\"p50\"]:6.2f}  p99 {l[\"p99\"]:6.2f} ms  errors {sum(r[\"errors\"].values())}  rss {(r[\"server_rss_kb\"] or 0)/1024:.1f} MB")'
+}
+
+# A B A B over one scenario: LABEL A_ISSUER B_ISSUER ARGS...
+# shellcheck disable=SC2086
+token_pair() {
+  local label="$1"; shift
+  for _ in $(seq 1 "$ROUNDS"); do
+    run "$label" certbound "$AS_PID" token --issuer "https://localhost:$AS" "$@"
+    run "$label" oidc-provider "$PEER_PID" token --issuer "https://localhost:$PEER" ${PEER_TOKEN_PARAMS:-} "$@"
+  done
+}
+
+echo "== token endpoint: certbound vs node-oidc-provider $PEER_VERSION (node $NODE_VERSION), ${DURATION}s per run"
+# Warm-up (JIT for node, caches for both), not recorded.
+taskset -c $LOAD_CPU "$BENCH" token --issuer "https://localhost:$AS" --client-id partner-a --cert "$PKI/partner-a.pem" \
+  --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 >/dev/null
+# shellcheck disable=SC2086
+taskset -c $LOAD_CPU "$BENCH" token --issuer "https://localhost:$PEER" ${PEER_TOKEN_PARAMS:-} --client-id partner-a \
+  --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 >/dev/null
+token_pair "token keep-alive" --concurrency 32
+token_pair "token new connection, full handshake" --concurrency 16 --new-connection --no-resumption
+token_pair "token new connection, resumption" --concurrency 16 --new-connection
+kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
+
+echo "== gateway vs nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') plain mTLS proxy, same upstream (sample API on core $LOAD_CPU)"
+(cd "$WORK/dev" && exec taskset -c $LOAD_CPU "$CB" sample-api --listen 127.0.0.1:$API \
+  --issuer "https://localhost:$AS" --ca pki/ca.pem >"$WORK/api.log" 2>&1) &
+PIDS+=("$!")
+(cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" gateway --config gateway.toml >"$WORK/gateway.log" 2>&1) &
+GW_PID=$!; PIDS+=("$GW_PID")
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+# A plain mTLS reverse proxy: requests a client certificate and checks possession of its key
+# (optional_no_ca, as the gateway without client_ca), no token check.
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  upstream api { server 127.0.0.1:$API; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGX ssl;
+    ssl_certificate $PKI/server.pem;
+    ssl_certificate_key $PKI/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_verify_client optional_no_ca;
+    ssl_session_cache shared:SSL:10m;
+    keepalive_requests 1000000;
+    location / {
+      if (\$ssl_client_verify = NONE) { return 401; }
+      proxy_pass http://api;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+taskset -c $SERVER_CPU nginx -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+NGX_PID=$!; PIDS+=("$NGX_PID")
+wait_for "http://127.0.0.1:$API/health"
+wait_for "https://localhost:$NGX/"
+for _ in $(seq 1 100); do curl -sk -o /dev/null "https://localhost:$GW/" && break; sleep 0.1; done
+
+gateway_pair() {
+  local label="$1"; shift
+  for _ in $(seq 1 "$ROUNDS"); do
+    run "$label" certbound "$GW_PID" gateway --issuer "https://localhost:$AS" --url "https://localhost:$GW/api/transactions" "$@"
+    run "$label" nginx "$NGX_PID" gateway --issuer "https://localhost:$AS" --url "https://localhost:$NGX/api/transactions" "$@"
+  done
+}
+for url in "https://localhost:$GW/api/transactions" "https://localhost:$NGX/api/transactions"; do
+  taskset -c $LOAD_CPU "$BENCH" gateway --issuer "https://localhost:$AS" --url "$url" --client-id partner-a \
+    --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 >/dev/null
+done
+gateway_pair "gateway keep-alive" --concurrency 32
+gateway_pair "gateway new connection, resumption" --concurrency 16 --new-connection
+
+echo
+echo "== summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${ROUNDS} runs per side of ${DURATION}s, mean)"
+python3 "$ROOT/bench/summarize.py" "$RESULTS"
+[ -z "$KEEP" ] || echo "results kept in $RESULTS"

@@ -1,0 +1,57 @@
+"""Summarises bench/compare.sh's results (one JSON object per run, with "label" and "side"):
+the mean of each side per scenario and the ratios certbound/peer, next to the issue's targets.
+
+usage: python3 bench/summarize.py results.jsonl
+"""
+import json
+import statistics
+import sys
+from collections import OrderedDict
+
+# scenario label -> (minimum throughput ratio certbound/peer, maximum p99 ratio certbound/peer)
+TARGETS = {
+    "token keep-alive": (5.0, 0.2),
+    "token new connection, full handshake": (3.0, 0.2),
+    "gateway keep-alive": (0.8, None),
+}
+
+
+def main(path):
+    runs = [json.loads(line) for line in open(path) if line.strip()]
+    groups = OrderedDict()
+    for r in runs:
+        groups.setdefault(r["label"], OrderedDict()).setdefault(r["side"], []).append(r)
+    header = f"{'scenario':<38} {'side':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MB':>7}"
+    print(header)
+    print("-" * len(header))
+    failed = False
+    for label, sides in groups.items():
+        means = {}
+        for side, rs in sides.items():
+            rps = statistics.mean(r["requests_per_second"] for r in rs)
+            p50 = statistics.mean(r["latency_ms"]["p50"] for r in rs)
+            p99 = statistics.mean(r["latency_ms"]["p99"] for r in rs)
+            errors = sum(sum(r["errors"].values()) for r in rs)
+            rss = max((r.get("server_rss_kb") or 0) for r in rs) / 1024
+            means[side] = (rps, p99)
+            print(f"{label:<38} {side:<14} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {errors:>7} {rss:>7.1f}")
+            failed |= errors > 0
+        names = list(means)
+        if len(names) == 2 and means[names[1]][0] > 0:
+            (a_rps, a_p99), (b_rps, b_p99) = means[names[0]], means[names[1]]
+            ratio = a_rps / b_rps
+            p99_ratio = a_p99 / b_p99 if b_p99 > 0 else float("nan")
+            target = TARGETS.get(label)
+            verdict = ""
+            if target:
+                ok = ratio >= target[0] and (target[1] is None or p99_ratio <= target[1])
+                goal = f">= {target[0]}x" + (f", p99 <= {target[1]}x" if target[1] else "")
+                verdict = f"  target {goal}: {'met' if ok else 'MISSED'}"
+            print(f"{'':<38} {names[0]}/{names[1]}: throughput {ratio:.2f}x, p99 {p99_ratio:.2f}x{verdict}")
+    if failed:
+        print("some requests failed: see the runs above")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
