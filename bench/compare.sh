@@ -89,16 +89,19 @@ run() {
     --cacert "$PKI/ca.pem" --client-id partner-a --server-pid "$pid" --duration "$DURATION" --json)
   echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); r["label"]=sys.argv[1]; r["side"]=sys.argv[2]; print(json.dumps(r))' \
     "$label" "$side" >> "$RESULTS"
-  tail -1 "$RESULTS" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_ms"]; print(f"  {r[\"label\"]:<34} {r[\"side\"]:<14} {r[\"requests_per_second\"]:>9.0f} req/s  p50 {l[\"p50\"]:6.2f}  p99 {l[\"p99\"]:6.2f} ms  errors {sum(r[\"errors\"].values())}  rss {(r[\"server_rss_kb\"] or 0)/1024:.1f} MB")'
+  tail -1 "$RESULTS" | python3 "$ROOT/bench/summarize.py" --line
 }
 
-# A B A B over one scenario: LABEL A_ISSUER B_ISSUER ARGS...
+# Both sides get the same request: the peer grants a scope only when asked (certbound would grant
+# the client's registered scopes), so ask both for one scope and both tokens carry the same claims.
+SAME="--token-param scope=transactions"
+# A B A B over one scenario: LABEL ARGS...
 # shellcheck disable=SC2086
 token_pair() {
   local label="$1"; shift
   for _ in $(seq 1 "$ROUNDS"); do
-    run "$label" certbound "$AS_PID" token --issuer "https://localhost:$AS" "$@"
-    run "$label" oidc-provider "$PEER_PID" token --issuer "https://localhost:$PEER" ${PEER_TOKEN_PARAMS:-} "$@"
+    run "$label" certbound "$AS_PID" token --issuer "https://localhost:$AS" $SAME "$@"
+    run "$label" oidc-provider "$PEER_PID" token --issuer "https://localhost:$PEER" $SAME ${PEER_TOKEN_PARAMS:-} "$@"
   done
 }
 

@@ -1,7 +1,7 @@
 """Summarises bench/compare.sh's results (one JSON object per run, with "label" and "side"):
 the mean of each side per scenario and the ratios certbound/peer, next to the issue's targets.
 
-usage: python3 bench/summarize.py results.jsonl
+usage: python3 bench/summarize.py results.jsonl\n       python3 bench/summarize.py --line < one-result.json   (one run, for the live log)
 """
 import json
 import statistics
@@ -53,5 +53,16 @@ def main(path):
         sys.exit(1)
 
 
+def line(r):
+    l = r["latency_ms"]
+    errors = sum(r["errors"].values())
+    rss = (r.get("server_rss_kb") or 0) / 1024
+    print(f"  {r['label']:<38} {r['side']:<14} {r['requests_per_second']:>9.0f} req/s  "
+          f"p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms  errors {errors}  rss {rss:.1f} MB", flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--line":
+        line(json.loads(sys.stdin.read()))
+    else:
+        main(sys.argv[1])

@@ -89,16 +89,28 @@ pub async fn authenticate_request(
         UnixTime::now(),
     ) {
         Ok(client) => {
-            tracing::info!(
-                target: "certbound::audit",
-                event = "client_authenticated",
-                endpoint,
-                client_id = %client.client_id,
-                method = %client.method,
-                cert_thumbprint = certificate.map(|c| c.thumbprint().to_string()).unwrap_or_default(),
-                cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
-                decision = "allow",
-            );
+            // At the token endpoint the `token_issued` event records the same decision (client,
+            // method, certificate) with the token: one audit line per request is enough there.
+            macro_rules! allowed {
+                ($level:expr) => {
+                    tracing::event!(
+                        target: "certbound::audit",
+                        $level,
+                        event = "client_authenticated",
+                        endpoint,
+                        client_id = %client.client_id,
+                        method = %client.method,
+                        cert_thumbprint = certificate.map(|c| c.thumbprint().to_string()).unwrap_or_default(),
+                        cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
+                        decision = "allow",
+                    )
+                };
+            }
+            if endpoint == "token" {
+                allowed!(tracing::Level::DEBUG);
+            } else {
+                allowed!(tracing::Level::INFO);
+            }
             state
                 .metrics
                 .client_auth

@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 pub mod process;
+pub mod raw;
 
 use certbound_pki::{CertificateAuthority, IssuedCertificate, KeyAlgorithm, LeafSpec, SubjectSpec};
 use certbound_server::config::Config;

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,8 @@ pub enum Output {
     Stdout,
     /// Standard error (where certbound logs).
     Stderr,
+    /// Both, interleaved line by line into one capture.
+    Both,
 }
 
 /// A child process whose output is captured line by line; killed when dropped, also when a test
@@ -50,28 +52,64 @@ impl Process {
         let (out, err) = match output {
             Output::Stdout => (Stdio::piped(), Stdio::null()),
             Output::Stderr => (Stdio::null(), Stdio::piped()),
+            Output::Both => (Stdio::piped(), Stdio::piped()),
         };
         let mut child = cmd
             .stdout(out)
             .stderr(err)
             .spawn()
             .expect("the process starts");
-        let stream: Box<dyn Read + Send> = match output {
-            Output::Stdout => Box::new(child.stdout.take().expect("stdout")),
-            Output::Stderr => Box::new(child.stderr.take().expect("stderr")),
-        };
+        let mut streams: Vec<Box<dyn Read + Send>> = Vec::new();
+        if let Some(s) = child.stdout.take() {
+            streams.push(Box::new(s));
+        }
+        if let Some(s) = child.stderr.take() {
+            streams.push(Box::new(s));
+        }
         let captured = Arc::new(Mutex::new(String::new()));
-        let sink = captured.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
+        for stream in streams {
+            let sink = captured.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            });
+        }
         Process {
             child,
             output: captured,
+        }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`TERM`, `HUP`, ...) with `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit by itself: its status, or `None` if it is
+    /// still running (it is left running).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

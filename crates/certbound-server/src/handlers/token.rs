@@ -97,6 +97,7 @@ async fn issue(
     tracing::info!(
         target: "certbound::audit",
         event = "token_issued",
+        decision = "allow",
         client_id = %client.client_id,
         method = %auth.client.method,
         format = tokens::format_name(client.token_format),

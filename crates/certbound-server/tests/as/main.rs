@@ -4,6 +4,7 @@
 pub use certbound_testkit as support;
 
 mod discovery;
+mod hostile;
 mod introspection;
 mod mtls_auth;
 mod resumption;
