@@ -156,6 +156,15 @@ pub async fn start_on(
         .collect();
     routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
     let metrics = Arc::new(Metrics::new());
+    {
+        let (verifier, introspector) = (guard.verifier().clone(), introspector.clone());
+        metrics.add_pull(move |m| {
+            m.sync_cache("gateway_jwt", verifier.cache_stats());
+            if let Some(i) = &introspector {
+                m.sync_cache("gateway_introspection", i.cache_stats());
+            }
+        });
+    }
     let state = Arc::new(GatewayState {
         metrics: metrics.clone(),
         routes,

@@ -103,6 +103,8 @@ client_id = "gateway"
 client_cert = "gateway.pem"
 client_key = "gateway.key"
 introspection_cache_seconds = 1
+[admin]
+listen = "127.0.0.1:0"
 [proxy]
 response_timeout_seconds = 1
 [[routes]]
@@ -443,4 +445,55 @@ async fn upstream_down_is_502_and_slow_is_504() {
     )
     .await;
     assert_eq!(r.status, 504, "{}", r.json);
+}
+
+#[tokio::test]
+async fn metrics_count_decisions_and_cache_lookups() {
+    let s = setup().await;
+    let a = s.pki.client("partner-a", "Example");
+    let b = s.pki.client("partner-b", "Example");
+    let token = s.token(&a, "partner-a").await;
+    for _ in 0..3 {
+        assert_eq!(s.call(Some(&a), "/api/x", Some(&token)).await.status, 201);
+    }
+    assert_invalid_token(&s.call(Some(&b), "/api/x", Some(&token)).await);
+    let admin = s.gateway.admin_addr.expect("admin listener");
+    let text = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    };
+    assert_eq!(
+        value("certbound_gateway_token_checks_total{kind=\"allowed\"}"),
+        3.0
+    );
+    assert_eq!(
+        value("certbound_gateway_token_checks_total{kind=\"invalid_token\"}"),
+        1.0
+    );
+    // One verification, then three cache hits (the binding is still checked on each).
+    assert_eq!(
+        value("certbound_cache_lookups_total{cache=\"gateway_jwt\",result=\"miss\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("certbound_cache_lookups_total{cache=\"gateway_jwt\",result=\"hit\"}"),
+        3.0
+    );
+    assert_eq!(
+        value(
+            "certbound_http_requests_total{listener=\"gateway\",endpoint=\"/api/\",status=\"201\"}"
+        ),
+        3.0
+    );
+    assert!(text.trim_end().ends_with("# EOF"));
+    assert!(!text.contains(&token));
 }

@@ -104,7 +104,11 @@ pub struct Metrics {
     /// Open connections.
     pub open_connections: Gauge,
     forwarded_stripped: Counter,
+    pulls: std::sync::Mutex<Vec<Pull>>,
 }
+
+/// A source of counters kept elsewhere (e.g. cache statistics), read at each scrape.
+type Pull = Box<dyn Fn(&Metrics) + Send + Sync>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -218,6 +222,7 @@ impl Metrics {
             upstream_errors,
             open_connections,
             forwarded_stripped,
+            pulls: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -249,14 +254,43 @@ impl Metrics {
             .inc();
     }
 
+    /// Reads `pull` at every scrape: for counters kept by other components (cache statistics),
+    /// which it copies in with [`Metrics::sync_counter`].
+    pub fn add_pull(&self, pull: impl Fn(&Metrics) + Send + Sync + 'static) {
+        self.pulls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(pull));
+    }
+
+    /// Raises `counter` to `total` (a monotonic count kept elsewhere).
+    pub fn sync_counter(counter: &Counter, total: u64) {
+        let seen = counter.get();
+        if total > seen {
+            counter.inc_by(total - seen);
+        }
+    }
+
+    /// Copies a cache's (hits, misses) into `certbound_cache_lookups_total`.
+    pub fn sync_cache(&self, cache: &'static str, (hits, misses): (u64, u64)) {
+        for (result, total) in [("hit", hits), ("miss", misses)] {
+            Self::sync_counter(
+                &self.cache.get_or_create(&CacheLabels { cache, result }),
+                total,
+            );
+        }
+    }
+
     /// The text exposition (Prometheus / OpenMetrics text format).
     pub fn render(&self) -> String {
-        // The stripped-header counter is process-wide (the policy middleware has no state).
-        let stripped = crate::client_cert::UNTRUSTED_HEADERS_STRIPPED.load(Ordering::Relaxed);
-        let seen = self.forwarded_stripped.get();
-        if stripped > seen {
-            self.forwarded_stripped.inc_by(stripped - seen);
+        for pull in self.pulls.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            pull(self);
         }
+        // The stripped-header counter is process-wide (the policy middleware has no state).
+        Self::sync_counter(
+            &self.forwarded_stripped,
+            crate::client_cert::UNTRUSTED_HEADERS_STRIPPED.load(Ordering::Relaxed),
+        );
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             tracing::warn!("encoding metrics failed");

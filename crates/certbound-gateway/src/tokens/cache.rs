@@ -1,6 +1,7 @@
 //! A small bounded cache keyed by token hash, with per-entry expiry.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -10,6 +11,8 @@ use std::time::Instant;
 pub(crate) struct BoundedCache<V> {
     capacity: usize,
     entries: Mutex<HashMap<[u8; 32], (V, Instant)>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl<V: Clone> BoundedCache<V> {
@@ -17,19 +20,36 @@ impl<V: Clone> BoundedCache<V> {
         BoundedCache {
             capacity,
             entries: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn get(&self, key: &[u8; 32]) -> Option<V> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get(key) {
+        let found = match entries.get(key) {
             Some((v, until)) if *until > Instant::now() => Some(v.clone()),
             Some(_) => {
                 entries.remove(key);
                 None
             }
             None => None,
-        }
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Lookups since start: (hits, misses).
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     pub(crate) fn insert(&self, key: [u8; 32], value: V, until: Instant) {

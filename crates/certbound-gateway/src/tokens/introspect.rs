@@ -87,6 +87,11 @@ impl Introspector {
         result
     }
 
+    /// Lookups of the introspection cache since start: (hits, misses).
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.inner.cache.stats()
+    }
+
     /// How many requests were sent to the authorization server.
     pub fn as_calls(&self) -> u64 {
         self.inner.calls.load(Ordering::Relaxed)

@@ -341,6 +341,11 @@ impl Verifier {
         &self.inner.metadata
     }
 
+    /// Lookups of the verified-token cache since start: (hits, misses).
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.inner.cache.stats()
+    }
+
     /// Validates a JWT access token (see the crate docs for every check). Successful results
     /// are cached by token hash until `exp`; the certificate binding is *not* checked here (it
     /// depends on the connection, see [`crate::binding`]).

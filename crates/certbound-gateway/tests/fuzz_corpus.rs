@@ -1,0 +1,213 @@
+//! Fuzz harnesses for the gateway's parsers of hostile input (bearer tokens, JWT access tokens,
+//! `gateway.toml`), and their corpus replay.
+//!
+//! This one file is both an integration test (`cargo test -p certbound-gateway --test
+//! fuzz_corpus`, replaying `fuzz/corpus/{jwt,gateway_config}/` and the matching
+//! `fuzz/artifacts/` folders) and the body of the cargo-fuzz targets `jwt` and `gateway_config`,
+//! which include it with `#[path]`. See docs/fuzzing.md.
+#![allow(dead_code)]
+
+use certbound_gateway::bearer::bearer_token;
+use certbound_gateway::config::GatewayConfig;
+use certbound_gateway::tokens::{TokenError, VerifiedToken, Verifier, VerifierConfig};
+use http::{HeaderMap, HeaderValue};
+use std::future::Future;
+use std::path::PathBuf;
+use std::task::{Context, Poll, Waker};
+
+// ---------------------------------------------------------------------------------------------
+// jwt: bearer tokens and RFC 9068 JWT validation against a fixed ES256 JWK Set.
+// ---------------------------------------------------------------------------------------------
+
+/// The issuer (and so the audience) of the fuzz verifier.
+pub const ISS: &str = "https://as.example";
+/// The key id of the fixed key.
+pub const KID: &str = "fuzz-es256";
+
+/// The fixed P-256 public key. Its private key is derived from a public string by
+/// `fuzz/seeds/generate.py` (it signs the seed tokens): it is a test key, never trust it.
+fn jwks() -> serde_json::Value {
+    serde_json::json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "kid": KID, "alg": "ES256", "use": "sig",
+        "x": "EyQHkLtOcAr5EYzyolwRUwdKwBKgWnc2qh7ZS9pO97s",
+        "y": "_fgVrhufuuAVEM8IzDh_HcomCNvxxuLxAprsz2R28w4",
+    }]})
+}
+
+/// `Verifier::verify` polled once: a verifier with a static key set never fetches, so it must
+/// finish without waiting.
+fn verify_now(verifier: &Verifier, token: &str) -> Result<VerifiedToken, TokenError> {
+    let mut fut = std::pin::pin!(verifier.verify(token));
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r,
+        Poll::Pending => panic!("a static-JWKS verifier waited"),
+    }
+}
+
+fn check_verified(token: &str, v: &VerifiedToken) {
+    assert_eq!(&*v.raw, token);
+    assert_eq!(v.claims.iss, ISS, "accepted another issuer");
+    assert!(
+        v.claims.aud.iter().any(|a| a == ISS),
+        "accepted another audience"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(v.claims.exp + 30 >= now, "accepted an expired token");
+    assert!(
+        v.claims.nbf.is_none_or(|nbf| nbf - 30 <= now),
+        "accepted a token before nbf"
+    );
+}
+
+/// Input: arbitrary bytes, used (1) lossily decoded as the token itself and (2) raw as the value
+/// of an `Authorization` header, whose Bearer token (if any) is then verified too.
+///
+/// Properties: never a panic, never a wait; verifying the same token twice (the second time
+/// through the cache) gives the same answer; an accepted token is the input, from the fixed
+/// issuer, for its audience, unexpired.
+pub fn jwt(data: &[u8]) {
+    let mut config = VerifierConfig::new(ISS);
+    config.cache_capacity = 16;
+    let verifier = Verifier::from_jwks(config, jwks());
+
+    let token = String::from_utf8_lossy(data);
+    let first = verify_now(&verifier, &token);
+    let second = verify_now(&verifier, &token);
+    match (&first, &second) {
+        (Ok(a), Ok(b)) => {
+            check_verified(&token, a);
+            assert_eq!(a.raw, b.raw);
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        _ => panic!("verifying twice gave {first:?} then {second:?}"),
+    }
+
+    let Ok(value) = HeaderValue::from_bytes(data) else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::AUTHORIZATION, value);
+    if let Ok(Some(bearer)) = bearer_token(&headers, None) {
+        assert!(!bearer.is_empty() && data.ends_with(bearer.as_bytes()));
+        if let Ok(v) = verify_now(&verifier, bearer) {
+            check_verified(bearer, &v);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// gateway_config: GatewayConfig::from_toml on arbitrary UTF-8.
+// ---------------------------------------------------------------------------------------------
+
+/// A directory with the files the seed configurations name (empty placeholders: only their
+/// existence is checked at load), made once per process.
+fn config_base() -> &'static PathBuf {
+    static BASE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("certbound-fuzz-gateway-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("pki")).unwrap();
+        for f in [
+            "pki/server.pem",
+            "pki/server.key",
+            "pki/ca.pem",
+            "pki/gateway.pem",
+            "pki/gateway.key",
+            "s.pem",
+            "s.key",
+        ] {
+            std::fs::write(dir.join(f), "x").unwrap();
+        }
+        dir
+    })
+}
+
+/// Input: a `gateway.toml` (inputs that are not UTF-8 are skipped). Properties: never a panic;
+/// an accepted configuration has an https issuer and at least one route, each with a
+/// `/`-prefixed path and an `http` upstream.
+pub fn gateway_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(c) = GatewayConfig::from_toml(text, "gateway.toml", config_base()) else {
+        return;
+    };
+    assert!(!c.routes.is_empty());
+    for r in &c.routes {
+        assert!(r.path_prefix.starts_with('/'));
+        let upstream = url::Url::parse(&r.upstream).expect("an accepted upstream is a URL");
+        assert_eq!(upstream.scheme(), "http");
+    }
+    let issuer =
+        url::Url::parse(&c.authorization_server.issuer).expect("an accepted issuer is a URL");
+    assert_eq!(issuer.scheme(), "https");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corpus replay (CI).
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `harness` on every file of `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`,
+/// reporting every input that panics (with its path) before failing.
+fn replay(target: &str, harness: fn(&[u8])) {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut files = Vec::new();
+    for dir in ["corpus", "artifacts"] {
+        if let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) {
+            files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+        }
+    }
+    files.sort();
+    let corpus = files
+        .iter()
+        .filter(|p| p.components().any(|c| c.as_os_str() == "corpus"))
+        .count();
+    assert!(
+        corpus > 0,
+        "no corpus for {target} under {}",
+        fuzz.display()
+    );
+    let mut failures = Vec::new();
+    for path in &files {
+        let data = std::fs::read(path).unwrap();
+        if std::panic::catch_unwind(|| harness(&data)).is_err() {
+            failures.push(path.display().to_string());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{target}: {} of {} inputs failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+    eprintln!("{target}: {} inputs replayed", files.len());
+}
+
+#[test]
+fn replay_jwt() {
+    replay("jwt", jwt);
+}
+
+#[test]
+fn replay_gateway_config() {
+    replay("gateway_config", gateway_config);
+}
+
+/// The committed seed tokens were signed by the key in [`jwks`]: at least one still verifies
+/// (otherwise the corpus no longer reaches the claims checks and must be regenerated).
+#[test]
+fn a_seed_token_verifies() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/jwt");
+    let verifier = Verifier::from_jwks(VerifierConfig::new(ISS), jwks());
+    let ok = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter(|t| verify_now(&verifier, t).is_ok())
+        .count();
+    assert!(ok > 0, "no token in {} verifies", dir.display());
+}
