@@ -569,6 +569,16 @@ mod tests {
                 TokenError::BadSignature,
             ),
             (sign(&s, "k2", "at+jwt", &claims()), TokenError::UnknownKey),
+            // A huge kid: looked up, not found, no allocation beyond the token's bound.
+            (
+                sign(&s, &"k".repeat(8000), "at+jwt", &claims()),
+                TokenError::UnknownKey,
+            ),
+            // Over the 16 KiB bound as a whole: refused before any parsing.
+            (
+                sign(&s, &"k".repeat(13000), "at+jwt", &claims()),
+                TokenError::Malformed,
+            ),
             (
                 sign(&s, "k1", "at+jwt", &with(&|c| c["exp"] = json!(now - 120))),
                 TokenError::Expired,
