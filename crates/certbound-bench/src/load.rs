@@ -43,6 +43,9 @@ pub struct Setup {
     /// Extra form parameters for the token request (e.g. `resource` for a peer server that
     /// issues JWTs only for a resource indicator).
     pub token_params: Vec<(String, String)>,
+    /// Target total rate in requests per second (paced across the workers); `None` = as fast as
+    /// the server answers. The soak test runs at a fraction of measured capacity.
+    pub rate: Option<f64>,
 }
 
 /// One prepared request.
@@ -286,11 +289,23 @@ pub async fn run(
             let tls = tls.clone();
             let req = request.clone();
             let new_connection = setup.new_connection;
+            let pace = setup
+                .rate
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(concurrency as f64 / r));
             tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let mut errors: BTreeMap<String, u64> = BTreeMap::new();
                 let mut sender: Option<Sender> = None;
+                let mut ticks = pace.map(|p| {
+                    let mut i = tokio::time::interval(p);
+                    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                    i
+                });
                 while Instant::now() < deadline {
+                    if let Some(t) = ticks.as_mut() {
+                        t.tick().await;
+                    }
                     let t0 = Instant::now();
                     let result = async {
                         if new_connection || sender.is_none() {

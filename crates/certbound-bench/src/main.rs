@@ -64,6 +64,9 @@ struct Common {
     /// for a peer server that issues JWT access tokens only for a resource indicator.
     #[arg(long = "token-param", value_parser = parse_param)]
     token_params: Vec<(String, String)>,
+    /// Pace the load at this many requests per second in total (default: as fast as possible).
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -110,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             new_connection: common.new_connection,
             resumption: !common.no_resumption,
             token_params: common.token_params.clone(),
+            rate: common.rate,
         };
         let report = load::run(
             &setup,

@@ -102,13 +102,25 @@ pub fn jwt(data: &[u8]) {
 // gateway_config: GatewayConfig::from_toml on arbitrary UTF-8.
 // ---------------------------------------------------------------------------------------------
 
+/// Writes `path` atomically (a temporary file renamed over it), so concurrent processes never
+/// see a partial file.
+fn put(path: &std::path::Path, contents: &str) {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 /// A directory with the files the seed configurations name (empty placeholders: only their
 /// existence is checked at load), made once per process.
 fn config_base() -> &'static PathBuf {
     static BASE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BASE.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("certbound-fuzz-gateway-{}", std::process::id()));
+        // The test target's tmp folder under `cargo test`, the system's when fuzzing: one fixed
+        // folder, refreshed by atomic renames, so runs leave nothing new behind.
+        let root = option_env!("CARGO_TARGET_TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = root.join("certbound-fuzz-gateway");
         std::fs::create_dir_all(dir.join("pki")).unwrap();
         for f in [
             "pki/server.pem",
@@ -119,7 +131,7 @@ fn config_base() -> &'static PathBuf {
             "s.pem",
             "s.key",
         ] {
-            std::fs::write(dir.join(f), "x").unwrap();
+            put(&dir.join(f), "x");
         }
         dir
     })
@@ -153,7 +165,12 @@ pub fn gateway_config(data: &[u8]) {
 /// Runs `harness` on every file of `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`,
 /// reporting every input that panics (with its path) before failing.
 fn replay(target: &str, harness: fn(&[u8])) {
-    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fuzz = crate_dir
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .join("fuzz");
     let mut files = Vec::new();
     for dir in ["corpus", "artifacts"] {
         if let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) {
@@ -174,7 +191,10 @@ fn replay(target: &str, harness: fn(&[u8])) {
     for path in &files {
         let data = std::fs::read(path).unwrap();
         if std::panic::catch_unwind(|| harness(&data)).is_err() {
-            failures.push(path.display().to_string());
+            failures.push(format!(
+                "fuzz/{}",
+                path.strip_prefix(&fuzz).unwrap_or(path).display()
+            ));
         }
     }
     assert!(

@@ -112,7 +112,12 @@ pub fn forwarded(data: &[u8]) {
 /// Runs `harness` on every file of `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`,
 /// reporting every input that panics (with its path) before failing.
 fn replay(target: &str, harness: fn(&[u8])) {
-    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fuzz = crate_dir
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .join("fuzz");
     let mut files = Vec::new();
     for dir in ["corpus", "artifacts"] {
         if let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) {
@@ -133,7 +138,10 @@ fn replay(target: &str, harness: fn(&[u8])) {
     for path in &files {
         let data = std::fs::read(path).unwrap();
         if std::panic::catch_unwind(|| harness(&data)).is_err() {
-            failures.push(path.display().to_string());
+            failures.push(format!(
+                "fuzz/{}",
+                path.strip_prefix(&fuzz).unwrap_or(path).display()
+            ));
         }
     }
     assert!(

@@ -41,6 +41,7 @@ async fn every_scenario_runs_without_errors() {
         new_connection,
         resumption,
         token_params: Vec::new(),
+        rate: None,
     };
     let api_url = format!("https://localhost:{gateway}/api/transactions");
     let cases = [

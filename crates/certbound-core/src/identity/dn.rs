@@ -10,7 +10,8 @@
 //!
 //! RFC 4514 syntax, most specific RDN first (`CN=client-a,O=Example\, Inc.,C=US`):
 //!
-//! * Attribute types: a dotted OID (no leading zeros, at least two arcs) or one of these names,
+//! * Attribute types: a dotted OID (no leading zeros, at least three arcs, each arc within 32 bits,
+//!   a first arc of 0–2 and a second of 0–39) or one of these names,
 //!   ASCII case-insensitively: `CN` `L` `ST` `O` `OU` `C` `STREET` `DC` `UID`, `serialNumber`,
 //!   `emailAddress`/`E`/`EMAIL`, `organizationIdentifier`, `jurisdictionC`/`jurisdictionCountryName`,
 //!   `jurisdictionST`/`jurisdictionStateOrProvinceName`, `jurisdictionL`/`jurisdictionLocalityName`,
@@ -40,7 +41,9 @@
 //! Each value is decoded from its DER string type to text (the string type is never
 //! significant, so PrintableString `US` equals UTF8String `US`). A value of a string type whose
 //! contents are invalid for it (bad UTF-8, non-ASCII in a PrintableString, an odd-length
-//! BMPString, …) or an empty RDN makes the whole name a [`DnDecodeError`]. Values of other types
+//! BMPString, …), an attribute type OID that is not canonical DER (a non-minimal arc, an arc over
+//! 32 bits: such a type would render as another one) or an empty RDN makes the whole name a
+//! [`DnDecodeError`]. Values of other types
 //! are kept as DER. Certificates list RDNs in ASN.1 order (`C` first); strings list them reversed
 //! (`CN` first): both are stored in ASN.1 order.
 //!
@@ -105,6 +108,7 @@ use der::asn1::ObjectIdentifier;
 use der::{Encode, Tagged};
 
 mod attr;
+mod oid;
 mod parse;
 mod prep;
 mod value;
@@ -228,6 +232,12 @@ impl DistinguishedName {
             }
             let mut avas = Vec::with_capacity(set.len());
             for atv in set {
+                if !oid::is_canonical(&atv.oid) {
+                    return Err(DnDecodeError(format!(
+                        "RDN {}: an attribute type OID is not canonically encoded",
+                        i + 1
+                    )));
+                }
                 let tag = u8::from(atv.value.tag());
                 let value = match value::decode_string(tag, atv.value.value()) {
                     Ok(Some(text)) => {

@@ -165,7 +165,7 @@ impl Parser<'_> {
             });
         }
         if word.as_bytes()[0].is_ascii_digit() {
-            return numeric_oid(word).map_err(|m| DnParseError(format!("{m} (at byte {start})")));
+            return super::oid::from_dotted(word).map_err(|m| DnParseError(format!("{m} (at byte {start})")));
         }
         if word.len() >= 4 && word[..4].eq_ignore_ascii_case("oid.") {
             return Err(DnParseError(format!(
@@ -307,21 +307,6 @@ fn hex_digit(c: u8) -> u8 {
         b'A'..=b'F' => c - b'A' + 10,
         _ => 0,
     }
-}
-
-/// A dotted-decimal OID: at least two arcs, no empty arcs, no leading zeros.
-fn numeric_oid(word: &str) -> Result<ObjectIdentifier, String> {
-    let arcs: Vec<&str> = word.split('.').collect();
-    let well_formed = arcs.len() >= 2
-        && arcs.iter().all(|a| {
-            !a.is_empty()
-                && a.bytes().all(|b| b.is_ascii_digit())
-                && (a.len() == 1 || !a.starts_with('0'))
-        });
-    if !well_formed {
-        return Err(format!("`{word}` is not a dotted-decimal OID"));
-    }
-    ObjectIdentifier::new(word).map_err(|e| format!("`{word}` is not a valid OID: {e}"))
 }
 
 fn prep_error(label: &str, start: usize, e: PrepError) -> DnParseError {

@@ -811,3 +811,35 @@ fn matching_is_an_equivalence_on_matchable_names() {
         }
     }
 }
+
+/// The four OID bugs the fuzzers found (docs/fuzzing.md): each input is refused or compared as
+/// the OID it spells, never reinterpreted as another type.
+#[test]
+fn oids_are_never_reinterpreted() {
+    let name_der = |oid: &[u8]| {
+        // SEQUENCE { SET { SEQUENCE { OID, UTF8String "a" } } }
+        let mut atv = vec![0x06, oid.len() as u8];
+        atv.extend_from_slice(oid);
+        atv.extend_from_slice(&[0x0c, 0x01, b'a']);
+        let mut seq = vec![0x30, atv.len() as u8];
+        seq.extend(atv);
+        let mut set = vec![0x31, seq.len() as u8];
+        set.extend(seq);
+        let mut out = vec![0x30, set.len() as u8];
+        out.extend(set);
+        Name::from_der(&out).unwrap()
+    };
+    // 1. An arc over 32 bits used to wrap to `CN` in release builds.
+    let e = parse_err("2.5.4.4294967299=client-a");
+    assert!(e.contains("over 4294967295"), "{e}");
+    // 2. `2.5.128` used to be encoded `55 80 00` and never matched the real `55 81 00`.
+    let cert = from(&name_der(&[0x55, 0x81, 0x00]));
+    assert_match(&dn("2.5.128=a"), &cert);
+    assert!(cert.to_string().starts_with("2.5.128="), "{cert}");
+    // 3. A non-minimal arc (`2.5.4.3` as `55 04 80 03`) rendered as CN but compared unequal.
+    let n = name_der(&[0x55, 0x04, 0x80, 0x03]);
+    assert!(DistinguishedName::from_name(&n).is_err());
+    // 4. An arc over 32 bits in a certificate rendered truncated (`2.5.4.(2^32+3)` as `2.5.4.3`).
+    let n = name_der(&[0x55, 0x04, 0x90, 0x80, 0x80, 0x80, 0x03]);
+    assert!(DistinguishedName::from_name(&n).is_err());
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Soak: certbound's authorization server and gateway under steady load for a long time, checking
+# that nothing fails and memory stays flat.
+#
+# 1. Measures capacity alone (token endpoint keep-alive; gateway keep-alive), 5 s each.
+# 2. Runs, at the same time for MINUTES: the token endpoint and the gateway each at FRACTION/2 of
+#    their capacity (together FRACTION of what the server core can do), plus a stream of new
+#    connections (a full TLS handshake each) to the token endpoint at 50/s, so connection setup and
+#    teardown are soaked too.
+# 3. Samples both processes' RSS every 30 s; prints start (after the first minute) and end, and the
+#    error counts. Exits non-zero on any failed request or if RSS grew by more than 20% + 5 MB.
+#
+# usage: bench/soak.sh [--minutes 10] [--fraction 0.8] [--keep DIR]
+set -euo pipefail
+MINUTES=10
+FRACTION=0.8
+KEEP=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --minutes) MINUTES="$2"; shift 2 ;;
+    --fraction) FRACTION="$2"; shift 2 ;;
+    --keep) KEEP="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -z "${CERTBOUND_BIN_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/certbound-target}"
+  (cd "$ROOT" && cargo build --release --locked -q -p certbound -p certbound-bench)
+  CERTBOUND_BIN_DIR="$CARGO_TARGET_DIR/release"
+fi
+CB="$CERTBOUND_BIN_DIR/certbound"
+BENCH="$CERTBOUND_BIN_DIR/certbound-bench"
+WORK="${KEEP:-$(mktemp -d /tmp/certbound-soak.XXXXXX)}"
+mkdir -p "$WORK"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "$KEEP" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+AS=18443; API=18300; GW=18643
+wait_for() {
+  for _ in $(seq 1 300); do curl -sk -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "not ready: $1" >&2; exit 1
+}
+LOAD_CPU=$(( $(nproc) > 1 ? 1 : 0 ))
+
+"$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --no-serve >/dev/null
+PKI="$WORK/dev/pki"
+(cd "$WORK/dev" && exec taskset -c 0 "$CB" serve --config certbound.toml >"$WORK/certbound.log" 2>&1) &
+AS_PID=$!; PIDS+=("$AS_PID")
+wait_for "https://localhost:$AS/.well-known/oauth-authorization-server"
+(cd "$WORK/dev" && exec taskset -c $LOAD_CPU "$CB" sample-api --listen 127.0.0.1:$API \
+  --issuer "https://localhost:$AS" --ca pki/ca.pem >"$WORK/api.log" 2>&1) &
+PIDS+=("$!")
+wait_for "http://127.0.0.1:$API/health"
+(cd "$WORK/dev" && exec taskset -c 0 "$CB" gateway --config gateway.toml >"$WORK/gateway.log" 2>&1) &
+GW_PID=$!; PIDS+=("$GW_PID")
+wait_for "https://localhost:$GW/health"
+
+COMMON=(--issuer "https://localhost:$AS" --client-id partner-a --cert "$PKI/partner-a.pem"
+        --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --json)
+rps() { python3 -c 'import json,sys; print(json.load(sys.stdin)["requests_per_second"])'; }
+echo "== capacity (alone, keep-alive, 5 s each)"
+CAP_T=$(taskset -c $LOAD_CPU "$BENCH" token "${COMMON[@]}" --concurrency 32 --duration 5 | rps)
+CAP_G=$(taskset -c $LOAD_CPU "$BENCH" gateway "${COMMON[@]}" --concurrency 32 --duration 5 \
+  --url "https://localhost:$GW/api/transactions" | rps)
+RATE_T=$(python3 -c "print(round($CAP_T * $FRACTION / 2))")
+RATE_G=$(python3 -c "print(round($CAP_G * $FRACTION / 2))")
+echo "  token ${CAP_T%.*} req/s, gateway ${CAP_G%.*} req/s -> soak at token $RATE_T + gateway $RATE_G req/s + 50 new connections/s for $MINUTES min"
+
+SECONDS_TOTAL=$(( MINUTES * 60 ))
+taskset -c $LOAD_CPU "$BENCH" token "${COMMON[@]}" --concurrency 16 --rate "$RATE_T" \
+  --duration $SECONDS_TOTAL --server-pid "$AS_PID" > "$WORK/soak-token.json" &
+B1=$!
+taskset -c $LOAD_CPU "$BENCH" gateway "${COMMON[@]}" --concurrency 16 --rate "$RATE_G" \
+  --duration $SECONDS_TOTAL --server-pid "$GW_PID" --url "https://localhost:$GW/api/transactions" > "$WORK/soak-gateway.json" &
+B2=$!
+taskset -c $LOAD_CPU "$BENCH" token "${COMMON[@]}" --concurrency 4 --rate 50 --new-connection --no-resumption \
+  --duration $SECONDS_TOTAL --server-pid "$AS_PID" > "$WORK/soak-handshakes.json" &
+B3=$!
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+: > "$WORK/rss.tsv"
+for ((t = 30; t <= SECONDS_TOTAL; t += 30)); do
+  sleep 30
+  printf "%d\t%s\t%s\n" "$t" "$(rss "$AS_PID")" "$(rss "$GW_PID")" | tee -a "$WORK/rss.tsv"
+done
+wait $B1 $B2 $B3
+
+python3 - "$WORK" "$RATE_T" "$RATE_G" <<'EOF'
+import json, sys
+work, rate_t, rate_g = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+ok = True
+for name, target in [("token", rate_t), ("gateway", rate_g), ("handshakes", 50.0)]:
+    r = json.load(open(f"{work}/soak-{name}.json"))
+    errors = sum(r["errors"].values())
+    l = r["latency_ms"]
+    print(f"{name:<11} {r['requests']:>9} requests  {r['requests_per_second']:8.0f} req/s (target {target:.0f})  "
+          f"p50 {l['p50']:.2f}  p99 {l['p99']:.2f}  max {l['max']:.1f} ms  errors {errors} {r['errors'] or ''}")
+    ok &= errors == 0
+rows = [list(map(int, l.split())) for l in open(f"{work}/rss.tsv") if l.strip()]
+start = rows[1] if len(rows) > 1 else rows[0]   # after the first minute: caches and pools are warm
+end = rows[-1]
+for i, name in [(1, "authorization server"), (2, "gateway")]:
+    s, e = start[i] / 1024, end[i] / 1024
+    flat = e <= s * 1.2 + 5
+    print(f"{name:<21} RSS at {start[0]} s {s:.1f} MB, at {end[0]} s {e:.1f} MB  {'flat' if flat else 'GREW'}")
+    ok &= flat
+sys.exit(0 if ok else 1)
+EOF
