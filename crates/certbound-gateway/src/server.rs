@@ -217,6 +217,7 @@ pub async fn start_on(
             Some(tokio::spawn(certbound_net::metrics::serve_admin(
                 l,
                 metrics.clone(),
+                ServeOptions::with_limits("admin", &config.limits),
                 stopped(rx.clone()),
             )))
         }

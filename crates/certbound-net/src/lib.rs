@@ -18,5 +18,5 @@ pub mod serve;
 pub mod tls;
 
 pub use limits::Limits;
-pub use serve::{serve, ConnectionInfo, ServeOptions, TlsHandle};
+pub use serve::{serve, serve_plain, ConnectionInfo, ServeOptions, TlsHandle};
 pub use tls::{load_cert_chain, load_private_key, server_config, ClientCertMode, TlsError};

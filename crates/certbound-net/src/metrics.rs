@@ -323,10 +323,13 @@ pub async fn record(
 }
 
 /// Serves `GET /metrics` (and `GET /health`) in plain HTTP on `listener` until `shutdown`
-/// resolves. Bind it to loopback or a management network: it is not authenticated.
+/// resolves, with the limits, timeouts and drain deadline in `options` (so a stalled scraper can
+/// neither exhaust the process nor hold its shutdown). Bind it to loopback or a management
+/// network: it is not authenticated.
 pub async fn serve_admin(
     listener: TcpListener,
     metrics: Arc<Metrics>,
+    options: crate::serve::ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let app = axum::Router::new()
@@ -345,12 +348,7 @@ pub async fn serve_admin(
         )
         .route("/health", axum::routing::get(|| async { "ok" }))
         .with_state(metrics);
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::warn!(error = %e, "admin listener stopped");
-    }
+    crate::serve::serve_plain(listener, app, options, shutdown).await
 }
 
 /// Binds the admin listener.

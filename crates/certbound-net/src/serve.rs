@@ -104,8 +104,9 @@ impl From<Arc<ServerConfig>> for TlsHandle {
 
 /// Serves `app` on `listener` over TLS until the task is dropped or `shutdown` resolves. On
 /// shutdown it stops accepting, asks every open connection to finish its in-flight requests
-/// (HTTP/1 keep-alive ends after the current response; HTTP/2 sends GOAWAY) and returns when they
-/// are done or `drain_timeout` has passed.
+/// (HTTP/1 keep-alive ends after the current response; HTTP/2 sends GOAWAY), closes connections
+/// still in their TLS handshake (they carry no request), and returns when all are done or
+/// `drain_timeout` has passed.
 pub async fn serve(
     listener: TcpListener,
     tls: impl Into<TlsHandle>,
@@ -113,7 +114,27 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
-    let tls = tls.into();
+    accept_loop(listener, Some(tls.into()), app, options, shutdown).await
+}
+
+/// [`serve`] in plain HTTP (no TLS, no client certificate): for the admin listener, which must
+/// obey the same limits, timeouts and drain deadline as the public ones.
+pub async fn serve_plain(
+    listener: TcpListener,
+    app: axum::Router,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) {
+    accept_loop(listener, None, app, options, shutdown).await
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsHandle>,
+    app: axum::Router,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) {
     let slots = Arc::new(Semaphore::new(options.max_connections));
     let (draining, drain_signal) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -138,23 +159,38 @@ pub async fn serve(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let acceptor = TlsAcceptor::from(tls.current());
+        let acceptor = tls.as_ref().map(|tls| TlsAcceptor::from(tls.current()));
         let app = app.clone();
         let options = options.clone();
         let mut drain_signal = drain_signal.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let _open = options.metrics.as_ref().map(|m| OpenConnection::new(m));
-            let stream = match tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp))
-                .await
-            {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::debug!(listener = options.name, %peer_addr, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(listener = options.name, %peer_addr, "TLS handshake timed out");
+            let Some(acceptor) = acceptor else {
+                let info = ConnectionInfo {
+                    peer_addr,
+                    listener: options.name,
+                    client_certificate: None,
+                };
+                serve_connection(tcp, info, app, &options, drain_signal).await;
+                return;
+            };
+            let handshake = tokio::time::timeout(options.handshake_timeout, acceptor.accept(tcp));
+            let stream = tokio::select! {
+                r = handshake => match r {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(listener = options.name, %peer_addr, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(listener = options.name, %peer_addr, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                // No request can be in flight before the handshake ends: shutting down closes it.
+                _ = async { drain_signal.wait_for(|d| *d).await.map(|_| ()) } => {
+                    tracing::debug!(listener = options.name, %peer_addr, "closed in its TLS handshake: shutting down");
                     return;
                 }
             };
@@ -169,36 +205,7 @@ pub async fn serve(
                 listener: options.name,
                 client_certificate,
             };
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(info.clone());
-                    app.clone().oneshot(req)
-                },
-            );
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(options.header_read_timeout)
-                .max_buf_size(options.max_header_bytes)
-                .max_headers(options.max_headers);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX))
-                .max_concurrent_streams(100);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                r = connection.as_mut() => r,
-                _ = async { drain_signal.wait_for(|d| *d).await.map(|_| ()) } => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(listener = options.name, %peer_addr, error = %e, "connection ended with an error");
-            }
+            serve_connection(stream, info, app, &options, drain_signal).await;
         });
     }
     drop(listener);
@@ -211,6 +218,48 @@ pub async fn serve(
             listener = options.name,
             "connections still open after the drain timeout were cut"
         ),
+    }
+}
+
+/// HTTP/1.1 or HTTP/2 on one established connection, `info` in every request's extensions,
+/// until the client closes it or a drain finishes it gracefully.
+async fn serve_connection<IO>(
+    io: IO,
+    info: ConnectionInfo,
+    app: axum::Router,
+    options: &ServeOptions,
+    mut drain_signal: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let peer_addr = info.peer_addr;
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(info.clone());
+        app.clone().oneshot(req)
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(options.max_header_bytes)
+        .max_headers(options.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(100);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        r = connection.as_mut() => r,
+        _ = async { drain_signal.wait_for(|d| *d).await.map(|_| ()) } => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(listener = options.name, %peer_addr, error = %e, "connection ended with an error");
     }
 }
 

@@ -292,6 +292,7 @@ pub async fn start_on(
         tasks.push(tokio::spawn(certbound_net::metrics::serve_admin(
             listener,
             metrics.clone(),
+            ServeOptions::with_limits("admin", limits),
             stopped(rx.clone()),
         )));
     }

@@ -501,16 +501,10 @@ fn sigterm_does_not_wait_for_idle_keep_alive_connections() {
 /// A TCP connection that never starts its TLS handshake holds no request, so it should not hold
 /// the shutdown either.
 #[test]
-#[ignore = "product bug (minor): a connection still in its TLS handshake delays the exit after SIGTERM until handshake_timeout_seconds; see the comment in the test"]
 fn sigterm_does_not_wait_for_a_silent_tcp_connection() {
-    // BUG (minor): certbound-net/src/serve.rs only watches the drain signal once the connection
-    // is served by hyper; `acceptor.accept(tcp)` under `handshake_timeout` ignores it. A client
-    // that connects and sends nothing keeps its connection slot, and `serve` waits for all slots
-    // (up to drain_seconds) before returning. Observed: with drain_seconds = 30 and
-    // handshake_timeout_seconds = 5, a TCP connection opened 0.3 s before SIGTERM, the process
-    // exits 4.7 s after SIGTERM (when the handshake times out) instead of at once;
-    // with the defaults (10 s / 30 s) a port scanner or TCP health check delays every shutdown
-    // by up to 10 s. Expected: connections without a request in flight are closed immediately.
+    // Found by this test (fixed): certbound-net's accept loop watched the drain signal only
+    // once hyper served the connection, so a TCP connection that never sent a ClientHello (a
+    // port scanner, a TCP health check) delayed every shutdown until handshake_timeout_seconds.
     let s = Setup::new("[limits]\ndrain_seconds = 30\nhandshake_timeout_seconds = 5\n");
     let mut server = s.serve();
     let silent = TcpStream::connect(("127.0.0.1", s.mtls_port())).unwrap();
@@ -951,17 +945,11 @@ fn metrics_are_served_on_the_admin_listener_only() {
 }
 
 #[test]
-#[ignore = "product bug: a stalled connection on the admin (metrics) listener blocks the exit after SIGTERM indefinitely, ignoring drain_seconds; see the comment in the test"]
 fn sigterm_is_not_held_by_a_stalled_admin_connection() {
-    // BUG: certbound-net/src/metrics.rs `serve_admin` runs `axum::serve(..)
-    // .with_graceful_shutdown(..)`, which after the signal waits for every open admin connection
-    // to finish, with no deadline; the admin listener also has no header read timeout. Sent: a
-    // TCP connection to the admin port with `GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n` (the
-    // head never finished), then SIGTERM, with `[limits] drain_seconds = 2`. Came back: the
-    // public listeners drain, "shutting down: draining open connections" is logged, and the
-    // process is still running 10 s later (60 s in a manual run: as long as the client keeps
-    // the connection). Expected: exit 0 within drain_seconds, as for the public listeners.
-    // (A connection that sent nothing does not hold it: exit in < 2 s.)
+    // Found by this test (fixed): the admin listener ran `axum::serve(..).with_graceful_shutdown`,
+    // which waits for every open admin connection with no deadline and no header read timeout,
+    // so a scraper that never finished its request head held the process forever. It now runs
+    // on certbound-net's own accept loop (`serve_plain`) with the public listeners' limits.
     let s = Setup::new("[limits]\ndrain_seconds = 2\n");
     let mut server = s.serve();
     let mut stuck = TcpStream::connect(("127.0.0.1", s.admin)).unwrap();
