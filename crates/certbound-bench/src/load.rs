@@ -68,6 +68,8 @@ pub struct Report {
     latencies_us: Vec<u32>,
     errors: BTreeMap<String, u64>,
     rss_kb: Option<(u64, u64)>,
+    /// CPU seconds (user + system) the server's process tree used during the run.
+    server_cpu_seconds: Option<f64>,
 }
 
 fn tls_config(setup: &Setup) -> anyhow::Result<Arc<rustls::ClientConfig>> {
@@ -282,6 +284,7 @@ pub async fn run(
         }
     };
 
+    let cpu_before = pid.and_then(tree_cpu_seconds);
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
@@ -339,13 +342,42 @@ pub async fn run(
         }
     }
     let elapsed = started.elapsed();
+    let cpu_after = pid.and_then(tree_cpu_seconds);
     latencies_us.sort_unstable();
     Ok(Report {
         elapsed,
         latencies_us,
         errors,
         rss_kb: pid.and_then(rss_kb),
+        server_cpu_seconds: cpu_before.zip(cpu_after).map(|(b, a)| (a - b).max(0.0)),
     })
+}
+
+/// User + system CPU seconds of a process, its threads and its child processes (nginx's
+/// workers are children of the master whose PID is given), from `/proc`.
+fn tree_cpu_seconds(pid: u32) -> Option<f64> {
+    // USER_HZ is 100 on every Linux configuration the kernel exposes to user space.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    fn ticks(pid: u32, depth: u32) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let own = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let mut children = 0;
+        if depth < 4 {
+            if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+                for task in tasks.flatten() {
+                    let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+                    for child in list.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+                        children += ticks(child, depth + 1).unwrap_or(0);
+                    }
+                }
+            }
+        }
+        Some(own + children)
+    }
+    ticks(pid, 0).map(|t| t as f64 / TICKS_PER_SECOND)
 }
 
 /// (VmRSS, VmHWM) of a process, in KiB.
@@ -387,6 +419,15 @@ impl Report {
         &self.errors
     }
 
+    /// Server CPU time per successful request, in microseconds: the fair figure when the load
+    /// generator, not the server, is what saturates (two cores shared by everything).
+    fn cpu_us_per_request(&self) -> Option<f64> {
+        let n = self.latencies_us.len();
+        self.server_cpu_seconds
+            .filter(|_| n > 0)
+            .map(|cpu| cpu * 1e6 / n as f64)
+    }
+
     fn rps(&self) -> f64 {
         self.latencies_us.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -405,6 +446,8 @@ impl Report {
             "errors": self.errors,
             "server_rss_kb": self.rss_kb.map(|r| r.0),
             "server_peak_rss_kb": self.rss_kb.map(|r| r.1),
+            "server_cpu_seconds": self.server_cpu_seconds,
+            "server_cpu_us_per_request": self.cpu_us_per_request(),
         })
     }
 
@@ -444,6 +487,13 @@ impl Report {
                 format!(" {:?}", self.errors)
             }
         );
+        if let (Some(cpu), Some(per)) = (self.server_cpu_seconds, self.cpu_us_per_request()) {
+            println!(
+                "  server CPU  {:.2} s ({:.0}% of one core), {per:.1} µs per request",
+                cpu,
+                100.0 * cpu / self.elapsed.as_secs_f64()
+            );
+        }
         if let Some((rss, hwm)) = self.rss_kb {
             println!(
                 "  server RSS  {:.1} MB (peak {:.1} MB)",

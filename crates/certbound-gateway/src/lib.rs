@@ -17,5 +17,6 @@ pub mod layer;
 pub mod proxy;
 pub mod server;
 pub mod tokens;
+pub mod upstream;
 
 pub use server::{start, start_on, RunningGateway};

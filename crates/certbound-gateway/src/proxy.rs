@@ -6,9 +6,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Request, StatusCode, Uri, Version};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use crate::upstream::{UpstreamError, UpstreamPool};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -52,21 +50,16 @@ const IDENTITY_PREFIXES: [&str; 9] = [
 /// A pooled HTTP/1.1 client to upstreams.
 #[derive(Clone)]
 pub struct UpstreamClient {
-    client: Client<HttpConnector, Body>,
+    pool: UpstreamPool,
     max_body_bytes: usize,
 }
 
 impl UpstreamClient {
-    /// A client with the connect timeout and the request-body limit.
+    /// A client with the connect timeout and the request-body limit; idle connections are kept
+    /// for 60 s, at most 256 per upstream.
     pub fn new(connect_timeout: Duration, max_body_bytes: usize) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
         UpstreamClient {
-            client,
+            pool: UpstreamPool::new(connect_timeout, Duration::from_secs(60), 256),
             max_body_bytes,
         }
     }
@@ -117,18 +110,7 @@ pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()));
 
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let uri = match format!(
-        "{}{}",
-        f.upstream.to_string().trim_end_matches('/'),
-        path_and_query
-    )
-    .parse::<Uri>()
-    {
+    let uri = match upstream_uri(f.upstream, &parts.uri) {
         Ok(u) => u,
         Err(_) => {
             return gateway_error(
@@ -144,7 +126,7 @@ pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>
 
     let limited = http_body_util::Limited::new(body, client.max_body_bytes);
     let upstream_req = Request::from_parts(parts, Body::new(limited));
-    let response = match tokio::time::timeout(f.timeout, client.client.request(upstream_req)).await
+    let response = match tokio::time::timeout(f.timeout, client.pool.send(upstream_req)).await
     {
         Err(_) => {
             return gateway_error(
@@ -172,11 +154,35 @@ pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>
     };
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    Response::from_parts(parts, Body::new(body))
+    Response::from_parts(parts, body)
 }
 
-fn is_body_limit(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+/// The upstream's scheme and authority, its path (if any) as a prefix, then the request's path
+/// and query.
+fn upstream_uri(upstream: &Uri, request: &Uri) -> Result<Uri, http::Error> {
+    let path_and_query = request.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let base_path = upstream.path().trim_end_matches('/');
+    let mut builder = Uri::builder();
+    if let Some(scheme) = upstream.scheme() {
+        builder = builder.scheme(scheme.clone());
+    }
+    if let Some(authority) = upstream.authority() {
+        builder = builder.authority(authority.clone());
+    }
+    if base_path.is_empty() {
+        match request.path_and_query() {
+            Some(pq) => builder.path_and_query(pq.clone()).build(),
+            None => builder.path_and_query("/").build(),
+        }
+    } else {
+        builder
+            .path_and_query(format!("{base_path}{path_and_query}"))
+            .build()
+    }
+}
+
+fn is_body_limit(e: &UpstreamError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
         if s.is::<http_body_util::LengthLimitError>() {
             return true;
@@ -219,25 +225,29 @@ fn prepare_headers(headers: &mut HeaderMap, f: &Forward<'_>, host: Option<&str>)
         headers.remove(n);
     }
     headers.remove(http::header::HOST);
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", f.jwt)) {
+    if let Ok(v) = HeaderValue::try_from(format!("Bearer {}", f.jwt)) {
         headers.insert(http::header::AUTHORIZATION, v);
     }
-    let ip = f.peer.ip();
-    let for_value = match ip {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
-    };
-    let mut forwarded = format!("for={for_value};proto=https");
+    use std::fmt::Write as _;
+    let ip = f.peer.ip().to_string();
+    let mut forwarded = String::with_capacity(64);
+    if f.peer.is_ipv6() {
+        let _ = write!(forwarded, "for=\"[{ip}]\";proto=https");
+    } else {
+        let _ = write!(forwarded, "for={ip};proto=https");
+    }
     if let Some(h) = host.filter(|h| h.chars().all(|c| c.is_ascii_graphic())) {
-        forwarded.push_str(&format!(";host=\"{}\"", h.replace('"', "")));
+        forwarded.push_str(";host=\"");
+        forwarded.extend(h.chars().filter(|c| *c != '"'));
+        forwarded.push('"');
         if let Ok(v) = HeaderValue::from_str(h) {
             headers.insert(HeaderName::from_static("x-forwarded-host"), v);
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+    if let Ok(v) = HeaderValue::try_from(forwarded) {
         headers.insert(http::header::FORWARDED, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
+    if let Ok(v) = HeaderValue::try_from(ip) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);
     }
     headers.insert(
@@ -249,6 +259,23 @@ fn prepare_headers(headers: &mut HeaderMap, f: &Forward<'_>, host: Option<&str>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upstream_uris_keep_the_request_target() {
+        let req: Uri = "/api/transactions?x=1&y=%2F".parse().unwrap();
+        let cases = [
+            ("http://127.0.0.1:3000", "http://127.0.0.1:3000/api/transactions?x=1&y=%2F"),
+            ("http://127.0.0.1:3000/", "http://127.0.0.1:3000/api/transactions?x=1&y=%2F"),
+            ("http://api.internal:80/base/", "http://api.internal:80/base/api/transactions?x=1&y=%2F"),
+        ];
+        for (upstream, want) in cases {
+            let got = upstream_uri(&upstream.parse().unwrap(), &req).unwrap();
+            assert_eq!(got.to_string(), want, "{upstream}");
+        }
+        let bare: Uri = "http://gateway.example".parse().unwrap();
+        let got = upstream_uri(&"http://127.0.0.1:3000".parse().unwrap(), &bare).unwrap();
+        assert_eq!(got.to_string(), "http://127.0.0.1:3000/");
+    }
 
     #[test]
     fn identity_and_hop_by_hop_headers_are_replaced() {

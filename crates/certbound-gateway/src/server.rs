@@ -292,10 +292,25 @@ fn as_client(config: &GatewayConfig) -> Result<reqwest::Client, GatewayError> {
 /// Whether a path contains dot segments (plain or percent-encoded), which upstreams might
 /// normalise differently from the gateway's prefix match.
 fn has_dot_segments(path: &str) -> bool {
-    path.split('/').any(|seg| {
-        let s = seg.to_ascii_lowercase().replace("%2e", ".");
-        s == "." || s == ".."
-    }) || path.to_ascii_lowercase().contains("%2f")
+    /// A segment that is `.` or `..` once `%2e`/`%2E` are decoded.
+    fn is_dot(seg: &str) -> bool {
+        let mut rest = seg.as_bytes();
+        let mut dots = 0;
+        while !rest.is_empty() {
+            match rest {
+                [b'.', tail @ ..] => rest = tail,
+                [b'%', b'2', b'e' | b'E', tail @ ..] => rest = tail,
+                _ => return false,
+            }
+            dots += 1;
+        }
+        dots == 1 || dots == 2
+    }
+    let encoded_slash = path
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] | 0x20) == b'f');
+    encoded_slash || path.split('/').any(is_dot)
 }
 
 async fn handle(
@@ -397,5 +412,12 @@ mod tests {
         assert!(has_dot_segments("/api%2Fadmin"));
         assert!(!has_dot_segments("/api/transactions/1.json"));
         assert!(!has_dot_segments("/api/..hidden"));
+        assert!(has_dot_segments("/api/%2e"));
+        assert!(has_dot_segments("/api/.%2E/x"));
+        assert!(has_dot_segments("/api%2fadmin"));
+        assert!(!has_dot_segments("/api/.../x"));
+        assert!(!has_dot_segments("/api/%2e%2e%2e"));
+        assert!(!has_dot_segments("/api/%2"));
+        assert!(!has_dot_segments("/"));
     }
 }
