@@ -368,8 +368,12 @@ fn tree_cpu_seconds(pid: u32) -> Option<f64> {
         if depth < 4 {
             if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
                 for task in tasks.flatten() {
-                    let list = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-                    for child in list.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+                    let list =
+                        std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+                    for child in list
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok())
+                    {
                         children += ticks(child, depth + 1).unwrap_or(0);
                     }
                 }

@@ -2,11 +2,11 @@
 //! stripped, `Forwarded`/`X-Forwarded-*` set by the gateway, the verified JWT as the only
 //! credential, bounded body, timeouts mapped to 502/504.
 
+use crate::upstream::{UpstreamError, UpstreamPool};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Request, StatusCode, Uri, Version};
-use crate::upstream::{UpstreamError, UpstreamPool};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -126,8 +126,7 @@ pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>
 
     let limited = http_body_util::Limited::new(body, client.max_body_bytes);
     let upstream_req = Request::from_parts(parts, Body::new(limited));
-    let response = match tokio::time::timeout(f.timeout, client.pool.send(upstream_req)).await
-    {
+    let response = match tokio::time::timeout(f.timeout, client.pool.send(upstream_req)).await {
         Err(_) => {
             return gateway_error(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -264,9 +263,18 @@ mod tests {
     fn upstream_uris_keep_the_request_target() {
         let req: Uri = "/api/transactions?x=1&y=%2F".parse().unwrap();
         let cases = [
-            ("http://127.0.0.1:3000", "http://127.0.0.1:3000/api/transactions?x=1&y=%2F"),
-            ("http://127.0.0.1:3000/", "http://127.0.0.1:3000/api/transactions?x=1&y=%2F"),
-            ("http://api.internal:80/base/", "http://api.internal:80/base/api/transactions?x=1&y=%2F"),
+            (
+                "http://127.0.0.1:3000",
+                "http://127.0.0.1:3000/api/transactions?x=1&y=%2F",
+            ),
+            (
+                "http://127.0.0.1:3000/",
+                "http://127.0.0.1:3000/api/transactions?x=1&y=%2F",
+            ),
+            (
+                "http://api.internal:80/base/",
+                "http://api.internal:80/base/api/transactions?x=1&y=%2F",
+            ),
         ];
         for (upstream, want) in cases {
             let got = upstream_uri(&upstream.parse().unwrap(), &req).unwrap();

@@ -121,7 +121,10 @@ async fn concurrent_requests_open_several_connections_and_keep_them() {
         }
     }
     let n = accepted.load(Ordering::SeqCst);
-    assert!((1..=8).contains(&n), "{n} connections for 8 concurrent clients");
+    assert!(
+        (1..=8).contains(&n),
+        "{n} connections for 8 concurrent clients"
+    );
 }
 
 #[tokio::test]

@@ -165,7 +165,7 @@ async fn accept_loop(
         let mut drain_signal = drain_signal.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let _open = options.metrics.as_ref().map(|m| OpenConnection::new(m));
+            let _open = options.metrics.as_ref().map(OpenConnection::new);
             let Some(acceptor) = acceptor else {
                 let info = ConnectionInfo {
                     peer_addr,
@@ -233,10 +233,11 @@ async fn serve_connection<IO>(
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let peer_addr = info.peer_addr;
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(info.clone());
-        app.clone().oneshot(req)
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(info.clone());
+            app.clone().oneshot(req)
+        });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -136,10 +136,10 @@ impl Introspector {
                     .trim()
                     .eq_ignore_ascii_case("application/jwt")
             });
-        let body = response
-            .text()
+        let body = super::read_bounded(response, super::MAX_AS_RESPONSE_BYTES)
             .await
-            .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+            .map_err(TokenError::Unavailable)?;
+        let body = String::from_utf8_lossy(&body);
         if !is_jwt {
             // {"active": false} (or a server that does not do phantom tokens).
             return Err(TokenError::Inactive);

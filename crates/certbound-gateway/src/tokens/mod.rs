@@ -19,6 +19,29 @@ pub(crate) fn token_hash(token: &str) -> [u8; 32] {
     out
 }
 
+/// The largest response the gateway reads from its authorization server (metadata, JWKS, an
+/// introspection answer): the server is configured and trusted, but a misbehaving or
+/// impersonated one must not be able to make the gateway buffer without bound.
+pub(crate) const MAX_AS_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Reads a response body up to `max` bytes; a larger one is an error, not a truncation.
+pub(crate) async fn read_bounded(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(format!("response larger than {max} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("response larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Seconds since the Unix epoch.
 pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()

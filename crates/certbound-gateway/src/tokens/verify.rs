@@ -241,7 +241,10 @@ async fn fetch_json(http: &reqwest::Client, url: &str) -> Result<Value, Discover
     if !r.status().is_success() {
         return Err(fail(format!("HTTP {}", r.status())));
     }
-    r.json().await.map_err(|e| fail(e.to_string()))
+    let body = super::read_bounded(r, super::MAX_AS_RESPONSE_BYTES)
+        .await
+        .map_err(fail)?;
+    serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))
 }
 
 fn parse_keys(jwks: Value) -> HashMap<String, Arc<Key>> {

@@ -376,7 +376,7 @@ async fn failed_authentications_are_bounded_per_address_and_per_client() {
 }
 
 /// The admin listener's exposition.
-async fn scrape(s: &TestServer) -> Vec<(String, Vec<(String, String)>, f64)> {
+async fn scrape(s: &TestServer) -> Vec<Sample> {
     let admin = s.server.admin_addr.expect("admin listener");
     let text = reqwest::get(format!("http://{admin}/metrics"))
         .await
@@ -390,7 +390,10 @@ async fn scrape(s: &TestServer) -> Vec<(String, Vec<(String, String)>, f64)> {
 /// Parses the Prometheus/OpenMetrics text format strictly enough to catch malformed output:
 /// every sample line is `name{label="value",...} number`, every family has HELP and TYPE, and the
 /// text ends with `# EOF`.
-fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// One exposition sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+fn parse_exposition(text: &str) -> Vec<Sample> {
     assert!(text.trim_end().ends_with("# EOF"), "no # EOF");
     let mut typed = std::collections::HashSet::new();
     let mut samples = Vec::new();
@@ -442,7 +445,7 @@ fn parse_exposition(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
 }
 
 fn metric(
-    samples: &[(String, Vec<(String, String)>, f64)],
+    samples: &[Sample],
     name: &str,
     labels: &[(&str, &str)],
 ) -> f64 {

@@ -137,3 +137,75 @@ async fn jwks_uri_is_fetched_and_refetched_when_the_client_rotates() {
         .await
         .assert_error(401, "invalid_client");
 }
+
+/// A client's JWKS host is not trusted with the server's memory or stack: a document nested
+/// thousands of levels deep, one over the size limit, one that is not JSON and one of the wrong
+/// shape each make that client's authentication fail with `invalid_client`, and the server
+/// carries on for everyone else.
+#[tokio::test]
+async fn hostile_jwks_uri_documents_fail_closed() {
+    let pki = Pki::new();
+    let client = self_signed(&LeafSpec::client(SubjectSpec::cn("partner-h"))).unwrap();
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("nested 30000 deep", {
+            let mut b = br#"{"keys":"#.to_vec();
+            b.extend(std::iter::repeat_n(b'[', 30_000));
+            b.extend(std::iter::repeat_n(b']', 30_000));
+            b.push(b'}');
+            b
+        }),
+        ("over 64 KiB", {
+            let mut b = br#"{"keys":[],"pad":""#.to_vec();
+            b.extend(std::iter::repeat_n(b'a', 200_000));
+            b.extend(br#""}"#);
+            b
+        }),
+        ("not JSON", b"\xff\xfe<html>".to_vec()),
+        ("keys is not a list", br#"{"keys":{"kty":"EC"}}"#.to_vec()),
+    ];
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let app = {
+        let served = served.clone();
+        axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                let body = served.lock().unwrap().clone();
+                async move { ([("content-type", "application/json")], body) }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let chain = certbound_net::load_cert_chain(&pki.path("server.pem")).unwrap();
+    let key = certbound_net::load_private_key(&pki.path("server.key")).unwrap();
+    let tls =
+        certbound_net::server_config(chain, key, &certbound_net::ClientCertMode::None).unwrap();
+    tokio::spawn(certbound_net::serve(
+        listener,
+        tls,
+        app,
+        certbound_net::ServeOptions::named("jwks"),
+        std::future::pending(),
+    ));
+    let good = self_signed(&LeafSpec::client(SubjectSpec::cn("partner-g"))).unwrap();
+    let toml = format!(
+        "[jwks_uri]\nmin_refresh_seconds = 0\nca = [\"ca.pem\"]\n[[clients]]\nclient_id = \"partner-h\"\ntoken_endpoint_auth_method = \"self_signed_tls_client_auth\"\ntls_client_certificate_bound_access_tokens = true\njwks_uri = \"https://127.0.0.1:{port}/jwks.json\"\n{}",
+        self_signed_client("partner-g", &jwks(&[good.cert_der.as_slice()]).unwrap())
+    );
+    let s = TestServer::start(&pki, &toml).await;
+    for (name, body) in bodies {
+        *served.lock().unwrap() = body;
+        let r = s.mtls_token(&client, "partner-h").await;
+        assert_eq!(r.status, 401, "{name}: {}", r.json);
+        assert_eq!(r.json["error"], "invalid_client", "{name}");
+        assert_eq!(
+            s.mtls_token(&good, "partner-g").await.status,
+            200,
+            "{name}: the server must carry on"
+        );
+    }
+    // The same host serving a good document again: the client works.
+    *served.lock().unwrap() =
+        serde_json::to_vec(&jwks(&[client.cert_der.as_slice()]).unwrap()).unwrap();
+    assert_eq!(s.mtls_token(&client, "partner-h").await.status, 200);
+}

@@ -29,9 +29,9 @@ pub(super) fn from_dotted(word: &str) -> Result<ObjectIdentifier, String> {
         if !well_formed {
             return Err(not_dotted());
         }
-        let value: u32 = arc
-            .parse()
-            .map_err(|_| format!("`{word}` is not a valid OID: the arc {arc} is over 4294967295"))?;
+        let value: u32 = arc.parse().map_err(|_| {
+            format!("`{word}` is not a valid OID: the arc {arc} is over 4294967295")
+        })?;
         arcs.push(value);
     }
     let [first, second, rest @ ..] = arcs.as_slice() else {
@@ -138,15 +138,23 @@ mod tests {
 
     #[test]
     fn known_encodings() {
-        assert_eq!(from_dotted("2.5.4.3").unwrap().as_bytes(), [0x55, 0x04, 0x03]);
-        assert_eq!(from_dotted("2.5.128").unwrap().as_bytes(), [0x55, 0x81, 0x00]);
+        assert_eq!(
+            from_dotted("2.5.4.3").unwrap().as_bytes(),
+            [0x55, 0x04, 0x03]
+        );
+        assert_eq!(
+            from_dotted("2.5.128").unwrap().as_bytes(),
+            [0x55, 0x81, 0x00]
+        );
         assert_eq!(from_dotted("1.2.3").unwrap().as_bytes(), [0x2a, 0x03]);
         assert_eq!(
             from_dotted("1.2.840.113549.1.9.1").unwrap().as_bytes(),
             [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01]
         );
         assert_eq!(
-            from_dotted(&format!("2.5.4.{FIVE_BYTE_ARC}")).unwrap().as_bytes(),
+            from_dotted(&format!("2.5.4.{FIVE_BYTE_ARC}"))
+                .unwrap()
+                .as_bytes(),
             [0x55, 0x04, 0x8f, 0xff, 0xff, 0xff, 0x0f]
         );
     }
@@ -189,8 +197,12 @@ mod tests {
         // const-oid 0.9's own (wrong) encoding of 2.5.128.
         assert!(!is_canonical(&oid(&[0x55, 0x80, 0x00])));
         // 2.5.4.(2^32 + 3): five groups whose first holds bit 32.
-        assert!(!is_canonical(&oid(&[0x55, 0x04, 0x90, 0x80, 0x80, 0x80, 0x03])));
+        assert!(!is_canonical(&oid(&[
+            0x55, 0x04, 0x90, 0x80, 0x80, 0x80, 0x03
+        ])));
         // Five groups within 32 bits are fine.
-        assert!(is_canonical(&oid(&[0x55, 0x04, 0x8f, 0xff, 0xff, 0xff, 0x0f])));
+        assert!(is_canonical(&oid(&[
+            0x55, 0x04, 0x8f, 0xff, 0xff, 0xff, 0x0f
+        ])));
     }
 }

@@ -165,7 +165,8 @@ impl Parser<'_> {
             });
         }
         if word.as_bytes()[0].is_ascii_digit() {
-            return super::oid::from_dotted(word).map_err(|m| DnParseError(format!("{m} (at byte {start})")));
+            return super::oid::from_dotted(word)
+                .map_err(|m| DnParseError(format!("{m} (at byte {start})")));
         }
         if word.len() >= 4 && word[..4].eq_ignore_ascii_case("oid.") {
             return Err(DnParseError(format!(
