@@ -21,7 +21,8 @@ def main(path):
     groups = OrderedDict()
     for r in runs:
         groups.setdefault(r["label"], OrderedDict()).setdefault(r["side"], []).append(r)
-    header = f"{'scenario':<38} {'side':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MB':>7}"
+    header = (f"{'scenario':<38} {'side':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+              f"{'RSS MB':>7} {'CPU %':>6} {'CPU us/req':>10}")
     print(header)
     print("-" * len(header))
     failed = False
@@ -33,12 +34,17 @@ def main(path):
             p99 = statistics.mean(r["latency_ms"]["p99"] for r in rs)
             errors = sum(sum(r["errors"].values()) for r in rs)
             rss = max((r.get("server_rss_kb") or 0) for r in rs) / 1024
-            means[side] = (rps, p99)
-            print(f"{label:<38} {side:<14} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {errors:>7} {rss:>7.1f}")
+            cpu = [r["server_cpu_seconds"] / r["seconds"] * 100 for r in rs if r.get("server_cpu_seconds") is not None]
+            per = [r["server_cpu_us_per_request"] for r in rs if r.get("server_cpu_us_per_request") is not None]
+            cpu_pct = statistics.mean(cpu) if cpu else float("nan")
+            cpu_per = statistics.mean(per) if per else float("nan")
+            means[side] = (rps, p99, cpu_per)
+            print(f"{label:<38} {side:<14} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {errors:>7} {rss:>7.1f} "
+                  f"{cpu_pct:>6.0f} {cpu_per:>10.1f}")
             failed |= errors > 0
         names = list(means)
         if len(names) == 2 and means[names[1]][0] > 0:
-            (a_rps, a_p99), (b_rps, b_p99) = means[names[0]], means[names[1]]
+            (a_rps, a_p99, a_cpu), (b_rps, b_p99, b_cpu) = means[names[0]], means[names[1]]
             ratio = a_rps / b_rps
             p99_ratio = a_p99 / b_p99 if b_p99 > 0 else float("nan")
             target = TARGETS.get(label)
@@ -47,7 +53,9 @@ def main(path):
                 ok = ratio >= target[0] and (target[1] is None or p99_ratio <= target[1])
                 goal = f">= {target[0]}x" + (f", p99 <= {target[1]}x" if target[1] else "")
                 verdict = f"  target {goal}: {'met' if ok else 'MISSED'}"
-            print(f"{'':<38} {names[0]}/{names[1]}: throughput {ratio:.2f}x, p99 {p99_ratio:.2f}x{verdict}")
+            cpu_ratio = b_cpu / a_cpu if a_cpu and a_cpu == a_cpu and b_cpu == b_cpu else float("nan")
+            print(f"{'':<38} {names[0]}/{names[1]}: throughput {ratio:.2f}x, p99 {p99_ratio:.2f}x, "
+                  f"requests per CPU-second {cpu_ratio:.2f}x{verdict}")
     if failed:
         print("some requests failed: see the runs above")
         sys.exit(1)
@@ -57,8 +65,10 @@ def line(r):
     l = r["latency_ms"]
     errors = sum(r["errors"].values())
     rss = (r.get("server_rss_kb") or 0) / 1024
+    per = r.get("server_cpu_us_per_request")
+    cpu = f"  cpu {per:.1f} us/req" if per is not None else ""
     print(f"  {r['label']:<38} {r['side']:<14} {r['requests_per_second']:>9.0f} req/s  "
-          f"p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms  errors {errors}  rss {rss:.1f} MB", flush=True)
+          f"p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms  errors {errors}  rss {rss:.1f} MB{cpu}", flush=True)
 
 
 if __name__ == "__main__":

@@ -507,3 +507,27 @@ impl Report {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_of_a_process_tree_is_read_from_proc() {
+        let me = std::process::id();
+        let before = tree_cpu_seconds(me).expect("this process's CPU time");
+        // Burn CPU until the kernel's 10 ms accounting shows it (bounded, in case it never does).
+        let started = Instant::now();
+        let mut x = 0u64;
+        while tree_cpu_seconds(me).unwrap_or(before) <= before
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            for i in 0..100_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+            std::hint::black_box(x);
+        }
+        assert!(tree_cpu_seconds(me).unwrap() > before);
+        assert_eq!(tree_cpu_seconds(u32::MAX), None, "no such process");
+    }
+}

@@ -25,7 +25,7 @@ async fn api(pki: &Pki, auth: &TestServer, scopes: Vec<String>) -> String {
         .route(
             "/whoami",
             post(|BoundToken(t): BoundToken| async move {
-                Json(serde_json::json!({"client_id": t.claims.client_id, "bound": t.claims.x5t_s256.map(|x| x.to_string())}))
+                Json(serde_json::json!({"client_id": t.claims.client_id, "bound": t.claims.x5t_s256.as_ref().map(|x| x.to_string())}))
             }),
         )
         .layer(BoundTokenLayer::new(guard, Requirements { require_bound: true, scopes }));

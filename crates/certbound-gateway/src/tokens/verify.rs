@@ -169,8 +169,8 @@ impl TokenClaims {
 pub struct VerifiedToken {
     /// The JWT as received (or as returned by introspection): what the upstream is given.
     pub raw: Arc<str>,
-    /// Its claims.
-    pub claims: TokenClaims,
+    /// Its claims (shared: a cached token is handed to every request that presents it).
+    pub claims: Arc<TokenClaims>,
 }
 
 #[derive(Deserialize)]
@@ -460,7 +460,7 @@ impl Verifier {
         };
         Ok(VerifiedToken {
             raw: Arc::from(jwt),
-            claims,
+            claims: Arc::new(claims),
         })
     }
 

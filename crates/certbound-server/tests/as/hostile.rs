@@ -444,11 +444,7 @@ fn parse_exposition(text: &str) -> Vec<Sample> {
     samples
 }
 
-fn metric(
-    samples: &[Sample],
-    name: &str,
-    labels: &[(&str, &str)],
-) -> f64 {
+fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|(n, l, _)| {
