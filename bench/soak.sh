@@ -41,9 +41,10 @@ cleanup() {
 }
 trap cleanup EXIT
 AS=18443; API=18300; GW=18643
-wait_for() {
-  for _ in $(seq 1 300); do curl -sk -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "not ready: $1" >&2; exit 1
+wait_for() { # URL [curl options: the gateway refuses a handshake without a client certificate]
+  local url="$1"; shift
+  for _ in $(seq 1 300); do curl -sk -o /dev/null "$@" "$url" && return 0; sleep 0.1; done
+  echo "not ready: $url" >&2; exit 1
 }
 LOAD_CPU=$(( $(nproc) > 1 ? 1 : 0 ))
 
@@ -58,7 +59,7 @@ PIDS+=("$!")
 wait_for "http://127.0.0.1:$API/health"
 (cd "$WORK/dev" && exec taskset -c 0 "$CB" gateway --config gateway.toml >"$WORK/gateway.log" 2>&1) &
 GW_PID=$!; PIDS+=("$GW_PID")
-wait_for "https://localhost:$GW/health"
+wait_for "https://localhost:$GW/health" --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key"
 
 COMMON=(--issuer "https://localhost:$AS" --client-id partner-a --cert "$PKI/partner-a.pem"
         --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --json)

@@ -169,6 +169,26 @@ async fn one_shot(tls: &TlsConnector, req: &Request) -> anyhow::Result<serde_jso
     serde_json::from_slice(&body).context("JSON")
 }
 
+/// Where a scenario's request carries its access token.
+#[derive(Clone, Copy)]
+enum TokenSlot {
+    /// `Authorization: Bearer` (the gateway).
+    Bearer,
+    /// The `token` parameter of an introspection form.
+    IntrospectionForm,
+}
+
+impl TokenSlot {
+    fn put(self, req: &mut Request, token: &str, client_id: &str) {
+        match self {
+            TokenSlot::Bearer => req.authorization = Some(format!("Bearer {token}")),
+            TokenSlot::IntrospectionForm => {
+                req.body = form(&[("token", token), ("client_id", client_id)])
+            }
+        }
+    }
+}
+
 /// Prepares the scenario's request (discovery, and a token where needed) and runs the load.
 pub async fn run(
     setup: &Setup,
@@ -241,10 +261,19 @@ pub async fn run(
         },
         expect: Some(br#""access_token""#),
     };
+    // Scenarios that present a token get a fresh one at half its lifetime, so runs longer than
+    // the token's TTL (the soak) keep measuring the server, not an expired token.
+    let mut lifetime = None;
+    let slot = match target {
+        Target::Token => None,
+        Target::Introspect => Some(TokenSlot::IntrospectionForm),
+        Target::Gateway(_) => Some(TokenSlot::Bearer),
+    };
     let request = match target {
-        Target::Token => token_req,
+        Target::Token => token_req.clone(),
         Target::Introspect | Target::Gateway(_) => {
             let token = one_shot(&tls, &token_req).await?;
+            lifetime = token.get("expires_in").and_then(|v| v.as_u64());
             let Some(token) = token
                 .get("access_token")
                 .and_then(|v| v.as_str())
@@ -287,10 +316,31 @@ pub async fn run(
     let cpu_before = pid.and_then(tree_cpu_seconds);
     let deadline = Instant::now() + duration;
     let started = Instant::now();
+    let (current, request) = tokio::sync::watch::channel(Arc::new(request));
+    if let Some(slot) = slot {
+        let every = Duration::from_secs(lifetime.unwrap_or(300).max(2) / 2);
+        let (tls, token_req, client_id) = (tls.clone(), token_req.clone(), setup.client_id.clone());
+        tokio::spawn(async move {
+            while Instant::now() + every < deadline {
+                tokio::time::sleep(every).await;
+                match one_shot(&tls, &token_req).await {
+                    Ok(v) => match v.get("access_token").and_then(|t| t.as_str()) {
+                        Some(token) => {
+                            let mut next = Request::clone(&current.borrow());
+                            slot.put(&mut next, token, &client_id);
+                            current.send_replace(Arc::new(next));
+                        }
+                        None => eprintln!("token refresh: no access_token in {v}"),
+                    },
+                    Err(e) => eprintln!("token refresh failed: {e:#}"),
+                }
+            }
+        });
+    }
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
             let tls = tls.clone();
-            let req = request.clone();
+            let request = request.clone();
             let new_connection = setup.new_connection;
             let pace = setup
                 .rate
@@ -309,6 +359,7 @@ pub async fn run(
                     if let Some(t) = ticks.as_mut() {
                         t.tick().await;
                     }
+                    let req: Arc<Request> = request.borrow().clone();
                     let t0 = Instant::now();
                     let result = async {
                         if new_connection || sender.is_none() {

@@ -20,9 +20,9 @@ use std::path::Path;
 
 async fn whoami(BoundToken(token): BoundToken) -> Json<serde_json::Value> {
     Json(serde_json::json!({
-        "client_id": token.claims.client_id,
-        "scopes": token.claims.scopes,
-        "bound_to": token.claims.x5t_s256.map(|t| t.to_string()),
+        "client_id": &token.claims.client_id,
+        "scopes": &token.claims.scopes,
+        "bound_to": token.claims.x5t_s256.as_ref().map(|t| t.to_string()),
     }))
 }
 
