@@ -49,3 +49,26 @@ pub(crate) fn now_secs() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::read_bounded;
+
+    fn response(body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(http::Response::new(body))
+    }
+
+    #[tokio::test]
+    async fn responses_over_the_bound_are_errors_not_truncations() {
+        let ok = read_bounded(response(vec![b'a'; 10]), 10).await.unwrap();
+        assert_eq!(ok.len(), 10);
+        assert!(read_bounded(response(Vec::new()), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(read_bounded(response(vec![b'a'; 11]), 10).await.is_err());
+        assert!(read_bounded(response(vec![b'a'; 1 << 21]), 1 << 20)
+            .await
+            .is_err());
+    }
+}

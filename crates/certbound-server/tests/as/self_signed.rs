@@ -30,6 +30,33 @@ fn toml_inline(v: &serde_json::Value) -> String {
     }
 }
 
+/// Configuration of a self-signed client whose keys are at the JWKS host on `port`, fetched
+/// with no refresh delay.
+fn jwks_uri_client(id: &str, port: u16) -> String {
+    format!(
+        "[jwks_uri]\nmin_refresh_seconds = 0\nca = [\"ca.pem\"]\n[[clients]]\nclient_id = \"{id}\"\ntoken_endpoint_auth_method = \"self_signed_tls_client_auth\"\ntls_client_certificate_bound_access_tokens = true\njwks_uri = \"https://127.0.0.1:{port}/jwks.json\"\n"
+    )
+}
+
+/// A client's JWKS host: `app` over HTTPS on 127.0.0.1 with a server certificate from the test CA
+/// (which the server is configured to trust for `jwks_uri`). Returns its port.
+async fn serve_jwks_host(pki: &Pki, app: axum::Router) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let chain = certbound_net::load_cert_chain(&pki.path("server.pem")).unwrap();
+    let key = certbound_net::load_private_key(&pki.path("server.key")).unwrap();
+    let tls =
+        certbound_net::server_config(chain, key, &certbound_net::ClientCertMode::None).unwrap();
+    tokio::spawn(certbound_net::serve(
+        listener,
+        tls,
+        app,
+        certbound_net::ServeOptions::named("jwks"),
+        std::future::pending(),
+    ));
+    port
+}
+
 #[tokio::test]
 async fn self_signed_inline_jwks_matches_the_certificate_not_the_key() {
     let pki = Pki::new();
@@ -98,23 +125,9 @@ async fn jwks_uri_is_fetched_and_refetched_when_the_client_rotates() {
             }),
         )
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let chain = certbound_net::load_cert_chain(&pki.path("server.pem")).unwrap();
-    let key = certbound_net::load_private_key(&pki.path("server.key")).unwrap();
-    let tls =
-        certbound_net::server_config(chain, key, &certbound_net::ClientCertMode::None).unwrap();
-    tokio::spawn(certbound_net::serve(
-        listener,
-        tls,
-        app,
-        certbound_net::ServeOptions::named("jwks"),
-        std::future::pending(),
-    ));
+    let port = serve_jwks_host(&pki, app).await;
 
-    let toml = format!(
-        "[jwks_uri]\nmin_refresh_seconds = 0\nca = [\"ca.pem\"]\n[[clients]]\nclient_id = \"partner-u\"\ntoken_endpoint_auth_method = \"self_signed_tls_client_auth\"\ntls_client_certificate_bound_access_tokens = true\njwks_uri = \"https://127.0.0.1:{port}/jwks.json\"\n"
-    );
+    let toml = jwks_uri_client("partner-u", port);
     let s = TestServer::start(&pki, &toml).await;
     assert_eq!(s.mtls_token(&first, "partner-u").await.status, 200);
     assert_eq!(s.mtls_token(&first, "partner-u").await.status, 200);
@@ -174,22 +187,11 @@ async fn hostile_jwks_uri_documents_fail_closed() {
             }),
         )
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let chain = certbound_net::load_cert_chain(&pki.path("server.pem")).unwrap();
-    let key = certbound_net::load_private_key(&pki.path("server.key")).unwrap();
-    let tls =
-        certbound_net::server_config(chain, key, &certbound_net::ClientCertMode::None).unwrap();
-    tokio::spawn(certbound_net::serve(
-        listener,
-        tls,
-        app,
-        certbound_net::ServeOptions::named("jwks"),
-        std::future::pending(),
-    ));
+    let port = serve_jwks_host(&pki, app).await;
     let good = self_signed(&LeafSpec::client(SubjectSpec::cn("partner-g"))).unwrap();
     let toml = format!(
-        "[jwks_uri]\nmin_refresh_seconds = 0\nca = [\"ca.pem\"]\n[[clients]]\nclient_id = \"partner-h\"\ntoken_endpoint_auth_method = \"self_signed_tls_client_auth\"\ntls_client_certificate_bound_access_tokens = true\njwks_uri = \"https://127.0.0.1:{port}/jwks.json\"\n{}",
+        "{}{}",
+        jwks_uri_client("partner-h", port),
         self_signed_client("partner-g", &jwks(&[good.cert_der.as_slice()]).unwrap())
     );
     let s = TestServer::start(&pki, &toml).await;
