@@ -25,44 +25,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-export PATH="$PATH:/usr/sbin"
-if [ -z "${CERTBOUND_BIN_DIR:-}" ]; then
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/certbound-target}"
-  (cd "$ROOT" && cargo build --release --locked -q -p certbound -p certbound-bench)
-  CERTBOUND_BIN_DIR="$CARGO_TARGET_DIR/release"
-fi
-CB="$CERTBOUND_BIN_DIR/certbound"
-BENCH="$CERTBOUND_BIN_DIR/certbound-bench"
+WORK_PREFIX=certbound-compare
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 for tool in node npm nginx taskset curl openssl python3; do
   command -v "$tool" >/dev/null || { echo "compare.sh needs $tool" >&2; exit 1; }
 done
 
-WORK="${KEEP:-$(mktemp -d /tmp/certbound-compare.XXXXXX)}"
-mkdir -p "$WORK"
 RESULTS="$WORK/results.jsonl"
 : > "$RESULTS"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "$KEEP" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # Ports: certbound AS 18443 (mTLS alias 18444), peer 18543, API 18300, gateway 18643, nginx 18743.
 AS=18443; PEER=18543; API=18300; GW=18643; NGX=18743
-wait_for() { # URL
-  for _ in $(seq 1 300); do
-    curl -sk -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "not ready: $1" >&2; exit 1
-}
-
-cpus=$(nproc)
-SERVER_CPU=0
-LOAD_CPU=$(( cpus > 1 ? 1 : 0 ))
 
 echo "== setting up in $WORK"
 "$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --no-serve >/dev/null

@@ -23,41 +23,21 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -z "${CERTBOUND_BIN_DIR:-}" ]; then
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/certbound-target}"
-  (cd "$ROOT" && cargo build --release --locked -q -p certbound -p certbound-bench)
-  CERTBOUND_BIN_DIR="$CARGO_TARGET_DIR/release"
-fi
-CB="$CERTBOUND_BIN_DIR/certbound"
-BENCH="$CERTBOUND_BIN_DIR/certbound-bench"
-WORK="${KEEP:-$(mktemp -d /tmp/certbound-soak.XXXXXX)}"
-mkdir -p "$WORK"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "$KEEP" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+WORK_PREFIX=certbound-soak
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 AS=18443; API=18300; GW=18643
-wait_for() { # URL [curl options: the gateway refuses a handshake without a client certificate]
-  local url="$1"; shift
-  for _ in $(seq 1 300); do curl -sk -o /dev/null "$@" "$url" && return 0; sleep 0.1; done
-  echo "not ready: $url" >&2; exit 1
-}
-LOAD_CPU=$(( $(nproc) > 1 ? 1 : 0 ))
 
 "$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --no-serve >/dev/null
 PKI="$WORK/dev/pki"
-(cd "$WORK/dev" && exec taskset -c 0 "$CB" serve --config certbound.toml >"$WORK/certbound.log" 2>&1) &
+(cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" serve --config certbound.toml >"$WORK/certbound.log" 2>&1) &
 AS_PID=$!; PIDS+=("$AS_PID")
 wait_for "https://localhost:$AS/.well-known/oauth-authorization-server"
 (cd "$WORK/dev" && exec taskset -c $LOAD_CPU "$CB" sample-api --listen 127.0.0.1:$API \
   --issuer "https://localhost:$AS" --ca pki/ca.pem >"$WORK/api.log" 2>&1) &
 PIDS+=("$!")
 wait_for "http://127.0.0.1:$API/health"
-(cd "$WORK/dev" && exec taskset -c 0 "$CB" gateway --config gateway.toml >"$WORK/gateway.log" 2>&1) &
+(cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" gateway --config gateway.toml >"$WORK/gateway.log" 2>&1) &
 GW_PID=$!; PIDS+=("$GW_PID")
 wait_for "https://localhost:$GW/health" --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key"
 
