@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bind;
 pub mod client_cert;
 pub mod danger;
 pub mod forwarded;
@@ -17,6 +18,9 @@ pub mod rate_limit;
 pub mod serve;
 pub mod tls;
 
+pub use bind::{bind, BindError};
 pub use limits::Limits;
 pub use serve::{serve, serve_plain, ConnectionInfo, ServeOptions, TlsHandle};
-pub use tls::{load_cert_chain, load_private_key, server_config, ClientCertMode, TlsError};
+pub use tls::{
+    load_cert_chain, load_key_pair, load_private_key, server_config, ClientCertMode, TlsError,
+};

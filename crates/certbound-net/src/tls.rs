@@ -26,6 +26,18 @@ pub enum TlsError {
         /// Why.
         reason: String,
     },
+    /// The private key is not the one of the certificate (a common copy-paste mistake when a
+    /// certificate is renewed).
+    #[error(
+        "the private key {key} does not belong to the certificate {cert} (their public keys differ): \
+         configure the key the certificate was issued for"
+    )]
+    KeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
     /// rustls refused the certificate/key pair.
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
@@ -79,6 +91,41 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError>
     };
     let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| err(e.to_string()))
+}
+
+/// Reads a certificate chain and its private key, and checks that the key is the certificate's:
+/// a mismatch names both files instead of rustls' bare `KeyMismatch`.
+pub fn load_key_pair(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let chain = load_cert_chain(cert)?;
+    let private = load_private_key(key)?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(private.clone_key())
+        .map_err(|e| TlsError::PrivateKey {
+            path: key.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
+    match certified.keys_match() {
+        // `Unknown`: the key cannot tell its public half; rustls checks again at the handshake.
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+            Ok((chain, private))
+        }
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            Err(TlsError::KeyMismatch {
+                cert: cert.to_owned(),
+                key: key.to_owned(),
+            })
+        }
+        Err(e) => Err(TlsError::Certificates {
+            path: cert.to_owned(),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 /// Builds a server configuration: TLS 1.3 and 1.2 with rustls' default (AEAD, ECDHE) suites on

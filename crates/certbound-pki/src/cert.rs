@@ -265,7 +265,11 @@ impl LeafSpec {
     }
 
     /// rcgen parameters for everything but the names (spliced in afterwards).
-    fn params(&self, key: &KeyPair, issued_by_ca: bool) -> Result<CertificateParams, PkiError> {
+    fn params(
+        &self,
+        key_algorithm: Option<KeyAlgorithm>,
+        issued_by_ca: bool,
+    ) -> Result<CertificateParams, PkiError> {
         let mut p = CertificateParams::default();
         p.distinguished_name = placeholder_name(self.subject.is_empty());
         p.not_before = self.not_before;
@@ -298,7 +302,7 @@ impl LeafSpec {
         }
         p.is_ca = IsCa::ExplicitNoCa;
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        if self.usage == CertUsage::Server && KeyAlgorithm::of(key) == Some(KeyAlgorithm::Rsa2048) {
+        if self.usage == CertUsage::Server && key_algorithm == Some(KeyAlgorithm::Rsa2048) {
             p.key_usages.push(KeyUsagePurpose::KeyEncipherment);
         }
         p.extended_key_usages = vec![match self.usage {
@@ -425,7 +429,7 @@ fn with_names(
 }
 
 /// The key family of a DER SubjectPublicKeyInfo, if it is one this crate generates.
-fn spki_algorithm(spki: &[u8]) -> Option<KeyAlgorithm> {
+pub(crate) fn spki_algorithm(spki: &[u8]) -> Option<KeyAlgorithm> {
     match crate::jwk::spki_kind(spki).ok()? {
         crate::jwk::SpkiKind::Ec { curve: "P-256", .. } => Some(KeyAlgorithm::EcdsaP256),
         crate::jwk::SpkiKind::Ed25519 { .. } => Some(KeyAlgorithm::Ed25519),
@@ -618,7 +622,7 @@ impl CertificateAuthority {
     /// Issues a leaf certificate.
     pub fn issue(&self, spec: &LeafSpec) -> Result<IssuedCertificate, PkiError> {
         let key = spec.subject_key()?;
-        let params = spec.params(&key, true)?;
+        let params = spec.params(KeyAlgorithm::of(&key), true)?;
         let built = params.signed_by(&key, &self.rcgen_issuer())?;
         let cert_der = with_names(
             built.der(),
@@ -629,6 +633,29 @@ impl CertificateAuthority {
         let mut chain = vec![self.cert_der.clone()];
         chain.extend(self.parents.iter().cloned());
         IssuedCertificate::new(cert_der, &key, chain)
+    }
+
+    /// Issues a client certificate for a verified certificate signing request: the subject is
+    /// the request's, byte for byte (what the partner asked for is what the bank registers), the
+    /// public key is the request's (the CA never sees the private key); validity, SANs and usage
+    /// come from `spec` (its subject and key are ignored). Returns the certificate, DER.
+    pub fn issue_for_request(
+        &self,
+        request: &crate::csr::CertificateRequest,
+        spec: &LeafSpec,
+    ) -> Result<Vec<u8>, PkiError> {
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(request.spki_der())
+            .map_err(|e| PkiError::UnsupportedKey(format!("in the request: {e}")))?;
+        let mut spec = spec.clone();
+        spec.subject = SubjectSpec::from_der(request.subject_der())?;
+        let params = spec.params(request.key_algorithm(), true)?;
+        let built = params.signed_by(&public_key, &self.rcgen_issuer())?;
+        with_names(
+            built.der(),
+            &self.subject_der,
+            request.subject_der(),
+            &self.key,
+        )
     }
 
     /// rcgen's view of this CA: its key and key identifier (the name is spliced in later).
@@ -720,7 +747,7 @@ fn ca_params(
 /// client registers it in its JWKS `x5c` and the AS compares it exactly.
 pub fn self_signed(spec: &LeafSpec) -> Result<IssuedCertificate, PkiError> {
     let key = spec.subject_key()?;
-    let params = spec.params(&key, false)?;
+    let params = spec.params(KeyAlgorithm::of(&key), false)?;
     let built = params.self_signed(&key)?;
     let subject = spec.subject.to_der()?;
     let cert_der = with_names(built.der(), &subject, &subject, &key)?;

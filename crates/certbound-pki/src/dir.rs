@@ -131,11 +131,41 @@ pub fn file_stem(common_name: &str) -> Result<String, PkiError> {
     Ok(stem)
 }
 
-/// Creates a root CA in `dir` (`ca.pem`, `ca.key`).
+/// Refuses to replace any of `paths` unless `force` is set.
+fn refuse_overwrite(paths: &[&Path], force: bool) -> Result<(), PkiError> {
+    if force {
+        return Ok(());
+    }
+    match paths.iter().find(|p| p.exists()) {
+        Some(p) => Err(PkiError::FileExists(p.to_path_buf())),
+        None => Ok(()),
+    }
+}
+
+/// Creates a root CA named `CN=certbound development CA,O=certbound` in `dir` (see
+/// [`init_named`]).
+pub fn init(dir: &Path, key: KeyAlgorithm, force: bool) -> Result<Written, PkiError> {
+    init_named(
+        dir,
+        &SubjectSpec::cn_o(CA_COMMON_NAME, CA_ORGANIZATION),
+        key,
+        force,
+    )
+}
+
+/// Creates a root CA with the subject `name` in `dir` (`ca.pem`, `ca.key`).
 ///
 /// Refuses when either file exists unless `force` is set: replacing the CA invalidates every
 /// certificate issued so far.
-pub fn init(dir: &Path, key: KeyAlgorithm, force: bool) -> Result<Written, PkiError> {
+pub fn init_named(
+    dir: &Path,
+    name: &SubjectSpec,
+    key: KeyAlgorithm,
+    force: bool,
+) -> Result<Written, PkiError> {
+    if name.is_empty() {
+        return Err(PkiError::InvalidSpec("a CA needs a subject name".into()));
+    }
     let cert_path = dir.join(CA_CERT_FILE);
     let key_path = dir.join(CA_KEY_FILE);
     if !force {
@@ -146,8 +176,7 @@ pub fn init(dir: &Path, key: KeyAlgorithm, force: bool) -> Result<Written, PkiEr
         }
     }
     ensure_dir(dir)?;
-    let ca =
-        CertificateAuthority::generate(&SubjectSpec::cn_o(CA_COMMON_NAME, CA_ORGANIZATION), key)?;
+    let ca = CertificateAuthority::generate(name, key)?;
     write_private_file(&key_path, ca.key_pem().as_bytes())?;
     write_public(&cert_path, ca.cert_pem().as_bytes())?;
     Ok(Written {
@@ -208,26 +237,33 @@ pub fn server(
 
 /// Issues a client certificate from the CA in `dir`: `<cn>.pem` (the certificate alone),
 /// `<cn>.key` and, when `p12_password` is given, `<cn>.p12` (key, certificate and CA, friendly
-/// name `<cn>`).
+/// name `<cn>`). Refuses to replace existing files unless `force` is set (a replaced key
+/// changes the certificate thumbprint every bound token and registration depends on).
 pub fn client(
     dir: &Path,
     spec: &LeafSpec,
     p12_password: Option<&str>,
+    force: bool,
 ) -> Result<Written, PkiError> {
     let cn = spec
         .subject
         .common_name_value()
         .ok_or_else(|| PkiError::InvalidSpec("a client certificate needs a CN".into()))?;
     let stem = file_stem(cn)?;
-    let ca = load_ca(dir)?;
-    let issued = ca.issue(spec)?;
     let cert_path = dir.join(format!("{stem}.pem"));
     let key_path = dir.join(format!("{stem}.key"));
+    let p12_path = dir.join(format!("{stem}.p12"));
+    let mut targets = vec![cert_path.as_path(), key_path.as_path()];
+    if p12_password.is_some() {
+        targets.push(&p12_path);
+    }
+    refuse_overwrite(&targets, force)?;
+    let ca = load_ca(dir)?;
+    let issued = ca.issue(spec)?;
     write_private_file(&key_path, issued.key_pem.as_bytes())?;
     write_public(&cert_path, issued.cert_pem.as_bytes())?;
     let mut files = vec![cert_path, key_path];
     if let Some(password) = p12_password {
-        let p12_path = dir.join(format!("{stem}.p12"));
         write_private_file(&p12_path, &issued.to_pkcs12(password, cn)?)?;
         files.push(p12_path);
     }
@@ -254,6 +290,64 @@ pub fn self_signed(dir: &Path, spec: &LeafSpec, jwks_out: &Path) -> Result<Writt
     write_public(&cert_path, issued.cert_pem.as_bytes())?;
     write_public(jwks_out, json.as_bytes())?;
     written(vec![cert_path, key_path, jwks_out.to_path_buf()], &issued)
+}
+
+/// Issues a client certificate from the CA in `dir` for a partner's certificate signing request
+/// (the partner keeps its private key): writes the certificate to `out` (default
+/// `<dir>/<cn>.pem`), refusing to replace an existing file unless `force` is set. The subject
+/// is the request's; the SANs are the request's plus those in `spec`; validity and usage come
+/// from `spec` (a client certificate).
+pub fn sign_csr(
+    dir: &Path,
+    request: &crate::CertificateRequest,
+    spec: &LeafSpec,
+    out: Option<&Path>,
+    force: bool,
+) -> Result<Written, PkiError> {
+    let subject = request.subject_rfc4514()?;
+    let out = match out {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let spec_subject = SubjectSpec::from_der(request.subject_der())?;
+            let cn = spec_subject.common_name_value().ok_or_else(|| {
+                PkiError::InvalidSpec(format!(
+                    "the request's subject \"{subject}\" has no CN to name the file after: pass --out"
+                ))
+            })?;
+            dir.join(format!("{}.pem", file_stem(cn)?))
+        }
+    };
+    refuse_overwrite(&[&out], force)?;
+    let ca = load_ca(dir)?;
+    let mut spec = spec.clone();
+    spec.usage = crate::CertUsage::Client;
+    spec.san_dns.extend(request.san_dns.iter().cloned());
+    spec.san_uri.extend(request.san_uri.iter().cloned());
+    spec.san_ip.extend(request.san_ip.iter().copied());
+    spec.san_email.extend(request.san_email.iter().cloned());
+    for list in [&mut spec.san_dns, &mut spec.san_uri, &mut spec.san_email] {
+        dedup_keep_order(list);
+    }
+    dedup_keep_order(&mut spec.san_ip);
+    let cert_der = ca.issue_for_request(request, &spec)?;
+    write_public(&out, crate::cert::certs_pem(&[&cert_der]).as_bytes())?;
+    Ok(Written {
+        files: vec![out],
+        subject,
+        thumbprint: Thumbprint::of_der(&cert_der),
+    })
+}
+
+fn dedup_keep_order<T: PartialEq + Clone>(list: &mut Vec<T>) {
+    let mut seen: Vec<T> = Vec::with_capacity(list.len());
+    list.retain(|v| {
+        if seen.contains(v) {
+            false
+        } else {
+            seen.push(v.clone());
+            true
+        }
+    });
 }
 
 fn written(files: Vec<PathBuf>, issued: &IssuedCertificate) -> Result<Written, PkiError> {
@@ -311,8 +405,21 @@ mod tests {
         assert_eq!(chain[1], read_certificates(&dir.join("ca.pem")).unwrap()[0]);
 
         let spec = LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"));
-        let c = client(&dir, &spec, Some("pw")).unwrap();
+        let c = client(&dir, &spec, Some("pw"), false).unwrap();
         assert_eq!(c.subject, "CN=partner-a,O=Example");
+        let before = fs::read(dir.join("partner-a.key")).unwrap();
+        let err = client(&dir, &spec, Some("pw"), false).unwrap_err();
+        assert!(
+            matches!(err, PkiError::FileExists(ref p) if p.ends_with("partner-a.pem")),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert_eq!(
+            before,
+            fs::read(dir.join("partner-a.key")).unwrap(),
+            "untouched"
+        );
+        let c = client(&dir, &spec, Some("pw"), true).unwrap();
         assert_eq!(c.files.len(), 3);
         let certs = read_certificates(&c.files[0]).unwrap();
         assert_eq!(certs.len(), 1);
@@ -348,6 +455,118 @@ mod tests {
     }
 
     #[test]
+    fn the_ca_name_is_configurable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let name = SubjectSpec::new()
+            .country("DE")
+            .org("Example Bank")
+            .common_name("Example Bank Partner CA");
+        let w = init_named(tmp.path(), &name, KeyAlgorithm::EcdsaP256, false).unwrap();
+        assert_eq!(w.subject, "CN=Example Bank Partner CA,O=Example Bank,C=DE");
+        let spec = LeafSpec::client(SubjectSpec::cn("p"));
+        let c = load_ca(tmp.path()).unwrap().issue(&spec).unwrap();
+        assert_eq!(
+            c.issuer_rfc4514().unwrap(),
+            "CN=Example Bank Partner CA,O=Example Bank,C=DE"
+        );
+    }
+
+    /// A partner's request, as its own tooling would make it: its key never leaves it.
+    fn partner_request(
+        subject: &[(rcgen::DnType, &str)],
+        sans: &[&str],
+    ) -> (rcgen::KeyPair, String) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let mut dn = rcgen::DistinguishedName::new();
+        for (t, v) in subject {
+            dn.push(t.clone(), *v);
+        }
+        params.distinguished_name = dn;
+        let csr = params.serialize_request(&key).unwrap();
+        (key, csr.pem().unwrap())
+    }
+
+    #[test]
+    fn a_partner_request_is_issued_with_its_subject_and_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        init(dir, KeyAlgorithm::EcdsaP256, false).unwrap();
+        let (key, pem_text) = partner_request(
+            &[
+                (rcgen::DnType::OrganizationName, "Partner C Ltd"),
+                (rcgen::DnType::CommonName, "partner-c"),
+            ],
+            &["api.partner-c.example"],
+        );
+        let request = crate::CertificateRequest::from_pem(&pem_text).unwrap();
+        let spec = LeafSpec::client(SubjectSpec::new())
+            .valid_for_days(30)
+            .with_uri("spiffe://partner-c/api");
+        let w = sign_csr(dir, &request, &spec, None, false).unwrap();
+        assert_eq!(w.files, vec![dir.join("partner-c.pem")]);
+        assert_eq!(w.subject, "CN=partner-c,O=Partner C Ltd");
+        let cert = read_certificates(&w.files[0]).unwrap().remove(0);
+        assert_eq!(Thumbprint::of_der(&cert), w.thumbprint);
+        let fields = crate::cert::name_fields(&cert).unwrap();
+        assert_eq!(fields.spki, request.spki_der(), "the partner's own key");
+        assert_eq!(
+            fields.subject,
+            request.subject_der(),
+            "the requested subject, byte for byte"
+        );
+        let (_, parsed) = x509_parser::parse_x509_certificate(&cert).unwrap();
+        let sans = parsed.subject_alternative_name().unwrap().unwrap().value;
+        let names: Vec<String> = sans.general_names.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "DNSName(api.partner-c.example)",
+                "URI(spiffe://partner-c/api)"
+            ],
+        );
+        let eku = parsed.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.client_auth && !eku.server_auth);
+        assert!(!parsed.is_ca());
+        // The partner's key signs for the certificate: the pair works.
+        assert_eq!(
+            rcgen::PublicKeyData::subject_public_key_info(&key),
+            fields.spki
+        );
+
+        let err = sign_csr(dir, &request, &spec, None, false).unwrap_err();
+        assert!(matches!(err, PkiError::FileExists(_)), "{err}");
+        sign_csr(dir, &request, &spec, None, true).unwrap();
+    }
+
+    #[test]
+    fn bad_requests_are_refused_in_words() {
+        let (_, pem_text) = partner_request(&[(rcgen::DnType::CommonName, "x")], &[]);
+        let mut der = pem::parse(&pem_text).unwrap().into_contents();
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        let err = crate::CertificateRequest::from_der(&der).unwrap_err();
+        assert!(
+            err.to_string().contains("signature does not verify"),
+            "{err}"
+        );
+        let err = crate::CertificateRequest::from_pem(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("CERTIFICATE REQUEST"), "{err}");
+
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let csr = params.serialize_request(&key).unwrap();
+        let err = crate::CertificateRequest::from_pem(&csr.pem().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("CA certificate"), "{err}");
+    }
+
+    #[test]
     fn errors_name_the_file() {
         let tmp = tempfile::tempdir().unwrap();
         let err = load_ca(tmp.path()).unwrap_err();
@@ -376,6 +595,6 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         init(tmp.path(), KeyAlgorithm::EcdsaP256, false).unwrap();
         let spec = LeafSpec::client(SubjectSpec::new().org("x"));
-        assert!(client(tmp.path(), &spec, None).is_err());
+        assert!(client(tmp.path(), &spec, None, false).is_err());
     }
 }

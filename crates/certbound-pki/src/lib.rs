@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod cert;
+mod csr;
 mod der;
 pub mod dir;
 mod jwk;
@@ -44,6 +45,7 @@ pub use cert::{
     parse_certificates_pem, self_signed, CertUsage, CertificateAuthority, IssuedCertificate,
     LeafSpec,
 };
+pub use csr::CertificateRequest;
 pub use jwk::{jwk_for_certificate, jwk_for_chain, jwks};
 pub use key::KeyAlgorithm;
 pub use name::{rfc4514, AttributeType, DnAttribute, StringKind, SubjectSpec};
@@ -109,6 +111,9 @@ pub enum PkiError {
     /// The CA exists and replacing it was not asked for.
     #[error("{0} already exists; refusing to replace the CA (use --force to replace it and invalidate every certificate it issued)")]
     AlreadyExists(PathBuf),
+    /// A certificate or key file exists and replacing it was not asked for.
+    #[error("{0} already exists; refusing to overwrite it (use --force to replace it)")]
+    FileExists(PathBuf),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -698,7 +698,7 @@ fn directory_layout_verifies() {
     )
     .unwrap();
     let spec = LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"));
-    dir::client(d, &spec, Some("pw")).unwrap();
+    dir::client(d, &spec, Some("pw"), true).unwrap();
     openssl_ok(d, &["verify", "-CAfile", "ca.pem", "partner-a.pem"]);
     openssl_ok(
         d,
@@ -738,7 +738,7 @@ fn curl_presents_the_pkcs12_to_openssl_s_server() {
     dir::server(d, &["localhost".into()], &[], KeyAlgorithm::EcdsaP256).unwrap();
     for alg in ALGS {
         let spec = LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")).with_key(alg);
-        dir::client(d, &spec, Some("pw")).unwrap();
+        dir::client(d, &spec, Some("pw"), true).unwrap();
 
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -219,8 +219,7 @@ fn default_jwks_min_refresh() -> u32 {
 }
 
 /// A configuration mistake, with the file, the key and the fix.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: {key}: {message}")]
+#[derive(Debug)]
 pub struct ConfigError {
     /// The configuration file (or `environment`).
     pub file: String,
@@ -229,6 +228,18 @@ pub struct ConfigError {
     /// What is wrong and how to fix it.
     pub message: String,
 }
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `-` stands for "no particular key" (an unreadable file, a TOML syntax error).
+        match self.key.as_str() {
+            "" | "-" => write!(f, "{}: {}", self.file, self.message),
+            key => write!(f, "{}: {key}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// The configuration after validation: clients registered, URLs checked.
 #[derive(Clone, Debug)]
@@ -254,7 +265,19 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: file.clone(),
             key: "-".into(),
-            message: format!("cannot read the configuration file: {e}"),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => "no such configuration file. To try certbound, \
+                    `certbound quickstart` writes a working development setup (certbound-dev/certbound.toml); \
+                    for production start from deploy/certbound.toml; or pass --config FILE \
+                    (or set CERTBOUND_CONFIG). Every key is in docs/configuration.md"
+                    .to_owned(),
+                std::io::ErrorKind::PermissionDenied => {
+                    "permission denied: this user cannot read the configuration file (fix its owner \
+                     or mode; it holds secrets, so keep it unreadable by others)"
+                        .to_owned()
+                }
+                _ => format!("cannot read the configuration file: {e}"),
+            },
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_toml(&text, &file, &base, |k| std::env::var(k).ok())

@@ -24,7 +24,7 @@ use axum::Router;
 use certbound_core::auth::TrustAnchors;
 use certbound_core::metadata::{authorization_server_metadata, MetadataInput};
 use certbound_net::{
-    load_cert_chain, load_private_key, server_config, ClientCertMode, ServeOptions, TlsHandle,
+    load_cert_chain, load_key_pair, server_config, ClientCertMode, ServeOptions, TlsHandle,
 };
 use certbound_store::Store;
 use config::ValidatedConfig;
@@ -58,13 +58,8 @@ pub enum ServerError {
     #[error("signing keys: {0}")]
     Keys(#[from] keys::KeyError),
     /// Binding a listener.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] certbound_net::BindError),
     /// The HTTP client for `jwks_uri`.
     #[error("HTTP client: {0}")]
     HttpClient(String),
@@ -116,8 +111,7 @@ impl Reloader {
     /// Reloads from the files named in `config` into `state`.
     pub fn reload(&self, config: &ValidatedConfig, state: &AppState) -> Result<(), ServerError> {
         let cfg = &config.config;
-        let chain = load_cert_chain(&cfg.tls.cert)?;
-        let key = load_private_key(&cfg.tls.key)?;
+        let (chain, key) = load_key_pair(&cfg.tls.cert, &cfg.tls.key)?;
         let mut ca_certs = Vec::new();
         for path in &cfg.tls.client_ca {
             ca_certs.extend(load_cert_chain(path)?);
@@ -165,14 +159,20 @@ fn trust_anchors(
 
 /// Binds the configured addresses and starts serving.
 pub async fn start(config: ValidatedConfig) -> Result<RunningServer, ServerError> {
-    let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })
-    };
-    let https = bind(config.config.listen.https).await?;
+    use certbound_net::bind;
+    let https = bind(
+        config.config.listen.https,
+        "[listen] https in the configuration file, or CERTBOUND_LISTEN_HTTPS",
+    )
+    .await?;
     let mtls = match config.config.listen.mtls {
-        Some(addr) => Some(bind(addr).await?),
+        Some(addr) => Some(
+            bind(
+                addr,
+                "[listen] mtls in the configuration file, or CERTBOUND_LISTEN_MTLS",
+            )
+            .await?,
+        ),
         None => None,
     };
     start_on(config, https, mtls).await
@@ -187,8 +187,7 @@ pub async fn start_on(
 ) -> Result<RunningServer, ServerError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cfg = &config.config;
-    let chain = load_cert_chain(&cfg.tls.cert)?;
-    let key = load_private_key(&cfg.tls.key)?;
+    let (chain, key) = load_key_pair(&cfg.tls.cert, &cfg.tls.key)?;
 
     let mut ca_certs = Vec::new();
     for path in &cfg.tls.client_ca {
@@ -249,10 +248,13 @@ pub async fn start_on(
         let _ = rx.wait_for(|v| *v).await;
     };
     let mut tasks = Vec::new();
-    let https_addr = https.local_addr().map_err(|source| ServerError::Bind {
-        addr: cfg.listen.https,
-        source,
-    })?;
+    let https_addr = https
+        .local_addr()
+        .map_err(|source| certbound_net::BindError {
+            addr: cfg.listen.https,
+            setting: "[listen] https",
+            source,
+        })?;
     let https_tls = TlsHandle::new(server_config(
         chain.clone(),
         key.clone_key(),
@@ -285,9 +287,8 @@ pub async fn start_on(
     }
     let mut admin_addr = None;
     if let Some(addr) = cfg.admin.listen {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let listener =
+            certbound_net::bind(addr, "[admin] listen in the configuration file").await?;
         admin_addr = listener.local_addr().ok();
         tasks.push(tokio::spawn(certbound_net::metrics::serve_admin(
             listener,

@@ -29,6 +29,16 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
+    /// The SQLite database file (or its directory) cannot be opened for reading and writing by
+    /// this process: checked before the driver tries, so the message names the path and the fix.
+    #[error("SQLite database {path}: {reason}")]
+    SqliteFile {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+
     /// A migration script failed; the whole migration was rolled back.
     #[error("database migration {version} ({description}) failed: {source}")]
     Migrate {

@@ -143,6 +143,77 @@ struct Target {
     memory: bool,
 }
 
+/// Checks that this process can open (or create) the SQLite file read-write, so a wrong path or
+/// permission is reported once, with the path and the fix, instead of as SQLite's "unable to open
+/// database file" (code 14). Skipped for read-only URLs (`mode=ro`).
+fn check_sqlite_file(url: &str) -> Result<(), StoreError> {
+    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
+    let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
+    if params.split('&').any(|p| p == "mode=ro") {
+        return Ok(());
+    }
+    let path = std::path::PathBuf::from(path);
+    let fail = |reason: String| StoreError::SqliteFile {
+        path: path.clone(),
+        reason,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    match std::fs::metadata(&dir) {
+        Ok(m) if !m.is_dir() => {
+            return Err(fail(format!(
+                "{} is not a directory: change [store] url (or CERTBOUND_STORE_URL)",
+                dir.display()
+            )))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(fail(format!(
+                "the directory {} does not exist: create it (mkdir -p {}) or change [store] url \
+                 (or CERTBOUND_STORE_URL)",
+                dir.display(),
+                dir.display()
+            )))
+        }
+        Err(e) => {
+            return Err(fail(format!(
+                "cannot read the directory {}: {e}",
+                dir.display()
+            )))
+        }
+    }
+    let existed = path.exists();
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(fail(if existed {
+            "permission denied: this user cannot read and write the file; certbound needs read \
+             and write access to it and to its directory (for SQLite's -wal and -shm files): fix \
+             its owner or mode"
+                .to_owned()
+        } else {
+            format!(
+                "permission denied: this user cannot create files in {}; fix the directory's \
+                 owner or mode, or change [store] url (or CERTBOUND_STORE_URL)",
+                dir.display()
+            )
+        })),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+            Err(fail("is a directory: the URL must name a file".to_owned()))
+        }
+        Err(e) => Err(fail(format!(
+            "cannot be opened for reading and writing: {e}"
+        ))),
+    }
+}
+
 fn parse_url(url: &str) -> Result<Target, StoreError> {
     let invalid = |reason: &str| StoreError::InvalidUrl {
         url: redact_url(url),
@@ -240,6 +311,7 @@ impl Store {
                 (pool.clone(), pool)
             }
             Backend::Sqlite => {
+                check_sqlite_file(&target.url)?;
                 enable_wal(&target.url).await.map_err(connect_err)?;
                 let writes = sqlite_pool(base())
                     .max_connections(1)

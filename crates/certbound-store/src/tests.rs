@@ -673,6 +673,47 @@ async fn unsupported_urls_are_refused() {
     }
 }
 
+#[tokio::test]
+async fn unusable_sqlite_paths_are_named_with_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no/such/dir/cb.db");
+    let err = Store::connect(&format!("sqlite://{}", missing.display()))
+        .await
+        .expect_err("missing directory");
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::SqliteFile { .. }), "{err:?}");
+    assert!(
+        text.contains("does not exist") && text.contains("mkdir -p"),
+        "{text}"
+    );
+    assert!(text.contains(&missing.display().to_string()), "{text}");
+
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Store::connect(&format!("sqlite://{}/cb.db", file.display()))
+        .await
+        .expect_err("parent is a file");
+    assert!(err.to_string().contains("is not a directory"), "{err}");
+
+    // Permissions: only meaningful when this process is not root (root ignores modes).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let ro = tmp.path().join("read-only");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+        if std::fs::write(ro.join("probe"), b"x").is_err() {
+            let err = Store::connect(&format!("sqlite://{}/cb.db", ro.display()))
+                .await
+                .expect_err("read-only directory");
+            let text = err.to_string();
+            assert!(text.contains("permission denied"), "{text}");
+            assert_eq!(text.matches("permission denied").count(), 1, "{text}");
+        }
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}
+
 #[test]
 fn sqlite_urls_are_normalised() {
     let t = parse_url("sqlite://data/cb.db").expect("relative");

@@ -46,6 +46,15 @@ pub enum PkiCommand {
         /// Key type of the CA.
         #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
         key: KeyType,
+        /// Common name (CN) of the CA, e.g. "Example Bank Partner CA".
+        #[arg(long, default_value = dir::CA_COMMON_NAME)]
+        ca_cn: String,
+        /// Organization (O) of the CA; empty for none.
+        #[arg(long, default_value = dir::CA_ORGANIZATION)]
+        ca_org: String,
+        /// Country (C) of the CA, two letters (ISO 3166), e.g. DE.
+        #[arg(long)]
+        ca_country: Option<String>,
     },
     /// Issue the TLS server certificate for certbound: writes <dir>/server.pem (certificate then
     /// CA) and <dir>/server.key. Without --dns and --ip it covers localhost, 127.0.0.1 and ::1.
@@ -101,6 +110,43 @@ pub enum PkiCommand {
         /// Key type of the client certificate.
         #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
         key: KeyType,
+        /// Replace existing <cn>.pem/.key/.p12 files (the new key changes the thumbprint).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Issue a client certificate for a partner's certificate signing request (PKCS#10, e.g.
+    /// from `openssl req -new`): the partner keeps its private key. The subject is the
+    /// request's; requested DNS/URI/IP/email subjectAltNames are kept; the certificate is always
+    /// a client certificate (clientAuth, not a CA). Writes <dir>/<cn>.pem (or --out) and prints
+    /// the subject, the thumbprint and the command that registers the client.
+    SignCsr {
+        /// Directory holding the CA (from `certbound pki init`).
+        #[arg(long, default_value = "pki")]
+        dir: PathBuf,
+        /// The request (PEM "CERTIFICATE REQUEST").
+        #[arg(long)]
+        csr: PathBuf,
+        /// Where to write the certificate (default: <dir>/<cn>.pem).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Validity in days, starting an hour ago.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
+        days: u32,
+        /// Add a DNS subjectAltName (repeatable).
+        #[arg(long = "san-dns", value_name = "NAME")]
+        san_dns: Vec<String>,
+        /// Add a URI subjectAltName (repeatable).
+        #[arg(long = "san-uri", value_name = "URI")]
+        san_uri: Vec<String>,
+        /// Add an IP address subjectAltName (repeatable).
+        #[arg(long = "san-ip", value_name = "ADDRESS")]
+        san_ip: Vec<IpAddr>,
+        /// Add an email subjectAltName (repeatable).
+        #[arg(long = "san-email", value_name = "ADDRESS")]
+        san_email: Vec<String>,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
     },
     /// Create a self-signed client certificate for self_signed_tls_client_auth: writes
     /// <dir>/<cn>.pem, <dir>/<cn>.key and the JWK Set to register as the client's `jwks`.
@@ -147,8 +193,31 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<()> {
 /// Runs a PKI subcommand, reporting to `out`.
 fn execute(cmd: PkiCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     match cmd {
-        PkiCommand::Init { dir, force, key } => {
-            let written = dir::init(&dir, key.into(), force).context("creating the CA")?;
+        PkiCommand::Init {
+            dir,
+            force,
+            key,
+            ca_cn,
+            ca_org,
+            ca_country,
+        } => {
+            // Certificate order: C, O, CN (RFC 4514 prints it reversed: CN=..,O=..,C=..).
+            let mut name = SubjectSpec::new();
+            if let Some(c) = ca_country {
+                if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+                    bail!("--ca-country must be a two-letter ISO 3166 code such as DE, not {c}");
+                }
+                name = name.country(c.to_ascii_uppercase());
+            }
+            if !ca_org.is_empty() {
+                name = name.org(ca_org);
+            }
+            if ca_cn.trim().is_empty() {
+                bail!("--ca-cn must not be empty");
+            }
+            let name = name.common_name(ca_cn);
+            let written =
+                dir::init_named(&dir, &name, key.into(), force).context("creating the CA")?;
             report(out, &written)?;
         }
         PkiCommand::Server { dir, dns, ip, key } => {
@@ -168,6 +237,7 @@ fn execute(cmd: PkiCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             password,
             days,
             key,
+            force,
         } => {
             let p12_password = match (p12, password) {
                 (true, Some(p)) if p.is_empty() => {
@@ -192,9 +262,43 @@ fn execute(cmd: PkiCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
                     .valid_for_days(days)
                     .with_key(key.into())
             };
-            let written = dir::client(&dir, &spec, p12_password.as_deref())
+            let written = dir::client(&dir, &spec, p12_password.as_deref(), force)
                 .context("issuing the client certificate")?;
             report(out, &written)?;
+        }
+        PkiCommand::SignCsr {
+            dir,
+            csr,
+            out: out_path,
+            days,
+            san_dns,
+            san_uri,
+            san_ip,
+            san_email,
+            force,
+        } => {
+            let text = std::fs::read_to_string(&csr)
+                .with_context(|| format!("reading the certificate request {}", csr.display()))?;
+            let request = certbound_pki::CertificateRequest::from_pem(&text)
+                .with_context(|| format!("{}", csr.display()))?;
+            let spec = LeafSpec {
+                san_dns,
+                san_uri,
+                san_ip,
+                san_email,
+                ..LeafSpec::client(SubjectSpec::new()).valid_for_days(days)
+            };
+            let written = dir::sign_csr(&dir, &request, &spec, out_path.as_deref(), force)
+                .context("issuing the certificate for the request")?;
+            report(out, &written)?;
+            let subject = &written.subject;
+            writeln!(
+                out,
+                "send {} (and {}) to the partner; register the client with:\n  certbound clients add --config certbound.toml --client-id <ID> --method tls_client_auth --subject-dn '{}'",
+                written.files[0].display(),
+                dir.join(dir::CA_CERT_FILE).display(),
+                subject.replace('\'', "'\\''")
+            )?;
         }
         PkiCommand::SelfSigned {
             dir,

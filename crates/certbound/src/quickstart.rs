@@ -1,7 +1,7 @@
 //! `certbound quickstart`: the whole system locally in one command. Generates a development PKI and
 //! configurations (one client per authentication method, a gateway with its own client), starts
-//! the authorization server, the sample API, the gateway and the demo client, plays seed 001's
-//! story against them (get a bound token, call the API, replay the token with another partner's
+//! the authorization server, the sample API, the gateway and the demo client, plays the
+//! stolen-token story against them (get a bound token, call the API, replay the token with another partner's
 //! certificate and get 401), prints commands that work, and stops everything on Ctrl-C. Running
 //! it again reuses what it generated.
 
@@ -17,17 +17,21 @@ pub struct QuickstartArgs {
     #[arg(long, default_value = "certbound-dev")]
     pub dir: PathBuf,
     /// Port of the conventional listener (the mTLS listener uses the next port).
-    #[arg(long, default_value_t = 8443)]
+    #[arg(long, default_value_t = 8443, value_parser = clap::value_parser!(u16).range(1..=65534))]
     pub port: u16,
     /// Port of the gateway.
-    #[arg(long, default_value_t = 9443)]
+    #[arg(long, default_value_t = 9443, value_parser = clap::value_parser!(u16).range(1..))]
     pub gateway_port: u16,
     /// Port of the sample API (plain HTTP on 127.0.0.1, behind the gateway).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u16).range(1..))]
     pub api_port: u16,
     /// Port of the demo web client.
-    #[arg(long, default_value_t = 5002)]
+    #[arg(long, default_value_t = 5002, value_parser = clap::value_parser!(u16).range(1..))]
     pub demo_port: u16,
+    /// Port of the authorization server's admin listener (metrics, /livez, /readyz); the
+    /// gateway's admin listener uses the next port. 0: no admin listeners.
+    #[arg(long, default_value_t = 9100, value_parser = clap::value_parser!(u16).range(0..=65534))]
+    pub admin_port: u16,
     /// Generate and print, but do not start anything.
     #[arg(long)]
     pub no_serve: bool,
@@ -36,8 +40,54 @@ pub struct QuickstartArgs {
 /// The PKCS#12 password of the generated partner certificate (development only).
 pub const P12_PASSWORD: &str = "certbound";
 
+impl QuickstartArgs {
+    /// Every port the system uses, with the flag that sets it.
+    fn ports(&self) -> Vec<(u16, &'static str)> {
+        let mut ports = vec![
+            (self.port, "--port"),
+            (self.port + 1, "--port (+1, the mTLS listener)"),
+            (self.gateway_port, "--gateway-port"),
+            (self.api_port, "--api-port"),
+            (self.demo_port, "--demo-port"),
+        ];
+        if self.admin_port != 0 {
+            ports.push((self.admin_port, "--admin-port"));
+            ports.push((
+                self.admin_port + 1,
+                "--admin-port (+1, the gateway's admin listener)",
+            ));
+        }
+        ports
+    }
+
+    /// The `[admin]` table of a generated configuration (none with `--admin-port 0`).
+    fn admin_table(&self, port: u16) -> String {
+        if self.admin_port == 0 {
+            return String::new();
+        }
+        format!(
+            "# Prometheus metrics and health checks (/metrics, /livez, /readyz); keep it off the \
+             public network.\n[admin]\nlisten = \"127.0.0.1:{port}\"\n"
+        )
+    }
+
+    /// Refuses two services on one port before anything is written.
+    fn check_ports(&self) -> anyhow::Result<()> {
+        let ports = self.ports();
+        for (i, (a, flag_a)) in ports.iter().enumerate() {
+            if let Some((_, flag_b)) = ports[i + 1..].iter().find(|(b, _)| b == a) {
+                anyhow::bail!(
+                    "port {a} is given to two services ({flag_a} and {flag_b}): choose distinct ports"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs the command.
 pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
+    args.check_ports()?;
     let config = args.dir.join("certbound.toml");
     let secret = if config.exists() {
         eprintln!(
@@ -111,7 +161,7 @@ async fn run_all(args: &QuickstartArgs, config: &Path, secret: &str) -> anyhow::
     Ok(())
 }
 
-/// Seed 001's story, played against the running services and printed.
+/// The stolen-token story, played against the running services and printed.
 async fn story(args: &QuickstartArgs, issuer: &str) -> anyhow::Result<()> {
     let pki = args.dir.join("pki");
     let tls = |name: &str| crate::tls_client::ClientCertArgs {
@@ -187,18 +237,21 @@ fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
         &pki_dir,
         &LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")),
         Some(P12_PASSWORD),
+        false,
     )
     .context("issuing partner-a's certificate")?;
     pki::client(
         &pki_dir,
         &LeafSpec::client(SubjectSpec::cn_o("partner-b", "Example")),
         None,
+        false,
     )
     .context("issuing partner-b's certificate")?;
     let gateway = pki::client(
         &pki_dir,
         &LeafSpec::client(SubjectSpec::cn_o("gateway", "Example")),
         None,
+        false,
     )
     .context("issuing the gateway's certificate")?;
     let jwks_path = dir.join("partner-s.jwks.json");
@@ -289,9 +342,11 @@ url = "sqlite://certbound.db"
 signing_alg = "ES256"
 access_token_ttl_seconds = 300
 
+{admin}
 {clients_toml}"#,
         https_port = args.port,
         mtls_port = args.port + 1,
+        admin = args.admin_table(args.admin_port),
     );
     std::fs::write(dir.join("certbound.toml"), config).context("writing certbound.toml")?;
     let gateway_toml = format!(
@@ -303,6 +358,7 @@ https = "127.0.0.1:{gateway_port}"
 cert = "pki/server.pem"
 key = "pki/server.key"
 
+{admin}
 [authorization_server]
 issuer = "https://localhost:{https_port}"
 ca = "pki/ca.pem"
@@ -319,6 +375,7 @@ scopes = ["transactions"]
         gateway_port = args.gateway_port,
         https_port = args.port,
         api_port = args.api_port,
+        admin = args.admin_table(args.admin_port.saturating_add(1)),
     );
     std::fs::write(dir.join("gateway.toml"), gateway_toml).context("writing gateway.toml")?;
     Ok(secret)
@@ -354,13 +411,24 @@ fn existing_secret(config: &Path) -> Option<String> {
 fn print_instructions(args: &QuickstartArgs, secret: &str) {
     let d = args.dir.display();
     let (p, m, g, w) = (args.port, args.port + 1, args.gateway_port, args.demo_port);
+    let (a, ga) = (args.admin_port, args.admin_port.saturating_add(1));
+    let (admin_line, readyz) = if a == 0 {
+        (String::new(), String::new())
+    } else {
+        (
+            format!("\n  metrics, health   http://127.0.0.1:{a}/metrics, /readyz (gateway: http://127.0.0.1:{ga}/metrics)"),
+            format!("\n\n# 8. is the authorization server ready (store reachable, keys loaded)?\ncurl http://127.0.0.1:{a}/readyz"),
+        )
+    };
     println!(
         r#"
 certbound development setup in {d}/
   issuer            https://localhost:{p}   (metadata: https://localhost:{p}/.well-known/oauth-authorization-server)
   mTLS endpoints    https://localhost:{m}   (token, introspect, revoke)
+  gateway           https://localhost:{g}   (/api/ needs a token bound to the caller's certificate){admin_line}
 
-Try it (in another terminal):
+Try it (in another terminal). The `certbound` commands need the binary on your PATH:
+  cargo install --path crates/certbound --locked     (from the repository; installs ~/.cargo/bin/certbound)
 
 # 1. partner-a, CA-issued certificate (tls_client_auth): a certificate-bound token
 curl --cacert {d}/pki/ca.pem --cert {d}/pki/partner-a.pem --key {d}/pki/partner-a.key \
@@ -382,16 +450,16 @@ curl --cacert {d}/pki/ca.pem -u partner-secret:{secret} \
 certbound token --issuer https://localhost:{p} --client-id partner-a \
      --cert {d}/pki/partner-a.pem --key {d}/pki/partner-a.key --cacert {d}/pki/ca.pem
 
-# 5. call the API through the gateway with a bound token (seed 001's partner client)
+# 5. get a bound token and call the API through the gateway with it (--token T replays a token)
 certbound call --issuer https://localhost:{p} --client-id partner-a \
      --cert {d}/pki/partner-a.pem --key {d}/pki/partner-a.key --cacert {d}/pki/ca.pem \
      https://localhost:{g}/api/transactions
 
-# 6. the demo web client: plain vs certificate-bound tokens side by side
-open http://127.0.0.1:{w}/home
+# 6. the demo web page, in a browser: the same story, step by step
+http://127.0.0.1:{w}/home
 
 # 7. why would a certificate (not) authenticate a client?
-certbound clients check --config {d}/certbound.toml --client-id partner-a --cert {d}/pki/partner-s.pem
+certbound clients check --config {d}/certbound.toml --client-id partner-a --cert {d}/pki/partner-s.pem{readyz}
 "#
     );
 }

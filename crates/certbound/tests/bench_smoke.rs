@@ -15,7 +15,7 @@ async fn every_scenario_runs_without_errors() {
     let (port, gateway, api, demo) = (free_port_pair(), free_port(), free_port(), free_port());
     let quickstart = Process::spawn(
         Command::new(env!("CARGO_BIN_EXE_certbound"))
-            .args(["quickstart", "--dir"])
+            .args(["quickstart", "--admin-port", "0", "--dir"])
             .arg(&dir)
             .args([
                 "--port",

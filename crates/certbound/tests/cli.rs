@@ -33,6 +33,8 @@ impl Setup {
             .args([
                 "quickstart",
                 "--no-serve",
+                "--admin-port",
+                "0",
                 "--port",
                 &port.to_string(),
                 "--dir",
@@ -298,4 +300,173 @@ fn bad_configuration_fails_at_start_naming_file_key_and_fix() {
         assert!(stderr.contains(fix), "says what to fix ({fix}): {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// `certbound serve` with `config`, expected to refuse to start; returns its stderr.
+fn refused_start(cmd: &mut Command) -> String {
+    let out = run(cmd.env_remove("RUST_BACKTRACE"));
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "must refuse to start: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("stack backtrace"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn startup_errors_name_the_fix() {
+    let s = Setup::new();
+    let tmp = tempfile::tempdir().unwrap();
+
+    // No configuration file: point at quickstart.
+    let stderr = refused_start(certbound().current_dir(tmp.path()).arg("serve"));
+    assert!(stderr.contains("certbound.toml"), "{stderr}");
+    assert!(stderr.contains("certbound quickstart"), "{stderr}");
+    assert!(!stderr.contains("os error"), "{stderr}");
+
+    // Port in use: the address, the key and the environment variable.
+    let taken = std::net::TcpListener::bind(("127.0.0.1", s.port)).unwrap();
+    let stderr = refused_start(certbound().args(["serve", "--config"]).arg(s.config()));
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{}", s.port)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[listen] https"), "{stderr}");
+    assert!(stderr.contains("CERTBOUND_LISTEN_HTTPS"), "{stderr}");
+    assert!(stderr.contains("already in use"), "{stderr}");
+    drop(taken);
+
+    // The key of another certificate: both files named.
+    let good = std::fs::read_to_string(s.config()).unwrap();
+    let path = write_config(
+        &s.root,
+        &good.replace("pki/server.key", "pki/partner-a.key"),
+    );
+    let stderr = refused_start(certbound().args(["serve", "--config"]).arg(&path));
+    assert!(
+        stderr.contains("partner-a.key") && stderr.contains("server.pem"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("does not belong to"), "{stderr}");
+    assert!(!stderr.contains("KeyMismatch"), "{stderr}");
+
+    // A SQLite file in a directory that does not exist: the path and the fix, once.
+    let missing = tmp.path().join("nowhere/cb.db");
+    let path = write_config(
+        &s.root,
+        &good.replace(
+            "url = \"sqlite://certbound.db\"",
+            &format!("url = \"sqlite://{}\"", missing.display()),
+        ),
+    );
+    let stderr = refused_start(certbound().args(["serve", "--config"]).arg(&path));
+    assert_eq!(
+        stderr.matches(&missing.display().to_string()).count(),
+        1,
+        "the path, once: {stderr}"
+    );
+    assert!(stderr.contains("mkdir -p"), "{stderr}");
+}
+
+#[test]
+fn quickstart_refuses_ports_it_cannot_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(certbound()
+        .args(["quickstart", "--no-serve", "--port", "65535", "--dir"])
+        .arg(tmp.path().join("a")));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("65535"), "{}", text(&out.stderr));
+    let out = run(certbound()
+        .args([
+            "quickstart",
+            "--no-serve",
+            "--port",
+            "9000",
+            "--gateway-port",
+            "9001",
+        ])
+        .arg("--dir")
+        .arg(tmp.path().join("b")));
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("port 9001 is given to two services"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("b").exists(), "nothing is written");
+}
+
+#[test]
+fn a_partner_csr_becomes_a_working_client_certificate() {
+    // The partner makes its key and request with its own tools (here openssl); the bank signs
+    // the request; the partner's certificate then authenticates it.
+    let s = Setup::new();
+    let work = tempfile::tempdir().unwrap();
+    let (key, csr) = (work.path().join("p.key"), work.path().join("p.csr"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr)
+        .args(["-subj", "/O=Partner C Ltd/CN=partner-c"])
+        .output()
+        .expect("openssl runs");
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let out = run(certbound()
+        .args(["pki", "sign-csr", "--dir"])
+        .arg(s.p("pki"))
+        .arg("--csr")
+        .arg(&csr));
+    let printed = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        printed.contains("subject: CN=partner-c,O=Partner C Ltd"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("--subject-dn 'CN=partner-c,O=Partner C Ltd'"),
+        "{printed}"
+    );
+    let cert = s.p("pki/partner-c.pem");
+    let again = run(certbound()
+        .args(["pki", "sign-csr", "--dir"])
+        .arg(s.p("pki"))
+        .arg("--csr")
+        .arg(&csr));
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("--force"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // openssl agrees it is a client certificate of this CA.
+    let verify = Command::new("openssl")
+        .args(["verify", "-purpose", "sslclient", "-CAfile"])
+        .arg(s.p("pki/ca.pem"))
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify.stdout));
+
+    // Registered with that subject, the certificate authenticates the client.
+    let mut config = std::fs::read_to_string(s.config()).unwrap();
+    config.push_str(
+        "\n[[clients]]\nclient_id = \"partner-c\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = \"CN=partner-c,O=Partner C Ltd\"\ntls_client_certificate_bound_access_tokens = true\nscope = \"transactions\"\n",
+    );
+    std::fs::write(s.config(), config).unwrap();
+    let check = run(certbound()
+        .args(["clients", "check", "--client-id", "partner-c", "--config"])
+        .arg(s.config())
+        .arg("--cert")
+        .arg(&cert));
+    assert!(check.status.success(), "{}", text(&check.stdout));
 }

@@ -34,6 +34,8 @@ fn kill_9_under_load_loses_nothing_committed() {
         .args([
             "quickstart",
             "--no-serve",
+            "--admin-port",
+            "0",
             "--port",
             &port.to_string(),
             "--dir",

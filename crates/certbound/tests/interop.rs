@@ -34,7 +34,7 @@ impl Quickstart {
         let (port, gateway, api, demo) = (free_port_pair(), free_port(), free_port(), free_port());
         let process = Process::spawn(
             Command::new(env!("CARGO_BIN_EXE_certbound"))
-                .args(["quickstart", "--dir"])
+                .args(["quickstart", "--admin-port", "0", "--dir"])
                 .arg(&dir)
                 .args(["--port", &port.to_string()])
                 .args(["--gateway-port", &gateway.to_string()])

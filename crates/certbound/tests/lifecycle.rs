@@ -46,7 +46,7 @@ impl Setup {
             }
         };
         let out = certbound()
-            .args(["quickstart", "--no-serve", "--dir"])
+            .args(["quickstart", "--no-serve", "--admin-port", "0", "--dir"])
             .arg(&dir)
             .args(["--port", &port.to_string()])
             .args(["--gateway-port", &free_port().to_string()])

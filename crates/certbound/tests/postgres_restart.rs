@@ -124,6 +124,8 @@ fn postgresql_restart_gives_503_then_recovers_without_a_restart() {
         .args([
             "quickstart",
             "--no-serve",
+            "--admin-port",
+            "0",
             "--port",
             &port.to_string(),
             "--dir"

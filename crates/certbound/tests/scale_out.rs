@@ -98,6 +98,8 @@ fn two_instances_on_one_postgresql_behave_as_one_server() {
         .args([
             "quickstart",
             "--no-serve",
+            "--admin-port",
+            "0",
             "--port",
             &pa.to_string(),
             "--dir",
