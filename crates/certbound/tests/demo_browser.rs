@@ -2,8 +2,9 @@
 //! Chromium (driven through chromedriver's WebDriver API on 127.0.0.1) clicks the four steps and
 //! checks what a person would see: the bound token's `cnf`, 201 through the gateway, then 401 and
 //! the `WWW-Authenticate` challenge for the replayed token; a second browser sees none of it; the
-//! page fits 400 px without horizontal scrolling. Screenshots at 1280 and 400 px are written to
-//! `$CERTBOUND_DEMO_SCREENSHOTS` (default: the test's temporary directory).
+//! page fits 400 px without horizontal scrolling. Full-page screenshots at 1280 and 400 px are
+//! written to `$CERTBOUND_DEMO_SCREENSHOTS` (default: the test's temporary directory, which also
+//! gets the 1280x900 and 400x900 viewport screenshots).
 //!
 //! A second test checks the forms' defences with a plain HTTP client (no browser needed).
 //!
@@ -320,9 +321,10 @@ fn the_demo_page_tells_the_story_in_a_browser() {
              (or set CERTBOUND_SKIP_BROWSER=1 to skip it)"
         );
     };
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let shots = std::env::var_os("CERTBOUND_DEMO_SCREENSHOTS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+        .unwrap_or_else(|| tmp.clone());
     std::fs::create_dir_all(&shots).unwrap();
 
     let q = Quickstart::start();
@@ -394,7 +396,7 @@ fn the_demo_page_tells_the_story_in_a_browser() {
 
     // Screenshots at both widths, and no horizontal scrolling at 400 px.
     first.open(&q.home());
-    save(&shots, "demo-1280-viewport.png", &first.viewport_png());
+    save(&tmp, "demo-1280-viewport.png", &first.viewport_png());
     save(&shots, "demo-1280.png", &first.full_page_png());
     first.resize(400, 900);
     first.open(&q.home());
@@ -405,7 +407,7 @@ fn the_demo_page_tells_the_story_in_a_browser() {
         scroll <= inner,
         "horizontal scrolling at {inner} px: the page is {scroll} px wide"
     );
-    save(&shots, "demo-400-viewport.png", &first.viewport_png());
+    save(&tmp, "demo-400-viewport.png", &first.viewport_png());
     save(&shots, "demo-400.png", &first.full_page_png());
 
     // A second browser (its own profile, so its own cookies) sees none of the first's results.
