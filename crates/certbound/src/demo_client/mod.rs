@@ -82,6 +82,34 @@ struct Results {
     replay: Option<Result<CallResult, String>>,
 }
 
+impl Results {
+    /// Keeps the token of step 1 or 2. A new bound token clears steps 3 and 4: they showed
+    /// the earlier token.
+    fn set_token(&mut self, bound: bool, got: Result<TokenResult, String>) {
+        if bound {
+            self.bound = Some(got);
+            self.call = None;
+            self.replay = None;
+        } else {
+            self.plain = Some(got);
+        }
+    }
+
+    /// Keeps the call of step 3 or 4.
+    fn set_call(&mut self, replay: bool, made: Result<CallResult, String>) {
+        if replay {
+            self.replay = Some(made);
+        } else {
+            self.call = Some(made);
+        }
+    }
+
+    /// The bound token of step 2, if it was obtained.
+    fn bound_token(&self) -> Option<TokenResult> {
+        self.bound.as_ref().and_then(|b| b.as_ref().ok()).cloned()
+    }
+}
+
 struct DemoState {
     args: DemoClientArgs,
     /// Subject of the replay certificate, for the page's text.
@@ -367,16 +395,9 @@ async fn run_step(
         Step::PlainToken | Step::BoundToken => {
             let bound = step == Step::BoundToken;
             let got = steps::token(args, bound).await.map_err(words);
-            state.sessions.with(&id, Instant::now(), |s| {
-                if bound {
-                    s.data.bound = Some(got);
-                    // Calls made with an earlier token no longer tell this token's story.
-                    s.data.call = None;
-                    s.data.replay = None;
-                } else {
-                    s.data.plain = Some(got);
-                }
-            });
+            state
+                .sessions
+                .with(&id, Instant::now(), |s| s.data.set_token(bound, got));
             if bound {
                 2
             } else {
@@ -387,20 +408,14 @@ async fn run_step(
             let replay = step == Step::Replay;
             let token = state
                 .sessions
-                .with(&id, Instant::now(), |s| {
-                    s.data.bound.as_ref().and_then(|b| b.as_ref().ok()).cloned()
-                })
+                .with(&id, Instant::now(), |s| s.data.bound_token())
                 .flatten();
             let made = steps::call(args, token.as_ref(), replay)
                 .await
                 .map_err(words);
-            state.sessions.with(&id, Instant::now(), |s| {
-                if replay {
-                    s.data.replay = Some(made);
-                } else {
-                    s.data.call = Some(made);
-                }
-            });
+            state
+                .sessions
+                .with(&id, Instant::now(), |s| s.data.set_call(replay, made));
             if replay {
                 4
             } else {
