@@ -1,4 +1,4 @@
-//! `certbound call`: seed 001's partner client. Gets a certificate-bound token over mTLS and
+//! `certbound call`: a partner's client. Gets a certificate-bound token over mTLS and
 //! calls an API through the gateway with the same certificate, printing each step. With
 //! `--token` it sends a given token instead, to watch a stolen token fail.
 
@@ -76,27 +76,63 @@ pub async fn run(args: CallArgs) -> anyhow::Result<()> {
         args.url
     );
     let http = args.tls.http_client(identity.as_ref())?;
-    let r = http
-        .post(&args.url)
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .context("calling the API")?;
-    let status = r.status();
-    let challenge = r
-        .headers()
-        .get("www-authenticate")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let text = r.text().await.unwrap_or_default();
+    let answer = call_api(&http, &args.url, &token, &body).await?;
+    let status = answer.status;
     println!("   {status}");
-    if let Some(c) = &challenge {
+    if let Some(c) = &answer.www_authenticate {
         println!("   WWW-Authenticate: {c}");
     }
-    println!("   {text}");
+    println!("   {}", answer.body);
     if !status.is_success() {
         bail!("the API answered {status}");
     }
     Ok(())
+}
+
+/// The most of an API answer's body that is kept (the demo page shows it; a larger answer is cut).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// What the API answered to one call.
+pub(crate) struct ApiAnswer {
+    /// The HTTP status.
+    pub status: reqwest::StatusCode,
+    /// The `WWW-Authenticate` header, verbatim, when there is one (a refusal's challenge).
+    pub www_authenticate: Option<String>,
+    /// The body as text (lossy UTF-8), at most `MAX_ANSWER_BYTES`.
+    pub body: String,
+}
+
+/// POSTs `body` as JSON to `url` with `token` as the bearer token. `http` decides which client
+/// certificate is presented, so the same call shows both the bound owner and a thief.
+pub(crate) async fn call_api(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<ApiAnswer> {
+    let mut r = http
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .context("calling the API")?;
+    let status = r.status();
+    let www_authenticate = r
+        .headers()
+        .get(http::header::WWW_AUTHENTICATE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mut bytes = Vec::new();
+    while let Some(chunk) = r.chunk().await.context("reading the API's answer")? {
+        let room = MAX_ANSWER_BYTES - bytes.len();
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if bytes.len() == MAX_ANSWER_BYTES {
+            break;
+        }
+    }
+    Ok(ApiAnswer {
+        status,
+        www_authenticate,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    })
 }

@@ -135,11 +135,17 @@ async fn run_all(args: &QuickstartArgs, config: &Path, secret: &str) -> anyhow::
         mtls_client_id: "partner-a".to_owned(),
         cert: dir.join("pki/partner-a.pem"),
         key: dir.join("pki/partner-a.key"),
+        gateway_url: Some(format!(
+            "https://localhost:{}/api/transactions",
+            args.gateway_port
+        )),
+        replay_cert: Some(dir.join("pki/partner-b.pem")),
+        replay_key: Some(dir.join("pki/partner-b.key")),
     };
     let demo_listener = tokio::net::TcpListener::bind(demo_args.listen)
         .await
         .with_context(|| format!("listening on {}", demo_args.listen))?;
-    let demo = crate::demo_client::start(demo_args, demo_listener);
+    let demo = crate::demo_client::start(demo_args, demo_listener)?;
 
     if let Err(e) = story(args, &issuer).await {
         println!("the story did not play out as expected: {e:#}");
