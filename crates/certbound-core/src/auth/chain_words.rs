@@ -46,7 +46,7 @@ pub(super) fn describe(
         E::RequiredEkuNotFoundContext(ctx) => missing_eku(&ctx.present),
         E::EmptyEkuExtension => missing_eku(&[]),
         E::InvalidSignatureForPublicKey => format!(
-            "the signature does not verify against the key of {} (a forged or damaged certificate, or an issuer with the same name but another key)",
+            "{} is known by name, but the certificate's signature does not verify with that issuer's key: it comes from another CA with the same name, or it is forged or damaged",
             quoted_issuer(cert)
         ),
         E::UnsupportedSignatureAlgorithmContext(ctx) => format!(
@@ -188,7 +188,7 @@ fn issuer_of(der: &[u8]) -> Option<DistinguishedName> {
 }
 
 fn quoted_issuer(cert: &ClientCertificate) -> String {
-    issuer_of(cert.leaf().as_ref())
+    cert.issuer()
         .map(|dn| format!("its issuer \"{dn}\""))
         .unwrap_or_else(|| "its issuer".to_owned())
 }

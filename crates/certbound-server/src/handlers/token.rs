@@ -62,7 +62,7 @@ async fn issue(
         Some(other) => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
-                format!("grant_type '{}' is not supported", other.escape_default()),
+                format!("grant_type '{other}' is not supported"),
             ))
         }
     }
