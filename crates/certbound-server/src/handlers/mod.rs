@@ -69,10 +69,9 @@ impl<'a> Origin<'a> {
             .mtls_url
             .as_deref()
             .and_then(|base| {
-                let name = format!("{endpoint}_endpoint");
                 MTLS_ALIASED
                     .iter()
-                    .find(|(n, _)| *n == name)
+                    .find(|(_, path)| path.strip_prefix('/') == Some(endpoint))
                     .map(|(_, path)| format!("{}{path}", base.trim_end_matches('/')))
             });
         Origin {
