@@ -42,7 +42,7 @@ pub enum ClientsCommand {
         metadata: Option<PathBuf>,
         /// The client, described with flags.
         #[command(flatten)]
-        flags: add::ClientFlags,
+        flags: Box<add::ClientFlags>,
     },
     /// Remove a client registered with `clients add`.
     Remove {

@@ -122,7 +122,7 @@ fn forwarded_client(
     let last = headers
         .get_all("x-forwarded-for")
         .iter()
-        .last()?
+        .next_back()?
         .to_str()
         .ok()?
         .rsplit(',')
