@@ -7,12 +7,16 @@
 //! generic [`OAuthError`] built by [`AuthFailure::to_oauth_error`].
 
 use crate::client::{AuthMethod, ClientCredential, RegisteredClient, TlsSubject};
-use crate::error::OAuthError;
+use crate::error::{printable, OAuthError};
 use crate::identity::certificate::ClientCertificate;
+use crate::identity::san::describe_sans;
+use crate::identity::timestamp::{rfc3339, unix_time};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use std::fmt;
+
+mod chain_words;
 
 /// The credentials a request presented, before anything is checked.
 #[derive(Default)]
@@ -28,6 +32,45 @@ pub struct PresentedCredentials<'a> {
     pub client_assertion: bool,
     /// The client certificate of this request (TLS, or a trusted proxy's header).
     pub certificate: Option<&'a ClientCertificate>,
+    /// Which listener the request came to: only the words of a missing-certificate failure
+    /// depend on it.
+    pub listener: Listener<'a>,
+}
+
+/// Which listener a request came to, so a missing certificate is explained with the fix: the
+/// mTLS endpoint to use, or the client's own certificate configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Listener<'a> {
+    /// Not known (a direct call, `certbound clients check`).
+    #[default]
+    Unknown,
+    /// The listener that asks for client certificates.
+    Mtls,
+    /// The conventional listener, which asks for none.
+    Conventional {
+        /// The same endpoint's URL on the mTLS listener (`mtls_endpoint_aliases`), if there is one.
+        mtls_alias: Option<&'a str>,
+    },
+}
+
+impl Listener<'_> {
+    /// What a client that needs a certificate (`why`, e.g. "this client authenticates with a
+    /// certificate") is told when its request carried none: where to send it on the
+    /// conventional listener, what to check on the mTLS one.
+    pub fn missing_certificate(&self, why: &str) -> String {
+        match self {
+            Listener::Conventional {
+                mtls_alias: Some(url),
+            } => format!("{why}: send the request to the mTLS endpoint {url}"),
+            Listener::Conventional { mtls_alias: None } => format!(
+                "{why}, but this endpoint does not ask for client certificates and no mTLS endpoint is configured"
+            ),
+            Listener::Mtls => format!(
+                "{why}, but no client certificate was sent (check the client's certificate and key configuration)"
+            ),
+            Listener::Unknown => format!("{why}, but no client certificate was presented"),
+        }
+    }
 }
 
 /// `Authorization: Basic` credentials, decoded per RFC 6749 §2.3.1 (both parts form-urlencoded).
@@ -82,6 +125,8 @@ impl BasicCredentials {
 #[derive(Clone, Debug, Default)]
 pub struct TrustAnchors {
     anchors: Vec<TrustAnchor<'static>>,
+    /// The anchors' subjects, rendered once for decision traces.
+    names: Vec<String>,
     /// Identifies this set (clones share it), so a connection can remember that its certificate
     /// chains to *this* set.
     id: u64,
@@ -96,8 +141,13 @@ impl TrustAnchors {
             .iter()
             .map(|c| webpki::anchor_from_trusted_cert(c).map(|a| a.to_owned()))
             .collect::<Result<Vec<_>, _>>()?;
+        let names = anchors
+            .iter()
+            .map(|a| chain_words::anchor_subject(a.subject.as_ref()))
+            .collect();
         Ok(TrustAnchors {
             anchors,
+            names,
             id: NEXT_ANCHORS_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
@@ -106,6 +156,26 @@ impl TrustAnchors {
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
     }
+
+    /// The anchors' subject DNs (RFC 4514), in configuration order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// Builds trust anchors from DER CA certificates, with the error in words (for configuration
+/// loading and the CLI): which certificate, and why it cannot be an anchor.
+pub fn trust_anchors_from_der(certs: &[CertificateDer<'_>]) -> Result<TrustAnchors, String> {
+    for (i, c) in certs.iter().enumerate() {
+        if webpki::anchor_from_trusted_cert(c).is_err() {
+            return Err(format!(
+                "certificate {} of the CA file cannot be used as a trust anchor (it is not a readable X.509 certificate)",
+                i + 1
+            ));
+        }
+    }
+    TrustAnchors::from_der(certs)
+        .map_err(|_| "a CA certificate cannot be used as a trust anchor".to_owned())
 }
 
 /// One step of an authentication decision.
@@ -220,6 +290,8 @@ pub struct AuthFailure {
     pub trace: DecisionTrace,
     /// Whether the request used HTTP Basic (the response then carries a Basic challenge).
     pub used_basic: bool,
+    /// Client-facing words more specific than the generic ones (a missing certificate).
+    description: Option<String>,
 }
 
 impl AuthFailure {
@@ -228,6 +300,7 @@ impl AuthFailure {
             reason,
             trace,
             used_basic,
+            description: None,
         }
     }
 
@@ -245,7 +318,9 @@ impl AuthFailure {
                 "client authentication failed: client_id is required",
             ),
             FailureReason::NoCertificate => OAuthError::invalid_client(
-                "client authentication failed: no client certificate was presented (use the mtls_endpoint_aliases endpoint)",
+                self.description
+                    .as_deref()
+                    .unwrap_or("this client authenticates with a certificate, but no client certificate was presented"),
             ),
             _ => OAuthError::invalid_client("client authentication failed"),
         };
@@ -276,8 +351,9 @@ pub fn claimed_client_id<'a>(creds: &'a PresentedCredentials<'a>) -> Result<&'a 
             trace.fail(
                 "client_id",
                 format!(
-                    "Basic user '{}' differs from client_id parameter '{p}'",
-                    b.client_id
+                    "Basic user '{}' differs from client_id parameter '{}'",
+                    printable(&b.client_id),
+                    printable(p)
                 ),
             );
             return Err(AuthFailure::new(
@@ -306,7 +382,10 @@ pub fn claimed_client_id<'a>(creds: &'a PresentedCredentials<'a>) -> Result<&'a 
 /// The unknown-client failure, with the same response as any other authentication failure.
 pub fn unknown_client(creds: &PresentedCredentials<'_>, client_id: &str) -> AuthFailure {
     let mut trace = DecisionTrace::default();
-    trace.fail("client", format!("no registered client '{client_id}'"));
+    trace.fail(
+        "client",
+        format!("no registered client '{}'", printable(client_id)),
+    );
     AuthFailure::new(FailureReason::UnknownClient, trace, creds.basic.is_some())
 }
 
@@ -371,8 +450,7 @@ pub fn authenticate(
             trace.pass("secret", "matches the registered hash");
         }
         ClientCredential::TlsClientAuth(subject) => {
-            let cert = require_certificate(creds, &mut trace)
-                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            let cert = require_certificate(creds, &mut trace, used_basic)?;
             let anchors = client.trust_anchors.as_ref().unwrap_or(anchors);
             check_chain(cert, anchors, now, &mut trace)
                 .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
@@ -380,8 +458,7 @@ pub fn authenticate(
                 .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
         }
         ClientCredential::SelfSigned(_) => {
-            let cert = require_certificate(creds, &mut trace)
-                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            let cert = require_certificate(creds, &mut trace, used_basic)?;
             let presented = cert.leaf().as_ref();
             if !self_signed_certs.iter().any(|c| c.as_ref() == presented) {
                 trace.fail(
@@ -398,14 +475,45 @@ pub fn authenticate(
                 "certificate",
                 format!("{} equals a registered x5c[0] (DER)", cert.thumbprint()),
             );
-            if !cert.is_valid_at(now) {
-                trace.fail(
+            match cert.parsed() {
+                Ok(p) if now.as_secs() > p.not_after => {
+                    trace.fail(
+                        "validity",
+                        format!(
+                            "the certificate expired on {} (now {}); register a new one in the client's JWK Set",
+                            rfc3339(p.not_after),
+                            unix_time(now)
+                        ),
+                    );
+                    return fail(FailureReason::CertificateExpired, trace);
+                }
+                Ok(p) if now.as_secs() < p.not_before => {
+                    trace.fail(
+                        "validity",
+                        format!(
+                            "the certificate is not valid until {} (now {})",
+                            rfc3339(p.not_before),
+                            unix_time(now)
+                        ),
+                    );
+                    return fail(FailureReason::CertificateExpired, trace);
+                }
+                Ok(p) => trace.pass(
                     "validity",
-                    "the registered certificate is outside its validity period",
-                );
-                return fail(FailureReason::CertificateExpired, trace);
+                    format!(
+                        "valid from {} to {}",
+                        rfc3339(p.not_before),
+                        rfc3339(p.not_after)
+                    ),
+                ),
+                Err(e) => {
+                    trace.fail(
+                        "validity",
+                        format!("the certificate's validity cannot be read: {e}"),
+                    );
+                    return fail(FailureReason::CertificateExpired, trace);
+                }
             }
-            trace.pass("validity", "within notBefore..notAfter");
         }
     }
     Ok(AuthenticatedClient {
@@ -432,25 +540,39 @@ fn describe_extras(creds: &PresentedCredentials<'_>) -> String {
 fn require_certificate<'c>(
     creds: &PresentedCredentials<'c>,
     trace: &mut DecisionTrace,
-) -> Result<&'c ClientCertificate, FailureReason> {
+    used_basic: bool,
+) -> Result<&'c ClientCertificate, AuthFailure> {
     match creds.certificate {
         Some(cert) => {
             trace.pass(
                 "certificate",
                 format!(
                     "presented via {}, x5t#S256 {}",
-                    cert.source(),
+                    describe_source(cert),
                     cert.thumbprint()
                 ),
             );
             Ok(cert)
         }
         None => {
-            trace.fail(
-                "certificate",
-                "no client certificate on this request (was the mTLS endpoint used?)",
-            );
-            Err(FailureReason::NoCertificate)
+            let words = creds
+                .listener
+                .missing_certificate("this client authenticates with a certificate");
+            trace.fail("certificate", words.clone());
+            let mut failure =
+                AuthFailure::new(FailureReason::NoCertificate, trace.clone(), used_basic);
+            failure.description = Some(words);
+            Err(failure)
+        }
+    }
+}
+
+/// Where the certificate came from, in words.
+fn describe_source(cert: &ClientCertificate) -> String {
+    match cert.source() {
+        crate::identity::certificate::CertificateSource::Tls => "the TLS handshake".to_owned(),
+        crate::identity::certificate::CertificateSource::ForwardedHeader { format } => {
+            format!("a trusted proxy's header ({format})")
         }
     }
 }
@@ -513,7 +635,7 @@ fn check_chain(
         None,
     ) {
         Ok(path) => {
-            let anchor_name = anchor_subject(path.anchor().subject.as_ref());
+            let anchor_name = chain_words::anchor_subject(path.anchor().subject.as_ref());
             let intermediates: Vec<CertificateDer<'_>> =
                 path.intermediate_certificates().map(|c| c.der()).collect();
             let ders: Vec<&[u8]> = intermediates.iter().map(|c| c.as_ref()).collect();
@@ -522,7 +644,7 @@ fn check_chain(
                 "chain",
                 format!(
                     "valid for clientAuth at {} via {} intermediate(s) to anchor \"{anchor_name}\"",
-                    now.as_secs(),
+                    unix_time(now),
                     path.intermediate_certificates().count()
                 ),
             );
@@ -535,25 +657,10 @@ fn check_chain(
                 }
                 _ => FailureReason::ChainInvalid,
             };
-            trace.fail(
-                "chain",
-                format!("does not validate against the configured anchors: {e:?}"),
-            );
+            trace.fail("chain", chain_words::describe(&e, cert, anchors));
             Err(reason)
         }
     }
-}
-
-/// Renders a trust anchor's subject (webpki keeps the Name's contents without the SEQUENCE header).
-fn anchor_subject(contents: &[u8]) -> String {
-    use der::{Decode, Encode};
-    let rebuilt = der::asn1::AnyRef::new(der::Tag::Sequence, contents).and_then(|any| any.to_der());
-    rebuilt
-        .ok()
-        .and_then(|der| x509_cert::name::Name::from_der(&der).ok())
-        .and_then(|name| crate::identity::dn::DistinguishedName::from_name(&name).ok())
-        .map(|dn| dn.to_string())
-        .unwrap_or_else(|| "<unprintable>".to_owned())
 }
 
 fn check_subject(
@@ -571,28 +678,54 @@ fn check_subject(
             return Err(FailureReason::UnparsableCertificate);
         }
     };
-    let (matched, presented) = match subject {
-        TlsSubject::Dn(dn) => (
-            dn.matches(&parsed.subject),
-            format!("subject \"{}\"", parsed.subject),
-        ),
-        TlsSubject::San(san) => (
-            san.matches_any(&parsed.sans),
-            format!("SANs {:?}", parsed.sans),
-        ),
-    };
-    if matched {
-        trace.pass(
-            "subject",
-            format!("registered {subject} matches {presented}"),
-        );
-        Ok(())
-    } else {
-        trace.fail(
-            "subject",
-            format!("registered {subject} does not match {presented}"),
-        );
-        Err(FailureReason::SubjectMismatch)
+    match subject {
+        TlsSubject::Dn(dn) => {
+            let presented = &parsed.subject;
+            if dn.matches(presented) {
+                trace.pass(
+                    "subject",
+                    format!(
+                        "registered {subject} matches the certificate's subject \"{presented}\""
+                    ),
+                );
+                return Ok(());
+            }
+            let detail = if dn.same_attributes_in_other_order(presented) {
+                format!(
+                    "registered subject \"{dn}\" holds the same attributes as the certificate's \"{presented}\" in another order; DNs match by position (RFC 4517): register \"{presented}\""
+                )
+            } else if !presented.is_matchable() {
+                format!(
+                    "registered {subject} does not match the certificate's subject \"{presented}\", which can match nothing (a value is empty or holds a control or format character)"
+                )
+            } else {
+                format!(
+                    "registered {subject} does not match the certificate's subject \"{presented}\""
+                )
+            };
+            trace.fail("subject", detail);
+            Err(FailureReason::SubjectMismatch)
+        }
+        TlsSubject::San(san) => {
+            let presented = describe_sans(&parsed.sans);
+            if san.matches_any(&parsed.sans) {
+                trace.pass(
+                    "subject",
+                    format!(
+                        "registered {subject} matches one of the certificate's SANs ({presented})"
+                    ),
+                );
+                Ok(())
+            } else {
+                trace.fail(
+                    "subject",
+                    format!(
+                        "registered {subject} matches none of the certificate's SANs ({presented})"
+                    ),
+                );
+                Err(FailureReason::SubjectMismatch)
+            }
+        }
     }
 }
 

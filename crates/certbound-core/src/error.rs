@@ -5,7 +5,8 @@
 //! written for the client: it never contains the decision trace, a secret or a token.
 
 use serde::Serialize;
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 
 /// The registered error codes the token, introspection and revocation endpoints can return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -53,7 +54,9 @@ impl OAuthErrorCode {
 pub struct OAuthError {
     /// The `error` code.
     pub code: OAuthErrorCode,
-    /// The `error_description`: human-readable, safe to show the client, no CR/LF.
+    /// The `error_description`: human-readable, safe to show the client; no control, format or
+    /// bidi character (see [`printable`]). Printable non-ASCII such as `§` is kept: the body is
+    /// JSON, which carries UTF-8.
     pub description: String,
     /// Whether the client tried to authenticate with the `Authorization: Basic` header; RFC 6749
     /// §5.2 then requires a 401 with a matching `WWW-Authenticate` challenge.
@@ -72,20 +75,11 @@ pub struct OAuthErrorBody<'a> {
 }
 
 impl OAuthError {
-    /// A new error with a client-safe description.
+    /// A new error with a client-safe description: every control, format or bidi character is
+    /// escaped by [`printable`] here, so no caller can reflect raw request text into a response.
     pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
         let description: String = description.into();
-        // RFC 6749 §5.2: the description is limited to %x20-21 / %x23-5B / %x5D-7E.
-        let description = description
-            .chars()
-            .map(|c| {
-                if c == '"' || c == '\\' || !(' '..='~').contains(&c) {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect();
+        let description = printable(&description).into_owned();
         OAuthError {
             code,
             description,
@@ -135,7 +129,7 @@ impl OAuthError {
     }
 
     /// The HTTP status: 401 for `invalid_client` (certbound's policy for every client
-    /// authentication failure, see docs/errors.md), 500/503 for server conditions, else 400.
+    /// authentication failure, see docs/policies.md), 500/503 for server conditions, else 400.
     pub fn status(&self) -> u16 {
         if self.retry_after.is_some() {
             return 429;
@@ -158,8 +152,10 @@ impl OAuthError {
             ("pragma", "no-cache".to_owned()),
         ];
         if self.status() == 401 {
-            let realm: String = realm.chars().filter(|c| *c != '"' && *c != '\\').collect();
-            headers.push(("www-authenticate", format!("Basic realm=\"{realm}\"")));
+            headers.push((
+                "www-authenticate",
+                format!("Basic realm=\"{}\"", header_safe(realm)),
+            ));
         }
         match (self.status(), self.retry_after) {
             (429, Some(seconds)) => headers.push(("retry-after", seconds.to_string())),
@@ -176,6 +172,48 @@ impl OAuthError {
             error_description: &self.description,
         }
     }
+}
+
+/// Text that came from a request or a certificate, made safe to show in a response, a log line
+/// or a terminal: `\n`, `\r` and `\t` are written as those two-character escapes, and every
+/// other C0 or C1 control, DEL, format or bidi character (a right-to-left override, a zero-width
+/// space, …), private-use code point, noncharacter and line or paragraph separator as `<U+XXXX>`.
+/// Everything else, including printable non-ASCII such as `§` or `é`, is kept as is.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "<U+{:04X}>", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    crate::identity::dn::is_unsafe_char(c) || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// A header parameter value (RFC 9110 quoted-string contents) from any text: printable ASCII is
+/// kept except `"` and `\\`, everything else becomes `?`, so the header is always valid.
+pub fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if (' '..='~').contains(&c) && c != '"' && c != '\\' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for OAuthError {
@@ -221,8 +259,28 @@ mod tests {
 
     #[test]
     fn description_is_sanitised() {
-        let e = OAuthError::invalid_request("bad\r\n\"value\"\\é");
-        assert_eq!(e.description, "bad   value   ");
+        let e = OAuthError::invalid_request("bad\r\n\"value\"\\ § é");
+        assert_eq!(e.description, "bad\\r\\n\"value\"\\ § é");
+        let e = OAuthError::invalid_client("client 'a\nb\u{1b}[31m\u{202e}x\u{7f}\u{85}\u{200b}'");
+        assert_eq!(
+            e.description,
+            "client 'a\\nb<U+001B>[31m<U+202E>x<U+007F><U+0085><U+200B>'"
+        );
+        assert!(!e.description.chars().any(|c| c.is_control()));
+        assert!(matches!(printable("plain § text"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn header_form_is_ascii() {
+        let e = OAuthError::invalid_client("x");
+        let h = e.headers("https://as.example/§\"\r\n");
+        let (_, v) = h.iter().find(|(n, _)| *n == "www-authenticate").unwrap();
+        assert_eq!(v, "Basic realm=\"https://as.example/????\"");
+        assert!(http_header_value_is_valid(v));
+    }
+
+    fn http_header_value_is_valid(v: &str) -> bool {
+        v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
     }
 
     #[test]

@@ -2,16 +2,17 @@
 //! header, the connection's certificate), resolves the registration and calls the core decision.
 //! Failures are logged with their decision trace; the client sees only the OAuth error.
 
+use crate::handlers::Origin;
 use crate::state::AppState;
 use crate::throttle;
 use certbound_core::auth::{self, AuthenticatedClient, BasicCredentials, PresentedCredentials};
 use certbound_core::client::{ClientCredential, RegisteredClient, SelfSignedKeys};
+use certbound_core::error::printable;
 use certbound_core::form::Form;
 use certbound_core::{ClientCertificate, OAuthError};
 use certbound_net::metrics::AuthLabels;
 use http::HeaderMap;
 use rustls_pki_types::{CertificateDer, UnixTime};
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// A successfully authenticated request.
@@ -28,9 +29,9 @@ pub async fn authenticate_request(
     endpoint: &'static str,
     headers: &HeaderMap,
     form: &Form,
-    certificate: Option<&ClientCertificate>,
-    peer: Option<IpAddr>,
+    origin: &Origin<'_>,
 ) -> Result<Authenticated, OAuthError> {
+    let (certificate, peer) = (origin.certificate, origin.peer);
     let basic = match headers.get(http::header::AUTHORIZATION) {
         Some(v) => {
             let v = v
@@ -46,27 +47,28 @@ pub async fn authenticate_request(
         client_secret: form.get("client_secret"),
         client_assertion: form.has("client_assertion") || form.has("client_assertion_type"),
         certificate,
+        listener: origin.listener(),
     };
     let presents_secret = creds.basic.is_some() || creds.client_secret.is_some();
     let claimed = match auth::claimed_client_id(&creds) {
         Ok(id) => id.to_owned(),
         Err(failure) => {
             if let Err((kind, retry)) = state.throttle.admit(peer, None, false) {
-                throttle::refused(&state.metrics, kind, peer, None);
+                throttle::refused(&state.metrics, kind, &origin.source, None);
                 return Err(OAuthError::too_many_requests(retry.seconds()));
             }
             state.throttle.failed(peer, None, false);
-            return Err(refuse(state, endpoint, None, certificate, failure).into());
+            return Err(refuse(state, endpoint, None, origin, failure).into());
         }
     };
     if let Err((kind, retry)) = state.throttle.admit(peer, Some(&claimed), presents_secret) {
-        throttle::refused(&state.metrics, kind, peer, Some(&claimed));
+        throttle::refused(&state.metrics, kind, &origin.source, Some(&claimed));
         return Err(OAuthError::too_many_requests(retry.seconds()));
     }
     let Some(registration) = state.clients.get(&claimed) else {
         let failure = auth::unknown_client(&creds, &claimed);
         state.throttle.failed(peer, Some(&claimed), presents_secret);
-        return Err(refuse(state, endpoint, None, certificate, failure).with_client(&claimed));
+        return Err(refuse(state, endpoint, None, origin, failure).with_client(&claimed));
     };
     let fetched;
     let self_signed: &[CertificateDer<'static>] = match &registration.credential {
@@ -98,7 +100,8 @@ pub async fn authenticate_request(
                         $level,
                         event = "client_authenticated",
                         endpoint,
-                        client_id = %client.client_id,
+                        source = %origin.source,
+                        client_id = %printable(&client.client_id),
                         method = %client.method,
                         cert_thumbprint = certificate.map(|c| c.thumbprint().to_string()).unwrap_or_default(),
                         cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
@@ -132,7 +135,7 @@ pub async fn authenticate_request(
                 state,
                 endpoint,
                 Some(registration.credential.method().as_str()),
-                certificate,
+                origin,
                 failure,
             )
             .with_client(&claimed))
@@ -145,7 +148,7 @@ struct Refusal<'a> {
     state: &'a AppState,
     endpoint: &'static str,
     method: Option<&'static str>,
-    certificate: Option<&'a ClientCertificate>,
+    origin: &'a Origin<'a>,
     failure: auth::AuthFailure,
 }
 
@@ -153,14 +156,14 @@ fn refuse<'a>(
     state: &'a AppState,
     endpoint: &'static str,
     method: Option<&'static str>,
-    certificate: Option<&'a ClientCertificate>,
+    origin: &'a Origin<'a>,
     failure: auth::AuthFailure,
 ) -> Refusal<'a> {
     Refusal {
         state,
         endpoint,
         method,
-        certificate,
+        origin,
         failure,
     }
 }
@@ -172,12 +175,13 @@ impl Refusal<'_> {
     }
 
     fn finish(self, client_id: Option<&str>) -> OAuthError {
-        let certificate = self.certificate;
+        let certificate: Option<&ClientCertificate> = self.origin.certificate;
         tracing::warn!(
             target: "certbound::audit",
             event = "client_authentication_failed",
             endpoint = self.endpoint,
-            client_id = client_id.unwrap_or(""),
+            source = %self.origin.source,
+            client_id = %printable(client_id.unwrap_or("")),
             method = self.method.unwrap_or("none"),
             reason = self.failure.reason.as_str(),
             cert_thumbprint = certificate.map(|c| c.thumbprint().to_string()).unwrap_or_default(),

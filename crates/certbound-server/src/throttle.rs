@@ -86,20 +86,15 @@ impl Throttle {
     }
 }
 
-/// Records a refusal in the metrics and logs it.
-pub fn refused(
-    metrics: &Metrics,
-    kind: LimitKind,
-    address: Option<IpAddr>,
-    client_id: Option<&str>,
-) {
+/// Records a refusal in the metrics and logs it (audit), with the client's address `source`.
+pub fn refused(metrics: &Metrics, kind: LimitKind, source: &str, client_id: Option<&str>) {
     Metrics::count(&metrics.rate_limited, kind);
     tracing::warn!(
         target: "certbound::audit",
         event = "rate_limited",
         limit = kind,
-        peer = %address.map(|a| a.to_string()).unwrap_or_default(),
-        client_id = client_id.unwrap_or(""),
+        source,
+        client_id = %certbound_core::error::printable(client_id.unwrap_or("")),
     );
 }
 

@@ -165,7 +165,8 @@ fn verify_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
     (claims.iss == *state.issuer).then_some(claims)
 }
 
-/// Records a revocation of `found` on behalf of its owner. Idempotent.
+/// Records a revocation of `found` on behalf of its owner. Idempotent. The caller writes the
+/// `token_revoked` audit line (it knows the request's source address).
 pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), OAuthError> {
     let now = now_secs();
     match found.format {
@@ -198,7 +199,6 @@ pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), 
             }
         }
     }
-    tracing::info!(target: "certbound::audit", event = "token_revoked", client_id = %found.claims.client_id, jti = %found.claims.jti);
     state.metrics.tokens_revoked.inc();
     Ok(())
 }

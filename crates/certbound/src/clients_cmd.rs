@@ -1,16 +1,13 @@
-//! `certbound clients check`: explains, step by step, whether a certificate would authenticate a
-//! client, using exactly the decision the token endpoint uses.
+//! `certbound clients ...`: register, remove, list and check clients. `add` is in
+//! [`add`], `check` (why a certificate would or would not authenticate a client) in [`check`].
 
 use anyhow::Context;
-use certbound_core::auth::{self, PresentedCredentials, TrustAnchors};
-use certbound_core::client::{ClientCredential, ClientMetadata, SelfSignedKeys};
-use certbound_core::secret::SecretHash;
-use certbound_core::{CertificateSource, ClientCertificate};
+use certbound_core::client::{ClientCredential, RegisteredClient, SelfSignedKeys};
 use certbound_server::config::Config;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, UnixTime};
 use std::path::PathBuf;
-use std::time::Duration;
+
+mod add;
+mod check;
 
 /// `certbound clients ...`.
 #[derive(clap::Subcommand)]
@@ -28,15 +25,24 @@ pub enum ClientsCommand {
         cert: PathBuf,
     },
     /// Register (or replace) a client at run time, in the store: every running instance picks it
-    /// up within `[tokens] key_refresh_seconds`. The metadata is RFC 7591 JSON with the same keys as
-    /// a `[[clients]]` table; a `client_secret` is stored only as its argon2 hash.
+    /// up within `[tokens] key_refresh_seconds`. Describe it with --metadata (RFC 7591 JSON with
+    /// the keys of a `[[clients]]` table; see docs/examples/) or with the flags below; a secret
+    /// is stored only as its argon2 hash.
+    ///
+    /// Examples:
+    ///   certbound clients add --client-id partner-c --method tls_client_auth --subject-dn "CN=partner-c,O=Example" --scope "transactions read"
+    ///   printf %s "$SECRET" | certbound clients add --client-id batch --method client_secret_basic --secret-stdin
+    #[command(verbatim_doc_comment)]
     Add {
         /// The server configuration.
         #[arg(long, default_value = "certbound.toml")]
         config: PathBuf,
-        /// The client's metadata as a JSON file (`-` for standard input).
-        #[arg(long)]
-        metadata: PathBuf,
+        /// The client's metadata as a JSON file (`-` for standard input), instead of the flags.
+        #[arg(long, value_name = "FILE")]
+        metadata: Option<PathBuf>,
+        /// The client, described with flags.
+        #[command(flatten)]
+        flags: Box<add::ClientFlags>,
     },
     /// Remove a client registered with `clients add`.
     Remove {
@@ -55,57 +61,14 @@ pub enum ClientsCommand {
     },
 }
 
-/// Runs the command; the process exits non-zero when the check fails.
+/// Runs the command; `Ok(false)` (a non-zero exit) when a check fails or nothing was removed.
 pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
     match cmd {
-        ClientsCommand::Add { config, metadata } => {
-            let cfg = Config::load(&config)?;
-            let text = if metadata.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin()).context("reading standard input")?
-            } else {
-                std::fs::read_to_string(&metadata)
-                    .with_context(|| format!("reading {}", metadata.display()))?
-            };
-            let mut meta: ClientMetadata = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not client metadata JSON", metadata.display()))?;
-            if cfg.clients.iter().any(|c| c.client_id == meta.client_id) {
-                anyhow::bail!(
-                    "client '{}' is declared in {}; change it there",
-                    meta.client_id,
-                    config.display()
-                );
-            }
-            if let Some(secret) = meta.client_secret.take() {
-                meta.client_secret_hash = Some(
-                    SecretHash::hash(&secret)
-                        .map_err(|e| anyhow::anyhow!("client_secret: {e}"))?
-                        .phc()
-                        .to_owned(),
-                );
-            }
-            cfg.config
-                .register(&meta, &cfg.base)
-                .map_err(|(key, message)| {
-                    anyhow::anyhow!("{}: {key}: {message}", metadata.display())
-                })?;
-            let store = certbound_store::Store::connect(&cfg.config.store.url)
-                .await
-                .context("opening the store")?;
-            store
-                .upsert_client(
-                    &meta.client_id,
-                    &serde_json::to_string(&meta)?,
-                    certbound_server::state::now_secs(),
-                )
-                .await?;
-            println!(
-                "registered client '{}' ({}); running servers pick it up within {} s",
-                meta.client_id,
-                meta.token_endpoint_auth_method,
-                cfg.config.tokens.key_refresh_seconds
-            );
-            Ok(true)
-        }
+        ClientsCommand::Add {
+            config,
+            metadata,
+            flags,
+        } => add::run(&config, metadata.as_deref(), &flags).await,
         ClientsCommand::Remove { config, client_id } => {
             let cfg = Config::load(&config)?;
             let store = certbound_store::Store::connect(&cfg.config.store.url)
@@ -113,12 +76,18 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
                 .context("opening the store")?;
             if store.delete_client(&client_id).await? {
                 println!(
-                    "removed client '{client_id}'; running servers drop it within {} s",
+                    "Removed client '{client_id}'; running servers drop it within {} s.",
                     cfg.config.tokens.key_refresh_seconds
                 );
                 Ok(true)
+            } else if cfg.clients.iter().any(|c| c.client_id == client_id) {
+                println!(
+                    "Client '{client_id}' is declared in {}, not in the store: remove its [[clients]] table there.",
+                    config.display()
+                );
+                Ok(false)
             } else {
-                println!("no client '{client_id}' was registered with `clients add`");
+                println!("No client '{client_id}' was registered with `clients add`.");
                 Ok(false)
             }
         }
@@ -129,127 +98,83 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
                 .context("opening the store")?;
             let registry = certbound_server::state::ClientRegistry::new(&cfg.clients);
             registry.reload(&store, &cfg).await?;
+            let mut rows = vec![[
+                "CLIENT ID".to_owned(),
+                "METHOD".to_owned(),
+                "AUTHENTICATES WITH".to_owned(),
+                "TOKENS".to_owned(),
+                "SCOPE".to_owned(),
+                "REGISTERED IN".to_owned(),
+            ]];
+            for c in &cfg.clients {
+                rows.push(row(c, &config.display().to_string()));
+            }
             for (id, _) in store.clients().await? {
                 if let Some(c) = registry.get(&id).filter(|_| !registry.is_configured(&id)) {
-                    println!(
-                        "{}\t{}\tbound={}\tscope={}\t(store)",
-                        c.client_id,
-                        c.credential.method(),
-                        c.bound_tokens,
-                        c.scopes.join(" ")
-                    );
+                    rows.push(row(&c, "store (clients add)"));
                 }
             }
-            for c in &cfg.clients {
-                println!(
-                    "{}\t{}\tbound={}\tscope={}",
-                    c.client_id,
-                    c.credential.method(),
-                    c.bound_tokens,
-                    c.scopes.join(" ")
-                );
-            }
+            print_table(&rows);
             Ok(true)
         }
         ClientsCommand::Check {
             config,
             client_id,
             cert,
-        } => {
-            let cfg = Config::load(&config)?;
-            let pem =
-                std::fs::read(&cert).with_context(|| format!("reading {}", cert.display()))?;
-            let chain = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<Vec<_>, _>>()
-                .with_context(|| format!("{}: not PEM certificates", cert.display()))?;
-            let certificate = ClientCertificate::new(chain, CertificateSource::Tls)
-                .with_context(|| format!("{}: no certificate", cert.display()))?;
-            println!(
-                "certificate: {} (x5t#S256 {})",
-                cert.display(),
-                certificate.thumbprint()
-            );
-            match certificate.parsed() {
-                Ok(p) => {
-                    println!("  subject: {}", p.subject);
-                    println!("  SANs: {:?}", p.sans);
-                }
-                Err(e) => println!("  cannot be parsed: {e}"),
-            }
-            let store = certbound_store::Store::connect(&cfg.config.store.url)
-                .await
-                .context("opening the store")?;
-            let registry = certbound_server::state::ClientRegistry::new(&cfg.clients);
-            registry.reload(&store, &cfg).await?;
-            let Some(client) = registry.get(&client_id) else {
-                println!(
-                    "client: '{client_id}' is not registered in {}",
-                    config.display()
-                );
-                println!("result: REFUSED (invalid_client)");
-                return Ok(false);
-            };
-            let mut anchors_der = Vec::new();
-            for path in &cfg.config.tls.client_ca {
-                anchors_der.extend(certbound_net::load_cert_chain(path)?);
-            }
-            let anchors = TrustAnchors::from_der(&anchors_der)
-                .map_err(|e| anyhow::anyhow!("client_ca: {e:?}"))?;
-            let self_signed: Vec<CertificateDer<'static>> = match &client.credential {
-                ClientCredential::SelfSigned(SelfSignedKeys::Inline(c)) => c.clone(),
-                ClientCredential::SelfSigned(SelfSignedKeys::Uri(url)) => {
-                    let http = certbound_server::jwks_http_client(&cfg)?;
-                    let cache = certbound_server::jwks_uri::JwksUriCache::new(
-                        http,
-                        Duration::from_secs(1),
-                        Duration::ZERO,
-                    );
-                    cache.certificates(url, None).await.to_vec()
-                }
-                _ => Vec::new(),
-            };
-            let creds = PresentedCredentials {
-                client_id: Some(&client_id),
-                certificate: Some(&certificate),
-                ..Default::default()
-            };
-            let (ok, trace) = match auth::authenticate(
-                &client,
-                &creds,
-                &anchors,
-                &self_signed,
-                UnixTime::now(),
-            ) {
-                Ok(a) => (true, a.trace),
-                Err(f) => (false, f.trace),
-            };
-            for (i, step) in trace.steps.iter().enumerate() {
-                println!(
-                    "{}. {:<12} {:<6} {}",
-                    i + 1,
-                    step.check,
-                    if step.passed { "ok" } else { "FAILED" },
-                    step.detail
-                );
-            }
-            if ok {
-                println!(
-                    "result: ACCEPTED ({} as '{}'){}",
-                    client.credential.method(),
-                    client_id,
-                    if client.bound_tokens {
-                        format!(
-                            "; tokens will be bound to x5t#S256 {}",
-                            certificate.thumbprint()
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-            } else {
-                println!("result: REFUSED (invalid_client)");
-            }
-            Ok(ok)
+        } => check::run(&config, &client_id, &cert).await,
+    }
+}
+
+/// One line of `clients list`.
+fn row(c: &RegisteredClient, from: &str) -> [String; 6] {
+    let with = match &c.credential {
+        ClientCredential::TlsClientAuth(subject) => subject.to_string(),
+        ClientCredential::SelfSigned(SelfSignedKeys::Inline(certs)) => {
+            format!("{} registered certificate(s)", certs.len())
         }
+        ClientCredential::SelfSigned(SelfSignedKeys::Uri(u)) => format!("certificates from {u}"),
+        ClientCredential::Secret { .. } => "a secret (stored hashed)".to_owned(),
+    };
+    let format = match c.token_format {
+        certbound_core::client::TokenFormat::Jwt => "JWT",
+        certbound_core::client::TokenFormat::Opaque => "opaque",
+    };
+    let tokens = format!(
+        "{format}, {}",
+        if c.bound_tokens { "bound" } else { "unbound" }
+    );
+    let scope = if c.scopes.is_empty() {
+        "-".to_owned()
+    } else {
+        c.scopes.join(" ")
+    };
+    [
+        certbound_core::error::printable(&c.client_id).into_owned(),
+        c.credential.method().to_string(),
+        with,
+        tokens,
+        scope,
+        from.to_owned(),
+    ]
+}
+
+/// Prints rows as aligned columns (two spaces apart), the first row being the header.
+fn print_table(rows: &[[String; 6]]) {
+    let mut widths = [0usize; 6];
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in rows {
+        let mut line = String::new();
+        for (i, (cell, w)) in r.iter().zip(widths).enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        println!("{}", line.trim_end());
     }
 }

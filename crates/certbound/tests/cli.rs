@@ -194,6 +194,10 @@ fn partner_flow_against_a_running_server() {
     assert_eq!(event["client_id"], "partner-a");
     assert_eq!(event["reason"], "chain_invalid");
     assert_eq!(event["cert_source"], "tls");
+    assert_eq!(
+        event["source"], "127.0.0.1",
+        "audit lines carry the source address: {line}"
+    );
     assert!(
         event["trace"].as_str().unwrap().contains("chain FAILED"),
         "{line}"
@@ -252,7 +256,8 @@ fn clients_check_explains_the_decision() {
         out.contains("registered subject DN \"CN=partner-a,O=Example\" matches"),
         "{out}"
     );
-    assert!(out.contains("result: ACCEPTED"), "{out}");
+    assert!(out.contains("Result: ACCEPTED"), "{out}");
+    assert!(out.contains("  SANs      none"), "{out}");
 
     let refused = run(certbound()
         .args(["clients", "check", "--client-id", "partner-s", "--config"])
@@ -265,7 +270,258 @@ fn clients_check_explains_the_decision() {
         out.contains("is not x5c[0] of any of the 1 registered key(s)"),
         "{out}"
     );
-    assert!(out.contains("result: REFUSED"), "{out}");
+    assert!(out.contains("Result: REFUSED"), "{out}");
+    assert!(
+        out.contains("Fix: add this certificate to the client's JWK Set"),
+        "{out}"
+    );
+}
+
+/// `clients check` of `cert` for `client_id`: (exit code, standard output).
+fn check(s: &Setup, client_id: &str, cert: &Path) -> (Option<i32>, String) {
+    let out = run(certbound()
+        .args(["clients", "check", "--client-id", client_id, "--config"])
+        .arg(s.config())
+        .arg("--cert")
+        .arg(cert));
+    let stdout = text(&out.stdout);
+    assert!(
+        !stdout.contains("UnknownIssuer")
+            && !stdout.contains("UnixTime")
+            && !stdout.contains("Some("),
+        "no Debug output: {stdout}"
+    );
+    (out.status.code(), stdout)
+}
+
+#[test]
+fn clients_check_explains_other_cas_expiry_and_reordered_names() {
+    use certbound_pki::{CertificateAuthority, KeyAlgorithm, LeafSpec, SubjectSpec};
+    let s = Setup::new();
+
+    // A certificate from another CA, with another name than the configured anchor.
+    let other = CertificateAuthority::generate(
+        &SubjectSpec::new().org("Elsewhere").common_name("Other CA"),
+        KeyAlgorithm::EcdsaP256,
+    )
+    .unwrap();
+    let foreign = other
+        .issue(&LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example")))
+        .unwrap();
+    std::fs::write(s.p("foreign.pem"), &foreign.cert_pem).unwrap();
+    let (code, out) = check(&s, "partner-a", &s.p("foreign.pem"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("chain        FAILED issued by \"CN=Other CA,O=Elsewhere\", which is not a trust anchor of this client (anchors: \"CN=certbound development CA,O=certbound\")"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Result: REFUSED. The token endpoint would answer 401 invalid_client."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Fix: issue the client's certificate from a CA in [tls] client_ca"),
+        "{out}"
+    );
+
+    // An expired certificate from the right CA: dates in RFC 3339.
+    let pem = std::fs::read_to_string(s.p("pki/ca.pem")).unwrap();
+    let key = std::fs::read_to_string(s.p("pki/ca.key")).unwrap();
+    let ca = CertificateAuthority::from_pem(&pem, &key).unwrap();
+    let not_before =
+        certbound_pki::time::OffsetDateTime::from_unix_timestamp(1_735_787_045).unwrap();
+    let not_after =
+        certbound_pki::time::OffsetDateTime::from_unix_timestamp(1_767_323_045).unwrap();
+    let expired = ca
+        .issue(
+            &LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"))
+                .with_validity(not_before, not_after),
+        )
+        .unwrap();
+    std::fs::write(s.p("expired.pem"), &expired.cert_pem).unwrap();
+    let (code, out) = check(&s, "partner-a", &s.p("expired.pem"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("  valid     2025-01-02T03:04:05Z to 2026-01-02T03:04:05Z"),
+        "{out}"
+    );
+    assert!(
+        out.contains("chain        FAILED the certificate expired on 2026-01-02T03:04:05Z (now 20"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Fix: issue a new certificate to the client"),
+        "{out}"
+    );
+
+    // A client registered with its DN's attributes in the other order.
+    let out = run(certbound()
+        .args(["clients", "add", "--config"])
+        .arg(s.config())
+        .args([
+            "--client-id",
+            "reordered",
+            "--method",
+            "tls_client_auth",
+            "--subject-dn",
+            "o=Example, cn=partner-a",
+        ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("  subject DN     O=Example,CN=partner-a"),
+        "the stored RFC 4514 form: {printed}"
+    );
+    let (code, out) = check(&s, "reordered", &s.p("pki/partner-a.pem"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("registered subject \"O=Example,CN=partner-a\" holds the same attributes as the certificate's \"CN=partner-a,O=Example\" in another order; DNs match by position (RFC 4517): register \"CN=partner-a,O=Example\""),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Fix: change the client's tls_client_auth_subject_dn to \"CN=partner-a,O=Example\""
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn clients_add_accepts_the_example_file_and_flags_for_the_common_cases() {
+    let s = Setup::new();
+    let add = |args: &[&str]| {
+        run(certbound()
+            .args(["clients", "add", "--config"])
+            .arg(s.config())
+            .args(args))
+    };
+    // The documented example, as is.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/client.json");
+    let out = add(&["--metadata", example.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("Registered client 'partner-c' (tls_client_auth) in the store."),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("  subject DN     CN=partner-c,O=Example"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("-d client_id=partner-c https://localhost:"),
+        "the next command: {printed}"
+    );
+
+    // A SAN client; a secret client with the secret on standard input.
+    let out = add(&[
+        "--client-id",
+        "spiffe",
+        "--method",
+        "tls_client_auth",
+        "--san-uri",
+        "spiffe://example/partner-d",
+        "--token-format",
+        "opaque",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = "secret-from-stdin-0123456789abcdef";
+    let mut child = certbound()
+        .args(["clients", "add", "--config"])
+        .arg(s.config())
+        .args([
+            "--client-id",
+            "batch",
+            "--method",
+            "client_secret_basic",
+            "--secret-stdin",
+            "--scope",
+            "read",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{secret}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).contains(secret),
+        "the secret is never printed"
+    );
+
+    let listing = text(
+        &run(certbound()
+            .args(["clients", "list", "--config"])
+            .arg(s.config()))
+        .stdout,
+    );
+    let line = |id: &str| {
+        listing
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} in {listing}"))
+            .to_owned()
+    };
+    assert!(listing.starts_with("CLIENT ID"), "{listing}");
+    assert!(
+        line("partner-c").contains("subject DN \"CN=partner-c,O=Example\""),
+        "{listing}"
+    );
+    assert!(
+        line("partner-c").contains("store (clients add)"),
+        "{listing}"
+    );
+    assert!(
+        line("spiffe").contains("SAN URI \"spiffe://example/partner-d\""),
+        "{listing}"
+    );
+    assert!(line("spiffe").contains("opaque, bound"), "{listing}");
+    assert!(line("batch").contains("client_secret_basic"), "{listing}");
+    assert!(line("batch").contains("unbound"), "{listing}");
+    assert!(!listing.contains(secret), "{listing}");
+
+    // Clear errors.
+    for (args, expected) in [
+        (
+            vec!["--client-id", "x", "--method", "tls_client_auth"],
+            "tls_client_auth needs exactly one of --subject-dn, --san-dns, --san-uri, --san-ip, --san-email (got none)",
+        ),
+        (
+            vec!["--client-id", "x", "--method", "tls_client_auth", "--subject-dn", "CN=x", "--san-dns", "x.example"],
+            "tls_client_auth needs exactly one of --subject-dn, --san-dns, --san-uri, --san-ip, --san-email (got --subject-dn, --san-dns)",
+        ),
+        (
+            vec!["--client-id", "x", "--method", "tls_client_auth", "--subject-dn", "/C=US/CN=x"],
+            "--subject-dn \"/C=US/CN=x\": ",
+        ),
+        (
+            vec!["--client-id", "x", "--method", "client_secret_basic", "--subject-dn", "CN=x"],
+            "--subject-dn is only for tls_client_auth, not client_secret_basic",
+        ),
+        (
+            vec!["--client-id", "x", "--method", "client_secret_post"],
+            "client_secret_post needs the secret: pass --secret-stdin",
+        ),
+        (
+            vec!["--client-id", "x", "--method", "self_signed_tls_client_auth"],
+            "self_signed_tls_client_auth needs exactly one of --jwks-file",
+        ),
+        (
+            vec!["--metadata", example.to_str().unwrap(), "--client-id", "x"],
+            "give either --metadata FILE or the client flags",
+        ),
+    ] {
+        let out = add(&args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }
 
 fn write_config(dir: &Path, body: &str) -> PathBuf {

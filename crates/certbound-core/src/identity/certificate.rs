@@ -157,6 +157,13 @@ impl ClientCertificate {
         });
     }
 
+    /// The leaf's issuer name, decoded on demand (for explanations, never for a decision).
+    pub fn issuer(&self) -> Option<DistinguishedName> {
+        use der::Decode;
+        let cert = x509_cert::Certificate::from_der(self.leaf().as_ref()).ok()?;
+        DistinguishedName::from_name(&cert.tbs_certificate.issuer).ok()
+    }
+
     /// Whether `now` lies within the leaf's validity period.
     pub fn is_valid_at(&self, now: UnixTime) -> bool {
         match self.parsed() {

@@ -116,6 +116,12 @@ mod value;
 #[cfg(test)]
 mod tests;
 
+/// Whether a character is unsafe to show raw (a C0/C1 control, DEL, a format or bidi character,
+/// private use, a noncharacter): the characters a DN value can never match with.
+pub(crate) fn is_unsafe_char(c: char) -> bool {
+    prep::is_prohibited(c)
+}
+
 /// The longest registered DN string accepted, in bytes.
 pub const MAX_DN_STRING_BYTES: usize = 4096;
 /// The most RDNs a registered DN may have.
@@ -289,6 +295,27 @@ impl DistinguishedName {
     /// decision trace to explain a mismatch.
     pub fn is_matchable(&self) -> bool {
         !self.rdns.is_empty() && self.rdns.iter().all(|r| r.matchable)
+    }
+
+    /// Whether the two names hold the same attributes (same types, values equal under their
+    /// matching rules, counted as a multiset over the whole name) yet do not match, because the
+    /// attributes sit at other positions: `O=Example,CN=partner-a` against a certificate's
+    /// `CN=partner-a,O=Example`. distinguishedNameMatch compares by position, so such names never
+    /// match; a decision trace says so and shows the string to register.
+    pub fn same_attributes_in_other_order(&self, other: &DistinguishedName) -> bool {
+        if !self.is_matchable() || !other.is_matchable() || self.matches(other) {
+            return false;
+        }
+        fn keys(dn: &DistinguishedName) -> Vec<(&[u8], u8, &[u8])> {
+            let mut keys: Vec<_> = dn
+                .rdns
+                .iter()
+                .flat_map(|r| r.avas.iter().map(Ava::sort_key))
+                .collect();
+            keys.sort();
+            keys
+        }
+        keys(self) == keys(other)
     }
 }
 

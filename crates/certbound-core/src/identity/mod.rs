@@ -4,3 +4,4 @@ pub mod certificate;
 pub mod dn;
 pub mod san;
 pub mod thumbprint;
+pub mod timestamp;

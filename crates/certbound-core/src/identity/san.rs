@@ -53,6 +53,31 @@ pub enum PresentedSan {
     Email(String),
 }
 
+impl std::fmt::Display for PresentedSan {
+    /// OpenSSL's spelling (`DNS:a.example`, `URI:spiffe://x`, `IP:10.0.0.1`, `email:a@b`), with
+    /// control and format characters of the certificate's text escaped.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::error::printable;
+        match self {
+            PresentedSan::Dns(v) => write!(f, "DNS:{}", printable(v)),
+            PresentedSan::Uri(v) => write!(f, "URI:{}", printable(v)),
+            PresentedSan::Ip(v) => write!(f, "IP:{v}"),
+            PresentedSan::Email(v) => write!(f, "email:{}", printable(v)),
+        }
+    }
+}
+
+/// A certificate's SANs for a trace or a terminal: `DNS:a.example, IP:10.0.0.1`, or `none`.
+pub fn describe_sans(sans: &[PresentedSan]) -> String {
+    if sans.is_empty() {
+        return "none".to_owned();
+    }
+    sans.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why a certificate's subjectAltName extension could not be read: malformed DER, the extension
 /// present twice, or more than [`MAX_SAN_ENTRIES`] entries.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +171,8 @@ impl SanMatcher {
         }
         if let Some(c) = value.chars().find(|&c| !is_uri_char(c)) {
             return Err(SanParseError(format!(
-                "tls_client_auth_san_uri contains {c:?}, which RFC 3986 does not allow (percent-encode it)"
+                "tls_client_auth_san_uri contains {}, which RFC 3986 does not allow (percent-encode it)",
+                describe_char(c)
             )));
         }
         if !percent_escapes_well_formed(value) {
@@ -241,6 +267,15 @@ impl SanMatcher {
             }
             _ => false,
         }
+    }
+}
+
+/// One character for an error message: `'x'`, or `U+XXXX` when it is not printable or a space.
+fn describe_char(c: char) -> String {
+    if c.is_control() || c.is_whitespace() || crate::identity::dn::is_unsafe_char(c) {
+        format!("U+{:04X}", u32::from(c))
+    } else {
+        format!("'{c}'")
     }
 }
 

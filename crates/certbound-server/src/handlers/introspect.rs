@@ -1,6 +1,6 @@
 //! `POST /introspect` (RFC 7662) with `cnf` for bound tokens (RFC 8705 §3.2).
 
-use super::{connection_certificate, connection_peer, read_form};
+use super::{read_form, Origin};
 use crate::client_auth::authenticate_request;
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::AppState;
@@ -27,19 +27,11 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let certificate = connection_certificate(&conn);
+    let origin = Origin::of(&state, &conn, &headers, "introspect");
     let wants_jwt = accepts_jwt(&headers);
     let result: Result<Introspection, OAuthError> = async {
         let form = read_form(&headers, &body)?;
-        let auth = authenticate_request(
-            &state,
-            "introspect",
-            &headers,
-            &form,
-            certificate,
-            connection_peer(&conn),
-        )
-        .await?;
+        let auth = authenticate_request(&state, "introspect", &headers, &form, &origin).await?;
         let token = form
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

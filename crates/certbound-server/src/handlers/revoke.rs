@@ -1,6 +1,6 @@
 //! `POST /revoke` (RFC 7009).
 
-use super::{connection_certificate, connection_peer, read_form};
+use super::{read_form, Origin};
 use crate::client_auth::authenticate_request;
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::AppState;
@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use bytes::Bytes;
+use certbound_core::error::printable;
 use certbound_core::OAuthError;
 use certbound_net::ConnectionInfo;
 use http::{HeaderMap, StatusCode};
@@ -22,18 +23,31 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let certificate = connection_certificate(&conn);
+    let origin = Origin::of(&state, &conn, &headers, "revoke");
     let result: Result<(), OAuthError> = async {
         let form = read_form(&headers, &body)?;
-        let auth = authenticate_request(&state, "revoke", &headers, &form, certificate, connection_peer(&conn)).await?;
+        let auth = authenticate_request(&state, "revoke", &headers, &form, &origin).await?;
         let token = form
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
         if let Some(found) = tokens::find(&state, token).await? {
             if found.claims.client_id == auth.client.client_id {
                 tokens::revoke(&state, token, &found).await?;
+                tracing::info!(
+                    target: "certbound::audit",
+                    event = "token_revoked",
+                    source = %origin.source,
+                    client_id = %printable(&found.claims.client_id),
+                    jti = %found.claims.jti,
+                );
             } else {
-                tracing::warn!(target: "certbound::audit", event = "revocation_refused", client_id = %auth.client.client_id, owner = %found.claims.client_id);
+                tracing::warn!(
+                    target: "certbound::audit",
+                    event = "revocation_refused",
+                    source = %origin.source,
+                    client_id = %printable(&auth.client.client_id),
+                    owner = %printable(&found.claims.client_id),
+                );
             }
         }
         Ok(())

@@ -1,6 +1,6 @@
 //! `POST /token`: the client_credentials grant with certificate-bound tokens.
 
-use super::{connection_certificate, connection_peer, read_form};
+use super::{read_form, Origin};
 use crate::client_auth::authenticate_request;
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::{now_secs, AppState};
@@ -9,6 +9,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
+use certbound_core::auth::Listener;
+use certbound_core::error::printable;
 use certbound_core::token::{grant_scope, AccessTokenClaims, Confirmation};
 use certbound_core::{ClientCertificate, OAuthError, OAuthErrorCode};
 use certbound_net::ConnectionInfo;
@@ -32,8 +34,8 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let certificate = connection_certificate(&conn);
-    match issue(&state, &headers, &body, certificate, connection_peer(&conn)).await {
+    let origin = Origin::of(&state, &conn, &headers, "token");
+    match issue(&state, &headers, &body, &origin).await {
         Ok(r) => no_store(Json(r).into_response()),
         Err(error) => OAuthResponse {
             error,
@@ -47,11 +49,11 @@ async fn issue(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-    certificate: Option<&ClientCertificate>,
-    peer: Option<std::net::IpAddr>,
+    origin: &Origin<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     let form = read_form(headers, body)?;
-    let auth = authenticate_request(state, "token", headers, &form, certificate, peer).await?;
+    let auth = authenticate_request(state, "token", headers, &form, origin).await?;
+    let certificate = origin.certificate;
     let used_basic = headers.contains_key(http::header::AUTHORIZATION);
     let client = &auth.registration;
     match form.get("grant_type") {
@@ -60,7 +62,7 @@ async fn issue(
         Some(other) => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
-                format!("grant_type '{}' is not supported", other.escape_default()),
+                format!("grant_type '{other}' is not supported"),
             ))
         }
     }
@@ -72,7 +74,7 @@ async fn issue(
     }
     let scopes = grant_scope(&client.scopes, form.get("scope"))
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e))?;
-    let cnf = binding(client.bound_tokens, certificate)?;
+    let cnf = binding(client.bound_tokens, certificate, origin.listener())?;
     let now = now_secs();
     let claims = AccessTokenClaims {
         iss: state.issuer.to_string(),
@@ -98,7 +100,8 @@ async fn issue(
         target: "certbound::audit",
         event = "token_issued",
         decision = "allow",
-        client_id = %client.client_id,
+        source = %origin.source,
+        client_id = %printable(&client.client_id),
         method = %auth.client.method,
         format = tokens::format_name(client.token_format),
         bound = minted.claims.cnf.is_some(),
@@ -116,18 +119,23 @@ async fn issue(
 }
 
 /// RFC 8705 §3: a bound client's token carries the thumbprint of the certificate on this request.
-/// A bound client without a certificate gets an error, not an unbound token (DESIGN.md T3).
+/// A bound client without a certificate gets `invalid_request`, never an unbound token; the
+/// description names the mTLS endpoint (conventional listener) or the client's certificate
+/// configuration (mTLS listener).
 fn binding(
     bound: bool,
     certificate: Option<&ClientCertificate>,
+    listener: Listener<'_>,
 ) -> Result<Option<Confirmation>, OAuthError> {
     if !bound {
         return Ok(None);
     }
     match certificate {
-        Some(cert) => Ok(Some(Confirmation { x5t_s256: cert.thumbprint().to_string() })),
-        None => Err(OAuthError::invalid_request(
-            "this client receives certificate-bound tokens: present a client certificate at the mtls_endpoint_aliases token endpoint",
-        )),
+        Some(cert) => Ok(Some(Confirmation {
+            x5t_s256: cert.thumbprint().to_string(),
+        })),
+        None => Err(OAuthError::invalid_request(listener.missing_certificate(
+            "this client receives certificate-bound tokens",
+        ))),
     }
 }

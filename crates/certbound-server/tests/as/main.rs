@@ -3,6 +3,7 @@
 
 pub use certbound_testkit as support;
 
+mod diagnostics;
 mod discovery;
 mod hostile;
 mod introspection;
