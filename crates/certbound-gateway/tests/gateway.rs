@@ -298,11 +298,7 @@ async fn opaque_tokens_are_introspected_once_then_cached_and_revocation_bites_af
     let s = setup().await;
     let o = s.pki.client("opaque-a", "Example");
     let opaque = s.token(&o, "opaque-a").await;
-    let introspector = s
-        .gateway
-        .introspector
-        .as_ref()
-        .expect("introspection configured");
+    let introspector = s.gateway.introspector().expect("introspection configured");
     assert_eq!(
         s.call(Some(&o), "/api/transactions", Some(&opaque))
             .await
