@@ -176,11 +176,9 @@ impl FetchCause {
             }
             // hyper-util's connector names the failing step ("dns error", "tcp connect error").
             dns |= e.to_string() == "dns error";
+            innermost = e.to_string();
+            current = e.source();
             if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                // An io::Error's source() skips the error it wraps: look inside it.
-                if let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    return FetchCause::Tls(tls_cause(t));
-                }
                 use std::io::ErrorKind as K;
                 match io.kind() {
                     K::ConnectionRefused => return FetchCause::Refused { target },
@@ -188,9 +186,12 @@ impl FetchCause {
                     K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof => closed = true,
                     _ => {}
                 }
+                // An io::Error's source() skips the error it wraps (often another io::Error or
+                // a rustls::Error): descend into it instead.
+                if let Some(inner) = io.get_ref() {
+                    current = Some(inner as &(dyn StdError + 'static));
+                }
             }
-            innermost = e.to_string();
-            current = e.source();
         }
         if dns {
             FetchCause::Dns {
@@ -227,6 +228,9 @@ fn tls_cause(e: &rustls::Error) -> TlsCause {
                 presented: presented.clone(),
             },
             C::Revoked => TlsCause::Revoked,
+            // A CA with the issuer's name but another key: for an operator, the same mistake
+            // as an unknown CA (the wrong ca file).
+            C::BadSignature => TlsCause::UnknownIssuer,
             C::InvalidPurpose | C::InvalidPurposeContext { .. } => TlsCause::NotAServerCertificate,
             _ => TlsCause::BadCertificate,
         },
