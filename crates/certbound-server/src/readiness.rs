@@ -39,3 +39,27 @@ impl Readiness for StoreAndKeys {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningAlg;
+
+    #[tokio::test]
+    async fn ready_with_a_reachable_store_and_keys_not_once_the_store_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("as.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let keys = Keys::load_or_init(&store, SigningAlg::Es256, 1_800_000_000)
+            .await
+            .unwrap();
+        let check = StoreAndKeys {
+            store: store.clone(),
+            keys,
+        };
+        assert_eq!(check.check().await, Ok(()));
+        store.close().await;
+        let NotReady(reason) = check.check().await.unwrap_err();
+        assert!(reason.starts_with("the store is unreachable: "), "{reason}");
+    }
+}
