@@ -598,17 +598,10 @@ async fn metrics_count_decisions_and_cache_lookups() {
 /// Every `certbound::audit` event of this test binary, with the thread it was emitted on
 /// (a `#[tokio::test]` runs the gateway's tasks on its own thread). Installed once as the
 /// global subscriber: per-thread defaults race with other tests over tracing's callsite cache.
+type Fields = std::collections::HashMap<String, String>;
+
 #[derive(Clone, Default)]
-struct AuditLog(
-    Arc<
-        Mutex<
-            Vec<(
-                std::thread::ThreadId,
-                std::collections::HashMap<String, String>,
-            )>,
-        >,
-    >,
-);
+struct AuditLog(Arc<Mutex<Vec<(std::thread::ThreadId, Fields)>>>);
 
 impl AuditLog {
     fn global() -> &'static AuditLog {
@@ -622,7 +615,7 @@ impl AuditLog {
     }
 
     /// The events of the calling thread named `event`.
-    fn named(&self, event: &str) -> Vec<std::collections::HashMap<String, String>> {
+    fn named(&self, event: &str) -> Vec<Fields> {
         let me = std::thread::current().id();
         self.0
             .lock()
@@ -634,9 +627,9 @@ impl AuditLog {
     }
 }
 
-struct Fields<'a>(&'a mut std::collections::HashMap<String, String>);
+struct Visitor<'a>(&'a mut Fields);
 
-impl tracing::field::Visit for Fields<'_> {
+impl tracing::field::Visit for Visitor<'_> {
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
         self.0.insert(field.name().to_owned(), value.to_owned());
     }
@@ -665,8 +658,8 @@ impl tracing::Subscriber for AuditLog {
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = std::collections::HashMap::new();
-        event.record(&mut Fields(&mut fields));
+        let mut fields = Fields::new();
+        event.record(&mut Visitor(&mut fields));
         self.0
             .lock()
             .unwrap()
@@ -699,7 +692,7 @@ async fn gateway_refused_names_reason_client_jti_certificates_source_and_path() 
     let thumbprint =
         |c: &IssuedCertificate| certbound_core::Thumbprint::of_der(&c.cert_der).to_string();
     let replay = &refused[0];
-    let field = |f: &std::collections::HashMap<String, String>, k: &str| {
+    let field = |f: &Fields, k: &str| {
         f.get(k)
             .cloned()
             .unwrap_or_else(|| panic!("no {k} in {f:?}"))

@@ -112,10 +112,9 @@ async fn metrics_serve_the_given_registry_with_build_info_and_certificate_expiry
         .unwrap();
     let der = |d: &[u8]| rustls_pki_types::CertificateDer::from(d.to_vec());
     let metrics = Arc::new(AuthServerMetrics::new());
-    let ca_der = der(&server.issuer_chain_der[0]);
     metrics.certificates.replace(&[
         ("server", &[der(&server.cert_der)]),
-        ("client_ca", &[ca_der.clone()]),
+        ("client_ca", &[der(&server.issuer_chain_der[0])]),
     ]);
     let admin = serve(metrics.clone(), Arc::new(Switch::default())).await;
     let (status, content_type, text) = get(admin.addr, "/metrics").await;
