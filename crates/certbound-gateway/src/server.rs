@@ -15,6 +15,7 @@ use certbound_net::{
     load_cert_chain, load_private_key, server_config, ClientCertMode, ConnectionInfo, ServeOptions,
 };
 use http::{Request, StatusCode, Uri};
+use rustls_pki_types::CertificateDer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,7 +135,6 @@ pub async fn start_on(
         .collect();
     routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
     let metrics = Arc::new(GatewayMetrics::new());
-    record_certificates(&metrics, &config)?;
     let discovery = Arc::new(Discovery::default());
     let state = Arc::new(GatewayState {
         metrics: metrics.clone(),
@@ -149,14 +149,17 @@ pub async fn start_on(
 
     let chain = load_cert_chain(&config.tls.cert)?;
     let key = load_private_key(&config.tls.key)?;
-    let mode = if config.tls.client_ca.is_empty() {
+    let mut client_cas = Vec::new();
+    for p in &config.tls.client_ca {
+        client_cas.extend(load_cert_chain(p)?);
+    }
+    record_certificates(&metrics, &config, &chain, &client_cas);
+    let mode = if client_cas.is_empty() {
         ClientCertMode::Required { hints: Vec::new() }
     } else {
-        let mut anchors = Vec::new();
-        for p in &config.tls.client_ca {
-            anchors.extend(load_cert_chain(p)?);
+        ClientCertMode::RequiredTrusted {
+            anchors: client_cas,
         }
-        ClientCertMode::RequiredTrusted { anchors }
     };
     let tls = server_config(chain, key, &mode)?;
     let policy = config
@@ -232,32 +235,25 @@ pub async fn start_on(
 fn record_certificates(
     metrics: &GatewayMetrics,
     config: &GatewayConfig,
-) -> Result<(), GatewayError> {
-    let chain = load_cert_chain(&config.tls.cert)?;
-    let mut client_cas = Vec::new();
-    for p in &config.tls.client_ca {
-        client_cas.extend(load_cert_chain(p)?);
-    }
+    chain: &[CertificateDer<'static>],
+    client_cas: &[CertificateDer<'static>],
+) {
     let a = &config.authorization_server;
     // Read failures of these two surface (with the file name) when the HTTPS client is built.
-    let as_ca =
-        a.ca.as_ref()
+    let read = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
             .and_then(|p| load_cert_chain(p).ok())
-            .unwrap_or_default();
-    let client = a
-        .client_cert
-        .as_ref()
-        .and_then(|p| load_cert_chain(p).ok())
-        .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    let (as_ca, client) = (read(&a.ca), read(&a.client_cert));
     let (leaf, intermediates) = chain.split_at(chain.len().min(1));
     metrics.certificates.replace(&[
         ("server", leaf),
         ("server_intermediate", intermediates),
-        ("client_ca", &client_cas),
+        ("client_ca", client_cas),
         ("authorization_server_ca", &as_ca),
         ("client", &client[..client.len().min(1)]),
     ]);
-    Ok(())
 }
 
 fn route(r: &RouteConfig, config: &GatewayConfig) -> Option<Route> {
