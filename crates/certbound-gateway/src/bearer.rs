@@ -1,8 +1,11 @@
 //! RFC 6750 on the resource side: reading the bearer token, and the `WWW-Authenticate`
 //! responses for every refusal.
 
+use crate::refusal::RefusalReason;
+use crate::tokens::TokenClaims;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
+use std::sync::Arc;
 
 /// A malformed bearer request (`400 invalid_request`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +78,8 @@ pub fn bearer_token<'a>(
     Ok(Some(token))
 }
 
-/// A refusal by a resource server, rendered per RFC 6750 §3.
+/// A refusal by a resource server, rendered per RFC 6750 §3, with the reason for metrics and the
+/// audit line.
 #[derive(Clone, Debug)]
 pub struct Rejection {
     status: StatusCode,
@@ -83,6 +87,8 @@ pub struct Rejection {
     description: Option<String>,
     scope: Option<String>,
     realm: String,
+    reason: RefusalReason,
+    claims: Option<Arc<TokenClaims>>,
 }
 
 fn quoted(s: &str) -> String {
@@ -92,59 +98,103 @@ fn quoted(s: &str) -> String {
 }
 
 impl Rejection {
-    /// 401 with a bare challenge: the request carried no token (RFC 6750 §3.1: no error code).
-    pub fn missing(realm: &str) -> Self {
+    fn new(
+        status: StatusCode,
+        error: Option<&'static str>,
+        realm: &str,
+        reason: RefusalReason,
+    ) -> Self {
         Rejection {
-            status: StatusCode::UNAUTHORIZED,
-            error: None,
-            description: None,
+            status,
+            error,
+            description: error.map(|_| reason.description().to_owned()),
             scope: None,
             realm: realm.to_owned(),
+            reason,
+            claims: None,
         }
     }
 
-    /// 401 `invalid_token`.
-    pub fn invalid_token(realm: &str, description: &str) -> Self {
-        Rejection {
-            status: StatusCode::UNAUTHORIZED,
-            error: Some("invalid_token"),
-            description: Some(description.to_owned()),
-            scope: None,
-            realm: realm.to_owned(),
-        }
+    /// 401 with a bare challenge: the request carried no token (RFC 6750 §3.1: no error code).
+    pub fn missing(realm: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            None,
+            realm,
+            RefusalReason::MissingToken,
+        )
+    }
+
+    /// 401 `invalid_token`, for `reason`.
+    pub fn invalid_token(realm: &str, reason: RefusalReason) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            realm,
+            reason,
+        )
     }
 
     /// 400 `invalid_request`.
     pub fn invalid_request(realm: &str, description: &str) -> Self {
-        Rejection {
-            status: StatusCode::BAD_REQUEST,
-            error: Some("invalid_request"),
-            description: Some(description.to_owned()),
-            scope: None,
-            realm: realm.to_owned(),
-        }
+        let mut r = Self::new(
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+            realm,
+            RefusalReason::InvalidRequest,
+        );
+        r.description = Some(description.to_owned());
+        r
     }
 
     /// 403 `insufficient_scope`, naming the scopes needed.
     pub fn insufficient_scope(realm: &str, scopes: &[String]) -> Self {
-        Rejection {
-            status: StatusCode::FORBIDDEN,
-            error: Some("insufficient_scope"),
-            description: Some("the token lacks a required scope".to_owned()),
-            scope: Some(scopes.join(" ")),
-            realm: realm.to_owned(),
-        }
+        let mut r = Self::new(
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            realm,
+            RefusalReason::InsufficientScope,
+        );
+        r.scope = Some(scopes.join(" "));
+        r
     }
 
     /// 503: the authorization server (JWKS or introspection) is unreachable.
     pub fn unavailable(realm: &str) -> Self {
-        Rejection {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            error: Some("temporarily_unavailable"),
-            description: Some("the authorization server is unavailable".to_owned()),
-            scope: None,
-            realm: realm.to_owned(),
-        }
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("temporarily_unavailable"),
+            realm,
+            RefusalReason::AuthorizationServerUnavailable,
+        )
+    }
+
+    /// 503: the gateway has not discovered the authorization server yet.
+    pub fn not_ready(realm: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("temporarily_unavailable"),
+            realm,
+            RefusalReason::NotReady,
+        )
+    }
+
+    /// The same refusal, remembering the verified token it concerns (a binding or scope
+    /// refusal), so the audit line can name its client and `jti`.
+    pub fn for_token(mut self, claims: Arc<TokenClaims>) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
+    /// Why the request was refused.
+    pub fn reason(&self) -> RefusalReason {
+        self.reason
+    }
+
+    /// The verified token's claims, when the token itself was valid (binding and scope
+    /// refusals); `None` when the token never verified.
+    pub fn claims(&self) -> Option<&TokenClaims> {
+        self.claims.as_deref()
     }
 
     /// The HTTP status.
@@ -251,7 +301,7 @@ mod tests {
     fn challenges_follow_rfc6750() {
         assert_eq!(Rejection::missing("r").challenge(), "Bearer realm=\"r\"");
         assert_eq!(
-            Rejection::invalid_token("r", "token expired").challenge(),
+            Rejection::invalid_token("r", RefusalReason::Expired).challenge(),
             "Bearer realm=\"r\", error=\"invalid_token\", error_description=\"token expired\""
         );
         let s = Rejection::insufficient_scope("r", &["a".into(), "b".into()]);

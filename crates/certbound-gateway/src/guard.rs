@@ -3,6 +3,7 @@
 
 use crate::bearer::{bearer_token, BearerError, Rejection};
 use crate::binding::check_binding;
+use crate::refusal::RefusalReason;
 use crate::tokens::{Introspector, TokenError, VerifiedToken, Verifier};
 use certbound_core::ClientCertificate;
 use http::{HeaderMap, Uri};
@@ -76,12 +77,14 @@ impl TokenGuard {
                 tracing::warn!(%reason, "authorization server unavailable while checking a token");
                 return Err(Rejection::unavailable(realm));
             }
-            Err(e) => return Err(Rejection::invalid_token(realm, e.description())),
+            Err(e) => return Err(Rejection::invalid_token(realm, RefusalReason::from(&e))),
         };
-        check_binding(&verified.claims, certificate, req.require_bound)
-            .map_err(|e| Rejection::invalid_token(realm, &e.to_string()))?;
+        check_binding(&verified.claims, certificate, req.require_bound).map_err(|e| {
+            Rejection::invalid_token(realm, e.into()).for_token(verified.claims.clone())
+        })?;
         if !verified.claims.has_scopes(&req.scopes) {
-            return Err(Rejection::insufficient_scope(realm, &req.scopes));
+            return Err(Rejection::insufficient_scope(realm, &req.scopes)
+                .for_token(verified.claims.clone()));
         }
         Ok(verified)
     }

@@ -72,10 +72,9 @@ where
         let guard = self.guard.clone();
         let requirements = self.requirements.clone();
         Box::pin(async move {
-            let certificate = req
-                .extensions()
-                .get::<ConnectionInfo>()
-                .and_then(|c| c.client_certificate.clone());
+            let conn = req.extensions().get::<ConnectionInfo>();
+            let certificate = conn.and_then(|c| c.client_certificate.clone());
+            let source = conn.map(|c| c.peer_addr);
             match guard
                 .check(
                     req.headers(),
@@ -89,7 +88,15 @@ where
                     req.extensions_mut().insert(BoundToken(token));
                     inner.call(req).await
                 }
-                Err(rejection) => Ok(rejection.into_response()),
+                Err(rejection) => {
+                    crate::audit::refused(
+                        &rejection,
+                        certificate.as_ref(),
+                        source,
+                        req.uri().path(),
+                    );
+                    Ok(rejection.into_response())
+                }
             }
         })
     }

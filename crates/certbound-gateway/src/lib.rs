@@ -9,12 +9,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod bearer;
 pub mod binding;
 pub mod config;
+pub mod discovery;
 pub mod guard;
 pub mod layer;
+pub mod metrics;
 pub mod proxy;
+pub mod refusal;
 pub mod server;
 pub mod tokens;
 pub mod upstream;

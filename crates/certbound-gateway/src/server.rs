@@ -1,23 +1,26 @@
 //! The gateway process: the mTLS listener, route matching, the token guard and the proxy.
 
+use crate::bearer::Rejection;
 use crate::config::{GatewayConfig, RouteConfig};
+use crate::discovery::Discovery;
 use crate::guard::{Requirements, TokenGuard};
+use crate::metrics::GatewayMetrics;
 use crate::proxy::{forward, Forward, UpstreamClient};
-use crate::tokens::{Introspector, Verifier, VerifierConfig};
+use crate::tokens::Introspector;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use certbound_net::metrics::Metrics;
 use certbound_net::{
     load_cert_chain, load_private_key, server_config, ClientCertMode, ConnectionInfo, ServeOptions,
 };
 use http::{Request, StatusCode, Uri};
+use rustls_pki_types::CertificateDer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Why the gateway could not start.
@@ -40,9 +43,6 @@ pub enum GatewayError {
     /// An invalid configuration value.
     #[error("configuration: {0}")]
     Config(String),
-    /// Metadata or JWKS discovery failed.
-    #[error("discovering the authorization server: {0}")]
-    Discovery(String),
 }
 
 /// One route, ready to match.
@@ -54,9 +54,10 @@ struct Route {
 }
 
 struct GatewayState {
-    metrics: Arc<Metrics>,
+    metrics: Arc<GatewayMetrics>,
     routes: Vec<Route>,
-    guard: TokenGuard,
+    discovery: Arc<Discovery>,
+    realm: String,
     upstream: UpstreamClient,
 }
 
@@ -64,22 +65,37 @@ struct GatewayState {
 pub struct RunningGateway {
     /// The listener's address.
     pub addr: SocketAddr,
-    /// The admin (metrics) listener's address, if configured.
+    /// The admin listener's address (`/metrics`, `/livez`, `/readyz`), if configured.
     pub admin_addr: Option<SocketAddr>,
     admin: Option<JoinHandle<()>>,
-    /// The token guard (tests read the introspection counters through it).
-    pub guard: TokenGuard,
-    /// The introspector, when opaque tokens are accepted.
-    pub introspector: Option<Introspector>,
+    discovery: Arc<Discovery>,
+    discovering: JoinHandle<()>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl RunningGateway {
+    /// The token guard, once the authorization server is discovered (tests read the
+    /// introspection counters through it).
+    pub fn guard(&self) -> Option<TokenGuard> {
+        self.discovery.get().map(|d| d.guard.clone())
+    }
+
+    /// The introspector, once discovered, when opaque tokens are accepted.
+    pub fn introspector(&self) -> Option<Introspector> {
+        self.discovery.get().and_then(|d| d.introspector.clone())
+    }
+
+    /// Waits until the authorization server is discovered (returns at once if it is).
+    pub async fn ready(&self) {
+        self.discovery.wait().await
+    }
+
     /// Stops accepting connections and drains the open ones (in-flight requests finish).
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        let _ = self.discovering.await;
         if let Some(a) = self.admin {
             let _ = a.await;
         }
@@ -100,75 +116,31 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     start_on(config, listener).await
 }
 
-/// Starts on an already-bound listener: discovers the authorization server (metadata, JWKS),
-/// then serves.
+/// Starts on an already-bound listener: serves at once, and discovers the authorization server
+/// (metadata, JWKS) in the background, retrying with backoff until it answers (see
+/// [`crate::discovery`]). Returns after the first discovery attempt, successful or not, so a
+/// gateway whose AS is up is ready when this returns; until discovery succeeds, protected
+/// routes answer 503 and `/readyz` says why.
 pub async fn start_on(
     config: GatewayConfig,
     listener: TcpListener,
 ) -> Result<RunningGateway, GatewayError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let as_cfg = &config.authorization_server;
+    config.limits.validate().map_err(GatewayError::Config)?;
     let http = as_client(&config)?;
-    let mut vc = VerifierConfig::new(as_cfg.issuer.clone());
-    vc.audience = as_cfg.audience.clone();
-    vc.leeway_seconds = as_cfg.leeway_seconds;
-    vc.jwks_min_refresh = Duration::from_secs(as_cfg.jwks_min_refresh_seconds);
-    let verifier = Verifier::discover(vc, http.clone())
-        .await
-        .map_err(|e| GatewayError::Discovery(e.to_string()))?;
-
-    let introspector = match &as_cfg.client_id {
-        Some(client_id) => {
-            let meta = verifier.metadata();
-            let alias = meta
-                .get("mtls_endpoint_aliases")
-                .and_then(|a| a.get("introspection_endpoint"))
-                .and_then(|v| v.as_str());
-            let plain = meta.get("introspection_endpoint").and_then(|v| v.as_str());
-            let endpoint = if as_cfg.client_cert.is_some() {
-                alias.or(plain)
-            } else {
-                plain
-            }
-            .ok_or_else(|| {
-                GatewayError::Discovery("the metadata has no introspection_endpoint".into())
-            })?;
-            let endpoint = url::Url::parse(endpoint)
-                .map_err(|e| GatewayError::Discovery(format!("introspection_endpoint: {e}")))?;
-            Some(Introspector::new(
-                endpoint,
-                http,
-                client_id.clone(),
-                as_cfg.client_secret.clone(),
-                verifier.clone(),
-                Duration::from_secs(as_cfg.introspection_cache_seconds),
-                10_000,
-            ))
-        }
-        None => None,
-    };
-    let guard = TokenGuard::new(verifier, introspector.clone(), config.realm.clone());
-
     let mut routes: Vec<Route> = config
         .routes
         .iter()
         .filter_map(|r| route(r, &config))
         .collect();
     routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
-    let metrics = Arc::new(Metrics::new());
-    {
-        let (verifier, introspector) = (guard.verifier().clone(), introspector.clone());
-        metrics.add_pull(move |m| {
-            m.sync_cache("gateway_jwt", verifier.cache_stats());
-            if let Some(i) = &introspector {
-                m.sync_cache("gateway_introspection", i.cache_stats());
-            }
-        });
-    }
+    let metrics = Arc::new(GatewayMetrics::new());
+    let discovery = Arc::new(Discovery::default());
     let state = Arc::new(GatewayState {
         metrics: metrics.clone(),
         routes,
-        guard: guard.clone(),
+        discovery: discovery.clone(),
+        realm: config.realm.clone(),
         upstream: UpstreamClient::new(
             Duration::from_secs(config.proxy.connect_timeout_seconds),
             config.proxy.max_body_bytes,
@@ -177,14 +149,17 @@ pub async fn start_on(
 
     let chain = load_cert_chain(&config.tls.cert)?;
     let key = load_private_key(&config.tls.key)?;
-    let mode = if config.tls.client_ca.is_empty() {
+    let mut client_cas = Vec::new();
+    for p in &config.tls.client_ca {
+        client_cas.extend(load_cert_chain(p)?);
+    }
+    record_certificates(&metrics, &config, &chain, &client_cas);
+    let mode = if client_cas.is_empty() {
         ClientCertMode::Required { hints: Vec::new() }
     } else {
-        let mut anchors = Vec::new();
-        for p in &config.tls.client_ca {
-            anchors.extend(load_cert_chain(p)?);
+        ClientCertMode::RequiredTrusted {
+            anchors: client_cas,
         }
-        ClientCertMode::RequiredTrusted { anchors }
     };
     let tls = server_config(chain, key, &mode)?;
     let policy = config
@@ -217,30 +192,68 @@ pub async fn start_on(
             Some(tokio::spawn(certbound_net::metrics::serve_admin(
                 l,
                 metrics.clone(),
+                discovery.clone(),
                 ServeOptions::with_limits("admin", &config.limits),
                 stopped(rx.clone()),
             )))
         }
         None => None,
     };
-    config.limits.validate().map_err(GatewayError::Config)?;
     let task = tokio::spawn(certbound_net::serve(
         listener,
         tls,
         app,
         ServeOptions::with_limits("gateway", &config.limits).metered(&metrics),
-        stopped(rx),
+        stopped(rx.clone()),
     ));
-    tracing::info!(%addr, issuer = %as_cfg.issuer, routes = config.routes.len(), "certbound gateway started");
+    let issuer = config.authorization_server.issuer.clone();
+    let routes = config.routes.len();
+    let (first_tx, first_rx) = oneshot::channel();
+    let discovering = tokio::spawn(crate::discovery::run(
+        discovery.clone(),
+        Arc::new(config),
+        http,
+        metrics,
+        first_tx,
+        rx,
+    ));
+    tracing::info!(%addr, %issuer, routes, "certbound gateway started");
+    let _ = first_rx.await;
     Ok(RunningGateway {
         addr,
         admin_addr,
         admin,
-        guard,
-        introspector,
+        discovery,
+        discovering,
         shutdown,
         task,
     })
+}
+
+/// Exports the expiry of the gateway's certificates: its server chain, the client CAs, the CA it
+/// trusts for the authorization server, and its own client certificate.
+fn record_certificates(
+    metrics: &GatewayMetrics,
+    config: &GatewayConfig,
+    chain: &[CertificateDer<'static>],
+    client_cas: &[CertificateDer<'static>],
+) {
+    let a = &config.authorization_server;
+    // Read failures of these two surface (with the file name) when the HTTPS client is built.
+    let read = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .and_then(|p| load_cert_chain(p).ok())
+            .unwrap_or_default()
+    };
+    let (as_ca, client) = (read(&a.ca), read(&a.client_cert));
+    let (leaf, intermediates) = chain.split_at(chain.len().min(1));
+    metrics.certificates.replace(&[
+        ("server", leaf),
+        ("server_intermediate", intermediates),
+        ("client_ca", client_cas),
+        ("authorization_server_ca", &as_ca),
+        ("client", &client[..client.len().min(1)]),
+    ]);
 }
 
 fn route(r: &RouteConfig, config: &GatewayConfig) -> Option<Route> {
@@ -357,28 +370,26 @@ async fn route_request(
     let Some(conn) = conn else {
         return (endpoint, StatusCode::INTERNAL_SERVER_ERROR.into_response());
     };
-    let token = match state
-        .guard
-        .check(
-            req.headers(),
-            req.uri(),
-            conn.client_certificate.as_ref(),
-            &route.requirements,
-        )
-        .await
-    {
+    let certificate = conn.client_certificate.as_ref();
+    let checked = match state.discovery.get() {
+        Some(d) => {
+            d.guard
+                .check(req.headers(), req.uri(), certificate, &route.requirements)
+                .await
+        }
+        None => Err(Rejection::not_ready(&state.realm)),
+    };
+    let token = match checked {
         Ok(t) => t,
         Err(rejection) => {
-            tracing::info!(target: "certbound::audit", event = "gateway_refused", path, status = rejection.status().as_u16(), error = rejection.error_code().unwrap_or(""),
-                cert_thumbprint = conn.client_certificate.as_ref().map(|c| c.thumbprint().to_string()).unwrap_or_default());
-            Metrics::count(
-                &state.metrics.gateway_checks,
-                rejection.error_code().unwrap_or("invalid_request"),
-            );
+            crate::audit::refused(&rejection, certificate, Some(conn.peer_addr), path);
+            state
+                .metrics
+                .refused(rejection.reason(), rejection.error_code());
             return (endpoint, rejection.into_response());
         }
     };
-    Metrics::count(&state.metrics.gateway_checks, "allowed");
+    state.metrics.allowed();
     let jwt = token.raw.clone();
     let response = forward(
         &state.upstream,

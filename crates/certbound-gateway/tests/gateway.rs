@@ -298,11 +298,7 @@ async fn opaque_tokens_are_introspected_once_then_cached_and_revocation_bites_af
     let s = setup().await;
     let o = s.pki.client("opaque-a", "Example");
     let opaque = s.token(&o, "opaque-a").await;
-    let introspector = s
-        .gateway
-        .introspector
-        .as_ref()
-        .expect("introspection configured");
+    let introspector = s.gateway.introspector().expect("introspection configured");
     assert_eq!(
         s.call(Some(&o), "/api/transactions", Some(&opaque))
             .await
@@ -447,6 +443,45 @@ async fn upstream_down_is_502_and_slow_is_504() {
     assert_eq!(r.status, 504, "{}", r.json);
 }
 
+/// A JWT signed with the authorization server's active key, with `claims` as given (for
+/// tokens the AS would never issue, such as an expired one).
+fn signed_by_the_as(s: &Setup, claims: &Value) -> String {
+    s.auth
+        .server
+        .state
+        .keys
+        .current()
+        .active
+        .sign_jwt(claims)
+        .expect("signs")
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn scrape(s: &Setup) -> String {
+    let admin = s.gateway.admin_addr.expect("admin listener");
+    reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The value of the sample whose line starts with `series`.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
 #[tokio::test]
 async fn metrics_count_decisions_and_cache_lookups() {
     let s = setup().await;
@@ -456,33 +491,59 @@ async fn metrics_count_decisions_and_cache_lookups() {
     for _ in 0..3 {
         assert_eq!(s.call(Some(&a), "/api/x", Some(&token)).await.status, 201);
     }
+    // Replayed with another certificate: the headline signal.
     assert_invalid_token(&s.call(Some(&b), "/api/x", Some(&token)).await);
-    let admin = s.gateway.admin_addr.expect("admin listener");
-    let text = reqwest::get(format!("http://{admin}/metrics"))
-        .await
+    // An expired token, genuinely signed by the AS (beyond the 30 s leeway).
+    let (_, mut claims) = jwt_parts(&token);
+    claims["exp"] = json!(now() - 120);
+    claims["iat"] = json!(now() - 420);
+    let expired = signed_by_the_as(&s, &claims);
+    let r = s.call(Some(&a), "/api/x", Some(&expired)).await;
+    assert_invalid_token(&r);
+    assert!(r
+        .header("www-authenticate")
         .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |series: &str| -> f64 {
-        text.lines()
-            .find(|l| l.starts_with(series))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
-    };
+        .contains("token expired"));
+    // A valid token without the route's scope.
+    let plain = s.secret_token().await;
+    assert_eq!(
+        s.call(Some(&a), "/scoped/x", Some(&plain)).await.status,
+        403
+    );
+    // No token at all.
+    assert_eq!(s.call(Some(&a), "/api/x", None).await.status, 401);
+
+    let text = scrape(&s).await;
+    let value = |series: &str| sample(&text, series);
+    for (reason, n) in [
+        ("binding_mismatch", 1.0),
+        ("expired", 1.0),
+        ("insufficient_scope", 1.0),
+        ("missing_token", 1.0),
+        ("bad_signature", 0.0),
+        ("not_ready", 0.0),
+    ] {
+        assert_eq!(
+            value(&format!(
+                "certbound_gateway_refused_total{{reason=\"{reason}\"}}"
+            )),
+            n,
+            "{reason}"
+        );
+    }
     assert_eq!(
         value("certbound_gateway_token_checks_total{kind=\"allowed\"}"),
         3.0
     );
     assert_eq!(
         value("certbound_gateway_token_checks_total{kind=\"invalid_token\"}"),
-        1.0
+        2.0
     );
     // One verification, then three cache hits (the binding is still checked on each).
     assert_eq!(
         value("certbound_cache_lookups_total{cache=\"gateway_jwt\",result=\"miss\"}"),
-        1.0
+        3.0,
+        "partner-a's token, the expired one, the scope-less one"
     );
     assert_eq!(
         value("certbound_cache_lookups_total{cache=\"gateway_jwt\",result=\"hit\"}"),
@@ -494,6 +555,171 @@ async fn metrics_count_decisions_and_cache_lookups() {
         ),
         3.0
     );
+    assert_eq!(
+        value("certbound_open_connections{listener=\"gateway\"}"),
+        0.0,
+        "every test client's connection is closed once its response is read"
+    );
+    assert_eq!(
+        value("certbound_gateway_authorization_server_discovered "),
+        1.0
+    );
+    assert!(
+        text.contains(&format!(
+            "certbound_build_info{{version=\"{}\",process=\"gateway\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    // The gateway's server certificate and the CA it trusts for the AS, with their real notAfter.
+    let server = text
+        .lines()
+        .find(|l| l.starts_with("certbound_certificate_expiry_timestamp_seconds{role=\"server\""))
+        .unwrap_or_else(|| panic!("no server certificate expiry in\n{text}"));
+    let not_after: i64 = server.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(not_after > now() + 86_400, "{server}");
+    assert!(
+        text.contains("certbound_certificate_expiry_timestamp_seconds{role=\"authorization_server_ca\",subject=\"CN=Test Root CA,O=Example,C=US\""),
+        "{text}"
+    );
+    // Only the gateway's families: nothing of the authorization server.
+    for family in [
+        "certbound_tokens_issued",
+        "certbound_client_authentications",
+        "certbound_rate_limited",
+        "certbound_store_errors",
+    ] {
+        assert!(!text.contains(family), "{family} in the gateway's metrics");
+    }
     assert!(text.trim_end().ends_with("# EOF"));
-    assert!(!text.contains(&token));
+    assert!(!text.contains(&token) && !text.contains("partner-a"));
+}
+
+/// Every `certbound::audit` event of this test binary, with the thread it was emitted on
+/// (a `#[tokio::test]` runs the gateway's tasks on its own thread). Installed once as the
+/// global subscriber: per-thread defaults race with other tests over tracing's callsite cache.
+type Fields = std::collections::HashMap<String, String>;
+
+#[derive(Clone, Default)]
+struct AuditLog(Arc<Mutex<Vec<(std::thread::ThreadId, Fields)>>>);
+
+impl AuditLog {
+    fn global() -> &'static AuditLog {
+        static LOG: std::sync::OnceLock<AuditLog> = std::sync::OnceLock::new();
+        LOG.get_or_init(|| {
+            let log = AuditLog::default();
+            tracing::subscriber::set_global_default(log.clone())
+                .expect("no other global subscriber in this test binary");
+            log
+        })
+    }
+
+    /// The events of the calling thread named `event`.
+    fn named(&self, event: &str) -> Vec<Fields> {
+        let me = std::thread::current().id();
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, f)| *t == me && f.get("event").map(String::as_str) == Some(event))
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+}
+
+struct Visitor<'a>(&'a mut Fields);
+
+impl tracing::field::Visit for Visitor<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl tracing::Subscriber for AuditLog {
+    fn register_callsite(
+        &self,
+        m: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if m.target() == "certbound::audit" {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+    fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+        m.target() == "certbound::audit"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields::new();
+        event.record(&mut Visitor(&mut fields));
+        self.0
+            .lock()
+            .unwrap()
+            .push((std::thread::current().id(), fields));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn gateway_refused_names_reason_client_jti_certificates_source_and_path() {
+    let log = AuditLog::global();
+    let s = setup().await;
+    let a = s.pki.client("partner-a", "Example");
+    let b = s.pki.client("partner-b", "Example");
+    let token = s.token(&a, "partner-a").await;
+    assert_invalid_token(&s.call(Some(&b), "/api/transactions", Some(&token)).await);
+    // partner-a's header and claims with the signature of another token: a forgery.
+    let other = s.secret_token().await;
+    let forged = format!(
+        "{}.{}",
+        token.rsplit_once('.').unwrap().0,
+        other.rsplit_once('.').unwrap().1
+    );
+    assert_invalid_token(&s.call(Some(&a), "/api/transactions", Some(&forged)).await);
+
+    let refused = log.named("gateway_refused");
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    let (_, claims) = jwt_parts(&token);
+    let thumbprint =
+        |c: &IssuedCertificate| certbound_core::Thumbprint::of_der(&c.cert_der).to_string();
+    let replay = &refused[0];
+    let field = |f: &Fields, k: &str| {
+        f.get(k)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {k} in {f:?}"))
+    };
+    assert_eq!(field(replay, "reason"), "binding_mismatch");
+    assert_eq!(field(replay, "status"), "401");
+    assert_eq!(field(replay, "error"), "invalid_token");
+    assert_eq!(field(replay, "client_id"), "partner-a");
+    assert_eq!(field(replay, "jti"), claims["jti"].as_str().unwrap());
+    assert_eq!(field(replay, "cert_thumbprint"), thumbprint(&b));
+    assert_eq!(field(replay, "token_thumbprint"), thumbprint(&a));
+    assert_eq!(
+        field(replay, "token_thumbprint"),
+        claims["cnf"]["x5t#S256"].as_str().unwrap()
+    );
+    assert!(
+        field(replay, "source").starts_with("127.0.0.1:"),
+        "{replay:?}"
+    );
+    assert_eq!(field(replay, "path"), "/api/transactions");
+    // A token whose signature does not verify: its claims are not repeated as facts.
+    let bad = &refused[1];
+    assert_eq!(field(bad, "reason"), "bad_signature");
+    assert_eq!(field(bad, "client_id"), "");
+    assert_eq!(field(bad, "jti"), "");
+    assert_eq!(field(bad, "cert_thumbprint"), thumbprint(&a));
+    for f in &refused {
+        assert!(f.values().all(|v| !v.contains(&token[20..])), "{f:?}");
+    }
 }

@@ -1,9 +1,10 @@
 //! The accept loop: TLS handshake, one [`ConnectionInfo`] per connection, HTTP/1.1 and HTTP/2.
 
 use crate::limits::Limits;
-use crate::metrics::Metrics;
+use crate::metrics::Exporter;
 use certbound_core::{CertificateSource, ClientCertificate};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use prometheus_client::metrics::gauge::Gauge;
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,8 +44,8 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// On shutdown, how long open connections may take to finish their requests.
     pub drain_timeout: Duration,
-    /// Where to count open connections.
-    pub metrics: Option<Arc<Metrics>>,
+    /// Where to count open connections (this listener's `certbound_open_connections` series).
+    pub open_connections: Option<Gauge>,
 }
 
 impl ServeOptions {
@@ -53,9 +54,9 @@ impl ServeOptions {
         Self::with_limits(name, &Limits::default())
     }
 
-    /// The same, counting open connections in `metrics`.
-    pub fn metered(mut self, metrics: &Arc<Metrics>) -> Self {
-        self.metrics = Some(metrics.clone());
+    /// The same, counting this listener's open connections in `metrics`.
+    pub fn metered(mut self, metrics: &impl Exporter) -> Self {
+        self.open_connections = Some(metrics.process().open_connections_of(self.name));
         self
     }
 
@@ -69,7 +70,7 @@ impl ServeOptions {
             max_headers: limits.max_headers,
             max_connections: limits.max_connections.max(1),
             drain_timeout: Duration::from_secs(limits.drain_seconds.into()),
-            metrics: None,
+            open_connections: None,
         }
     }
 }
@@ -165,7 +166,7 @@ async fn accept_loop(
         let mut drain_signal = drain_signal.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let _open = options.metrics.as_ref().map(OpenConnection::new);
+            let _open = options.open_connections.as_ref().map(OpenConnection::new);
             let Some(acceptor) = acceptor else {
                 let info = ConnectionInfo {
                     peer_addr,
@@ -265,17 +266,17 @@ async fn serve_connection<IO>(
 }
 
 /// Counts a connection as open while it lives.
-struct OpenConnection(Arc<Metrics>);
+struct OpenConnection(Gauge);
 
 impl OpenConnection {
-    fn new(metrics: &Arc<Metrics>) -> Self {
-        metrics.open_connections.inc();
-        OpenConnection(metrics.clone())
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        OpenConnection(gauge.clone())
     }
 }
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.open_connections.dec();
+        self.0.dec();
     }
 }

@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod http_error;
 pub mod jwks_uri;
 pub mod keys;
+pub mod readiness;
 pub mod state;
 pub mod throttle;
 pub mod tokens;
@@ -71,7 +72,7 @@ pub struct RunningServer {
     pub https_addr: SocketAddr,
     /// The mTLS listener's address.
     pub mtls_addr: Option<SocketAddr>,
-    /// The admin (metrics) listener's address, if configured.
+    /// The admin listener's address (`/metrics`, `/livez`, `/readyz`), if configured.
     pub admin_addr: Option<SocketAddr>,
     /// Replaces the TLS configuration and trust anchors from the files (SIGHUP).
     pub reload: Reloader,
@@ -117,6 +118,7 @@ impl Reloader {
             ca_certs.extend(load_cert_chain(path)?);
         }
         let anchors = trust_anchors(cfg, &ca_certs)?;
+        let (chain_for_metrics, ca_for_metrics) = (chain.clone(), ca_certs.clone());
         let https = server_config(chain.clone(), key.clone_key(), &ClientCertMode::None)?;
         let mtls = match &self.mtls {
             Some(_) => Some(server_config(
@@ -131,6 +133,7 @@ impl Reloader {
             handle.replace(c);
         }
         state.replace_anchors(anchors);
+        record_certificates(&state.metrics, &chain_for_metrics, &ca_for_metrics);
         tracing::info!(
             target: "certbound::audit",
             event = "tls_reloaded",
@@ -139,6 +142,20 @@ impl Reloader {
         );
         Ok(())
     }
+}
+
+/// Exports the expiry of the served chain and of the client CAs (at start and on every reload).
+fn record_certificates(
+    metrics: &certbound_net::metrics::Metrics,
+    chain: &[rustls_pki_types::CertificateDer<'static>],
+    client_cas: &[rustls_pki_types::CertificateDer<'static>],
+) {
+    let (leaf, intermediates) = chain.split_at(chain.len().min(1));
+    metrics.certificates.replace(&[
+        ("server", leaf),
+        ("server_intermediate", intermediates),
+        ("client_ca", client_cas),
+    ]);
 }
 
 fn trust_anchors(
@@ -225,6 +242,7 @@ pub async fn start_on(
     let clients = state::ClientRegistry::new(&config.clients);
     clients.reload(&store, &config).await?;
     let metrics = Arc::new(certbound_net::metrics::Metrics::new());
+    record_certificates(&metrics, &chain, &ca_certs);
     let state = AppState::new(Inner {
         issuer: Arc::from(cfg.issuer.as_str()),
         audience: cfg.audience().to_owned(),
@@ -290,9 +308,14 @@ pub async fn start_on(
         let listener =
             certbound_net::bind(addr, "[admin] listen in the configuration file").await?;
         admin_addr = listener.local_addr().ok();
+        let readiness = readiness::StoreAndKeys {
+            store: store.clone(),
+            keys: keys.clone(),
+        };
         tasks.push(tokio::spawn(certbound_net::metrics::serve_admin(
             listener,
             metrics.clone(),
+            Arc::new(readiness),
             ServeOptions::with_limits("admin", limits),
             stopped(rx.clone()),
         )));

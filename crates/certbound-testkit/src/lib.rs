@@ -116,6 +116,17 @@ impl TestServer {
     pub async fn start(pki: &Pki, extra: &str) -> TestServer {
         let https = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mtls = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(pki, extra, https, mtls).await
+    }
+
+    /// The same on listeners the test bound itself (so the issuer URL can be known, and used,
+    /// before the server runs).
+    pub async fn start_on(
+        pki: &Pki,
+        extra: &str,
+        https: tokio::net::TcpListener,
+        mtls: tokio::net::TcpListener,
+    ) -> TestServer {
         let issuer = format!("https://127.0.0.1:{}", https.local_addr().unwrap().port());
         let mtls_url = format!("https://127.0.0.1:{}", mtls.local_addr().unwrap().port());
         let db = pki.path(&format!("as-{}.db", https.local_addr().unwrap().port()));

@@ -3,7 +3,9 @@
 use anyhow::Context;
 use std::path::PathBuf;
 
-/// Loads `config`, discovers the authorization server and serves.
+/// Loads `config` and serves. The authorization server is discovered in the background and
+/// retried until it answers (`certbound_gateway::discovery`): the gateway may start before it,
+/// answering 503 on protected routes and "not ready" on `/readyz` meanwhile.
 pub async fn run(config: PathBuf) -> anyhow::Result<()> {
     let cfg = certbound_gateway::config::GatewayConfig::load(&config)?;
     let gateway = certbound_gateway::start(cfg)

@@ -100,7 +100,7 @@ async fn authorize(state: &ApiState, headers: &HeaderMap, uri: &Uri) -> Result<V
     };
     match state.verifier.verify(token).await {
         Ok(t) => Ok(json!({"client_id": t.claims.client_id, "scopes": t.claims.scopes})),
-        Err(e) => Err(Rejection::invalid_token(REALM, e.description()).into_response()),
+        Err(e) => Err(Rejection::invalid_token(REALM, (&e).into()).into_response()),
     }
 }
 

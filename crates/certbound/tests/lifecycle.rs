@@ -626,8 +626,28 @@ fn sighup_reloads_the_client_trust_anchors() {
     let (status, _) = request();
     assert_eq!(status, 401, "nothing changes before the signal");
 
+    let client_cas = || {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let body = reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", s.admin))
+            .unwrap()
+            .text()
+            .unwrap();
+        body.lines()
+            .filter(|l| {
+                l.starts_with("certbound_certificate_expiry_timestamp_seconds{role=\"client_ca\"")
+            })
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(client_cas().len(), 1, "{:?}", client_cas());
+
     server.signal("HUP");
     wait_count(&server, "tls_reloaded", 1);
+    // The expiry gauges follow the reload: both CAs now.
+    let after = client_cas();
+    assert_eq!(after.len(), 2, "{after:?}");
+    let other_ca = thumbprint(&other.join("ca.pem"));
+    assert!(after.iter().any(|l| l.contains(&other_ca)), "{after:?}");
     let (status, body) = request();
     assert_eq!(status, 200, "{body}\n{}", server.output());
     let token = body["access_token"].as_str().expect("a token");
@@ -928,6 +948,42 @@ fn metrics_are_served_on_the_admin_listener_only() {
         !body.contains(&token) && !body.contains("partner-a"),
         "{body}"
     );
+    // The authorization server's registry: its build, its certificates, no gateway family.
+    assert!(
+        body.contains(&format!(
+            "certbound_build_info{{version=\"{}\",process=\"authorization_server\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{body}"
+    );
+    let server_expiry = body
+        .lines()
+        .find(|l| l.starts_with("certbound_certificate_expiry_timestamp_seconds{role=\"server\""))
+        .unwrap_or_else(|| panic!("no server certificate expiry:\n{body}"));
+    assert!(
+        server_expiry.contains(&format!(
+            "thumbprint=\"{}\"",
+            thumbprint(&s.p("pki/server.pem"))
+        )),
+        "{server_expiry}"
+    );
+    assert!(
+        body.contains("certbound_certificate_expiry_timestamp_seconds{role=\"client_ca\""),
+        "{body}"
+    );
+    assert!(
+        !body.contains("certbound_gateway_") && !body.contains("certbound_cache_lookups"),
+        "{body}"
+    );
+    // Health: alive, and ready (the store answers, a signing key is loaded).
+    for (path, expected) in [("/livez", "ok\n"), ("/readyz", "ready\n")] {
+        let r = admin
+            .get(format!("http://127.0.0.1:{}{path}", s.admin))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.text().unwrap(), expected, "{path}");
+    }
 
     // Not on the public listeners.
     let public = s.client(Some("pki/partner-a"));

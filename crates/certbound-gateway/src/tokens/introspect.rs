@@ -114,10 +114,11 @@ impl Introspector {
                 ("client_id", self.inner.client_id.as_str()),
             ]),
         };
-        let response = req
-            .send()
-            .await
-            .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+        let response = req.send().await.map_err(|e| {
+            TokenError::Unavailable(
+                super::fetch::FetchCause::of(&e, self.inner.endpoint.as_str()).to_string(),
+            )
+        })?;
         let status = response.status();
         if !status.is_success() {
             tracing::warn!(%status, endpoint = %self.inner.endpoint, "introspection refused the gateway's request; check its client registration");

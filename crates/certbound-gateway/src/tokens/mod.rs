@@ -3,9 +3,11 @@
 //! introspection ([`Introspector`], the phantom-token pattern).
 
 mod cache;
+mod fetch;
 mod introspect;
 mod verify;
 
+pub use fetch::{FetchCause, TlsCause};
 pub use introspect::Introspector;
 pub use verify::{
     DiscoveryError, TokenClaims, TokenError, VerifiedToken, Verifier, VerifierConfig,

@@ -1,6 +1,7 @@
 //! RFC 9068 JWT access-token validation against the authorization server's JWKS.
 
 use super::cache::BoundedCache;
+use super::fetch::{get_json, FetchCause};
 use super::{now_secs, token_hash};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -110,15 +111,16 @@ impl TokenError {
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
     /// A document could not be fetched.
-    #[error("fetching {url}: {reason}")]
+    #[error("fetching {url}: {cause}")]
     Fetch {
         /// The URL.
         url: String,
-        /// Why.
-        reason: String,
+        /// Why, in words.
+        cause: FetchCause,
     },
     /// The metadata's issuer differs from the configured one (RFC 8414 §3.3).
-    #[error("{url}: the metadata's issuer {found:?} is not {expected:?} (RFC 8414 §3.3)")]
+    #[error("{url}: the metadata's issuer is {}, not the configured {expected} (RFC 8414 §3.3)",
+        found.as_deref().map(|f| format!("\"{f}\"")).unwrap_or_else(|| "missing".to_owned()))]
     IssuerMismatch {
         /// The metadata URL.
         url: String,
@@ -130,6 +132,16 @@ pub enum DiscoveryError {
     /// The metadata has no `jwks_uri`.
     #[error("{0}: no jwks_uri in the metadata")]
     NoJwksUri(String),
+    /// The metadata has no (usable) introspection endpoint, and the gateway introspects.
+    #[error("{0}")]
+    NoIntrospectionEndpoint(String),
+}
+
+impl DiscoveryError {
+    /// Whether the failure is a TLS one (then the CAs the gateway trusts are worth naming).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, DiscoveryError::Fetch { cause, .. } if cause.is_tls())
+    }
 }
 
 /// The claims of a verified access token.
@@ -229,22 +241,12 @@ pub struct Verifier {
 }
 
 async fn fetch_json(http: &reqwest::Client, url: &str) -> Result<Value, DiscoveryError> {
-    let fail = |reason: String| DiscoveryError::Fetch {
-        url: url.to_owned(),
-        reason,
-    };
-    let r = http
-        .get(url)
-        .send()
+    get_json(http, url)
         .await
-        .map_err(|e| fail(e.to_string()))?;
-    if !r.status().is_success() {
-        return Err(fail(format!("HTTP {}", r.status())));
-    }
-    let body = super::read_bounded(r, super::MAX_AS_RESPONSE_BYTES)
-        .await
-        .map_err(fail)?;
-    serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))
+        .map_err(|cause| DiscoveryError::Fetch {
+            url: url.to_owned(),
+            cause,
+        })
 }
 
 fn parse_keys(jwks: Value) -> HashMap<String, Arc<Key>> {

@@ -1,0 +1,41 @@
+//! The resource side's audit line: one `gateway_refused` event (target `certbound::audit`) per
+//! refused request, from the gateway and from [`crate::layer::BoundTokenLayer`] alike.
+//!
+//! Fields: `reason` (a [`crate::refusal::RefusalReason`] label), `status`, `error` (the RFC 6750
+//! code, empty for a missing token), `client_id` and `jti` (only from a token whose signature
+//! verified, i.e. binding and scope refusals: claims of a token that did not verify are the
+//! sender's words, not facts), `cert_thumbprint` (`x5t#S256` of the certificate presented on
+//! the connection, the field name the authorization server's `token_issued` uses),
+//! `token_thumbprint` (the `cnf.x5t#S256` the token is bound to, when known: with
+//! `cert_thumbprint` it tells whose token was replayed with which certificate), `source` (the
+//! TCP peer) and `path`. Never the token itself.
+
+use crate::bearer::Rejection;
+use certbound_core::ClientCertificate;
+use std::net::SocketAddr;
+
+/// Logs one refusal.
+pub fn refused(
+    rejection: &Rejection,
+    certificate: Option<&ClientCertificate>,
+    source: Option<SocketAddr>,
+    path: &str,
+) {
+    let claims = rejection.claims();
+    tracing::info!(
+        target: "certbound::audit",
+        event = "gateway_refused",
+        reason = rejection.reason().label(),
+        status = rejection.status().as_u16(),
+        error = rejection.error_code().unwrap_or(""),
+        client_id = claims.and_then(|c| c.client_id.as_deref()).unwrap_or(""),
+        jti = claims.and_then(|c| c.jti.as_deref()).unwrap_or(""),
+        cert_thumbprint = certificate.map(|c| c.thumbprint().as_str()).unwrap_or(""),
+        token_thumbprint = claims
+            .and_then(|c| c.x5t_s256.as_ref())
+            .map(|t| t.as_str())
+            .unwrap_or(""),
+        source = %source.map(|s| s.to_string()).unwrap_or_default(),
+        path,
+    );
+}
