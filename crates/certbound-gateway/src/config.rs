@@ -189,7 +189,7 @@ fn default_true() -> bool {
 
 /// A configuration mistake, naming the file, the key and the fix.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {key}: {message}")]
+#[error("{file}: {}{message}", key_prefix(key))]
 pub struct GatewayConfigError {
     /// The file.
     pub file: String,
@@ -199,6 +199,14 @@ pub struct GatewayConfigError {
     pub message: String,
 }
 
+/// `key: `, or nothing when the mistake is not about one key (`-`: unreadable file).
+fn key_prefix(key: &str) -> String {
+    match key {
+        "" | "-" => String::new(),
+        k => format!("{k}: "),
+    }
+}
+
 impl GatewayConfig {
     /// Reads and validates a file.
     pub fn load(path: &Path) -> Result<GatewayConfig, GatewayConfigError> {
@@ -206,7 +214,16 @@ impl GatewayConfig {
         let text = std::fs::read_to_string(path).map_err(|e| GatewayConfigError {
             file: file.clone(),
             key: "-".into(),
-            message: format!("cannot read the configuration file: {e}"),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "no such configuration file. `certbound quickstart` \
+                    writes a working example (certbound-dev/gateway.toml); for production start \
+                    from deploy/gateway.toml; or pass --config FILE (or set \
+                    CERTBOUND_GATEWAY_CONFIG). Every key is in docs/gateway.md"
+                        .to_owned()
+                }
+                _ => format!("cannot read the configuration file: {e}"),
+            },
         })?;
         Self::from_toml(&text, &file, path.parent().unwrap_or(Path::new("")))
     }

@@ -11,9 +11,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use certbound_net::{
-    load_cert_chain, load_private_key, server_config, ClientCertMode, ConnectionInfo, ServeOptions,
-};
+use certbound_net::{load_cert_chain, server_config, ClientCertMode, ConnectionInfo, ServeOptions};
 use http::{Request, StatusCode, Uri};
 use rustls_pki_types::CertificateDer;
 use std::net::SocketAddr;
@@ -29,14 +27,9 @@ pub enum GatewayError {
     /// TLS files.
     #[error(transparent)]
     Tls(#[from] certbound_net::TlsError),
-    /// Binding the listener.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// Binding a listener.
+    #[error(transparent)]
+    Bind(#[from] certbound_net::BindError),
     /// The HTTPS client for the authorization server.
     #[error("HTTPS client for the authorization server: {0}")]
     HttpClient(String),
@@ -110,9 +103,7 @@ impl RunningGateway {
 /// Binds the configured address and starts.
 pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError> {
     let addr = config.listen.https;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| GatewayError::Bind { addr, source })?;
+    let listener = certbound_net::bind(addr, "[listen] https in the gateway configuration").await?;
     start_on(config, listener).await
 }
 
@@ -147,8 +138,7 @@ pub async fn start_on(
         ),
     });
 
-    let chain = load_cert_chain(&config.tls.cert)?;
-    let key = load_private_key(&config.tls.key)?;
+    let (chain, key) = certbound_net::load_key_pair(&config.tls.cert, &config.tls.key)?;
     let mut client_cas = Vec::new();
     for p in &config.tls.client_ca {
         client_cas.extend(load_cert_chain(p)?);
@@ -174,10 +164,13 @@ pub async fn start_on(
             Arc::new(policy),
             certbound_net::client_cert::apply,
         ));
-    let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-        addr: config.listen.https,
-        source,
-    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| certbound_net::BindError {
+            addr: config.listen.https,
+            setting: "[listen] https",
+            source,
+        })?;
     let (shutdown, rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|v| *v).await;
@@ -185,9 +178,7 @@ pub async fn start_on(
     let mut admin_addr = None;
     let admin = match config.admin.listen {
         Some(a) => {
-            let l = TcpListener::bind(a)
-                .await
-                .map_err(|source| GatewayError::Bind { addr: a, source })?;
+            let l = certbound_net::bind(a, "[admin] listen in the gateway configuration").await?;
             admin_addr = l.local_addr().ok();
             Some(tokio::spawn(certbound_net::metrics::serve_admin(
                 l,

@@ -447,8 +447,8 @@ impl Config {
                         .map_err(|e| (key.clone(), e.to_string()))?,
                 );
             }
-            let anchors = certbound_core::auth::TrustAnchors::from_der(&ders)
-                .map_err(|e| (key.clone(), format!("not a usable CA certificate: {e:?}")))?;
+            let anchors = certbound_core::auth::trust_anchors_from_der(&ders)
+                .map_err(|e| (key.clone(), e))?;
             client.trust_anchors = Some(anchors);
         }
         if client.credential.method() == certbound_core::client::AuthMethod::TlsClientAuth

@@ -162,15 +162,17 @@ fn trust_anchors(
     cfg: &config::Config,
     ca_certs: &[rustls_pki_types::CertificateDer<'static>],
 ) -> Result<TrustAnchors, ServerError> {
-    TrustAnchors::from_der(ca_certs).map_err(|e| ServerError::TrustAnchor {
-        path: cfg
-            .tls
-            .client_ca
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        reason: format!("{e:?}"),
+    certbound_core::auth::trust_anchors_from_der(ca_certs).map_err(|reason| {
+        ServerError::TrustAnchor {
+            path: cfg
+                .tls
+                .client_ca
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            reason,
+        }
     })
 }
 
@@ -330,7 +332,7 @@ pub async fn start_on(
         rx,
     )));
 
-    tracing::info!(issuer = %cfg.issuer, %https_addr, mtls_addr = ?mtls_addr, clients = config.clients.len(), alg = alg.as_str(), "certbound authorization server started");
+    tracing::info!(issuer = %cfg.issuer, %https_addr, mtls_addr = %mtls_addr.map(|a| a.to_string()).unwrap_or_else(|| "none".to_owned()), clients = config.clients.len(), alg = alg.as_str(), "certbound authorization server started");
     Ok(RunningServer {
         https_addr,
         mtls_addr,

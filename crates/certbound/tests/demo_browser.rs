@@ -37,7 +37,7 @@ impl Quickstart {
         let (port, gateway, api, demo) = (free_port_pair(), free_port(), free_port(), free_port());
         let process = Process::spawn(
             certbound()
-                .args(["quickstart", "--dir"])
+                .args(["quickstart", "--admin-port", "0", "--dir"])
                 .arg(dir.path().join("dev"))
                 .args(["--port", &port.to_string()])
                 .args(["--gateway-port", &gateway.to_string()])
