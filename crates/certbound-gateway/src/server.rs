@@ -323,7 +323,10 @@ async fn handle(
     req: Request<Body>,
 ) -> Response {
     let started = std::time::Instant::now();
-    let (endpoint, response) = route_request(&state, conn, req).await;
+    let (endpoint, response, unread) = route_request(&state, conn, req).await;
+    if let Some(req) = unread {
+        drain_small_body(req).await;
+    }
     state.metrics.observe(
         "gateway",
         endpoint,
@@ -333,33 +336,66 @@ async fn handle(
     response
 }
 
-/// The gateway's decision and forwarding for one request; returns the route label for metrics.
+/// Request bodies up to this size are read (and dropped) before an early answer is sent.
+const DRAIN_LIMIT_BYTES: usize = 64 * 1024;
+/// How long draining may take.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Reads and drops a small request body the gateway answers without forwarding (a refusal, a
+/// 400, a 404), so the client sees the answer: over HTTP/2, answering before the body arrived
+/// makes the stream end early, and clients such as curl then report "stream error in the HTTP/2
+/// framing layer" instead of the 401 (over HTTP/1.1, an unread body can make the close reset the
+/// response). Bodies declared larger than the limit, or slower than the timeout, are not read:
+/// the answer goes out and the stream is reset, as nginx does.
+async fn drain_small_body(req: Request<Body>) {
+    use http_body_util::BodyExt;
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if matches!(declared, Some(n) if n > DRAIN_LIMIT_BYTES as u64) {
+        return;
+    }
+    let body = http_body_util::Limited::new(req.into_body(), DRAIN_LIMIT_BYTES);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, body.collect()).await;
+}
+
+/// What [`route_request`] decided: the route label for metrics, the response, and the request
+/// when it was answered without forwarding (its body may still be unread).
+type Routed = (String, Response, Option<Request<Body>>);
+
+/// The gateway's decision and forwarding for one request.
 async fn route_request(
     state: &GatewayState,
     conn: Option<Extension<ConnectionInfo>>,
     req: Request<Body>,
-) -> (String, Response) {
+) -> Routed {
     let path = req.uri().path();
     if path == "/health" {
         let ok = (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok"})),
         );
-        return ("/health".into(), ok.into_response());
+        return ("/health".into(), ok.into_response(), Some(req));
     }
     if has_dot_segments(path) {
-        return ("unmatched".into(), (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "invalid_request", "error_description": "dot segments and encoded slashes are not allowed in the path"}))).into_response());
+        return ("unmatched".into(), (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "invalid_request", "error_description": "dot segments and encoded slashes are not allowed in the path"}))).into_response(), Some(req));
     }
     let Some(route) = state.routes.iter().find(|r| path.starts_with(&r.prefix)) else {
         let not_found = (
             StatusCode::NOT_FOUND,
             axum::Json(serde_json::json!({"error": "not_found"})),
         );
-        return ("unmatched".into(), not_found.into_response());
+        return ("unmatched".into(), not_found.into_response(), Some(req));
     };
     let endpoint = route.prefix.clone();
     let Some(conn) = conn else {
-        return (endpoint, StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        return (
+            endpoint,
+            StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            Some(req),
+        );
     };
     let certificate = conn.client_certificate.as_ref();
     let checked = match state.discovery.get() {
@@ -377,7 +413,7 @@ async fn route_request(
             state
                 .metrics
                 .refused(rejection.reason(), rejection.error_code());
-            return (endpoint, rejection.into_response());
+            return (endpoint, rejection.into_response(), Some(req));
         }
     };
     state.metrics.allowed();
@@ -399,7 +435,7 @@ async fn route_request(
     ) {
         state.metrics.upstream_errors.inc();
     }
-    (endpoint, response)
+    (endpoint, response, None)
 }
 
 #[cfg(test)]

@@ -618,14 +618,6 @@ async fn sqlite_two_stores_write_one_file() {
     b.close().await;
 }
 
-#[tokio::test]
-async fn sqlite_missing_directory_is_a_connect_error() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/no/such/dir/x.db", dir.path().display());
-    let err = Store::connect(&url).await.expect_err("no directory");
-    assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_memory_is_one_database() {
     let store = Store::connect("sqlite::memory:").await.expect("memory");
