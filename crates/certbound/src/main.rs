@@ -56,7 +56,7 @@ enum Command {
     Call(call_cmd::CallArgs),
     /// Run the sample API of the quickstart (plain HTTP behind the gateway; verifies the JWT).
     SampleApi(sample_api::SampleApiArgs),
-    /// Run the demo web client: plain vs certificate-bound tokens side by side.
+    /// Run the demo web page: the certificate-bound token story in four steps.
     DemoClient(demo_client::DemoClientArgs),
     /// Development PKI: CA, server and client certificates, PKCS#12, JWKS.
     #[command(subcommand)]

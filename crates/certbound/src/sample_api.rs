@@ -1,4 +1,4 @@
-//! `certbound sample-api`: the API of seed 001, a plain-HTTP service behind the gateway that
+//! `certbound sample-api`: the quickstart's example API, a plain-HTTP service behind the gateway that
 //! trusts only a verifiable JWT. It checks the token's signature (AS JWKS), issuer and audience,
 //! not the certificate binding: it sees no client certificate, the gateway checked that.
 
