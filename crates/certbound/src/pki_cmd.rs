@@ -32,6 +32,36 @@ impl From<KeyType> for KeyAlgorithm {
     }
 }
 
+/// The subjectAltName flags of a client certificate.
+#[derive(clap::Args, Debug, Default)]
+pub struct SanArgs {
+    /// DNS name subjectAltName (repeatable; for tls_client_auth_san_dns).
+    #[arg(long = "san-dns", value_name = "NAME")]
+    san_dns: Vec<String>,
+    /// URI subjectAltName (repeatable; for tls_client_auth_san_uri).
+    #[arg(long = "san-uri", value_name = "URI")]
+    san_uri: Vec<String>,
+    /// IP address subjectAltName (repeatable; for tls_client_auth_san_ip).
+    #[arg(long = "san-ip", value_name = "ADDRESS")]
+    san_ip: Vec<IpAddr>,
+    /// Email subjectAltName (repeatable; for tls_client_auth_san_email).
+    #[arg(long = "san-email", value_name = "ADDRESS")]
+    san_email: Vec<String>,
+}
+
+impl SanArgs {
+    /// `spec` with these subjectAltNames.
+    fn apply(self, spec: LeafSpec) -> LeafSpec {
+        LeafSpec {
+            san_dns: self.san_dns,
+            san_uri: self.san_uri,
+            san_ip: self.san_ip,
+            san_email: self.san_email,
+            ..spec
+        }
+    }
+}
+
 /// PKI subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum PkiCommand {
@@ -84,18 +114,9 @@ pub enum PkiCommand {
         /// Organization (O) of the subject; the subject is then CN=<cn>,O=<org>.
         #[arg(long)]
         org: Option<String>,
-        /// DNS name subjectAltName (repeatable; for tls_client_auth_san_dns).
-        #[arg(long = "san-dns", value_name = "NAME")]
-        san_dns: Vec<String>,
-        /// URI subjectAltName (repeatable; for tls_client_auth_san_uri).
-        #[arg(long = "san-uri", value_name = "URI")]
-        san_uri: Vec<String>,
-        /// IP address subjectAltName (repeatable; for tls_client_auth_san_ip).
-        #[arg(long = "san-ip", value_name = "ADDRESS")]
-        san_ip: Vec<IpAddr>,
-        /// Email subjectAltName (repeatable; for tls_client_auth_san_email).
-        #[arg(long = "san-email", value_name = "ADDRESS")]
-        san_email: Vec<String>,
+        /// subjectAltNames of the certificate.
+        #[command(flatten)]
+        sans: SanArgs,
         /// Also write <cn>.p12 (key, certificate and CA) for curl --cert-type P12, Java or .NET;
         /// needs --password.
         #[arg(long)]
@@ -132,18 +153,9 @@ pub enum PkiCommand {
         /// Validity in days, starting an hour ago.
         #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
         days: u32,
-        /// Add a DNS subjectAltName (repeatable).
-        #[arg(long = "san-dns", value_name = "NAME")]
-        san_dns: Vec<String>,
-        /// Add a URI subjectAltName (repeatable).
-        #[arg(long = "san-uri", value_name = "URI")]
-        san_uri: Vec<String>,
-        /// Add an IP address subjectAltName (repeatable).
-        #[arg(long = "san-ip", value_name = "ADDRESS")]
-        san_ip: Vec<IpAddr>,
-        /// Add an email subjectAltName (repeatable).
-        #[arg(long = "san-email", value_name = "ADDRESS")]
-        san_email: Vec<String>,
+        /// subjectAltNames to add to those the request asks for.
+        #[command(flatten)]
+        sans: SanArgs,
         /// Replace an existing output file.
         #[arg(long)]
         force: bool,
@@ -229,10 +241,7 @@ fn execute(cmd: PkiCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             dir,
             cn,
             org,
-            san_dns,
-            san_uri,
-            san_ip,
-            san_email,
+            sans,
             p12,
             password,
             days,
@@ -253,15 +262,11 @@ fn execute(cmd: PkiCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
                 Some(o) => SubjectSpec::cn_o(cn, o),
                 None => SubjectSpec::cn(cn),
             };
-            let spec = LeafSpec {
-                san_dns,
-                san_uri,
-                san_ip,
-                san_email,
-                ..LeafSpec::client(subject)
+            let spec = sans.apply(
+                LeafSpec::client(subject)
                     .valid_for_days(days)
-                    .with_key(key.into())
-            };
+                    .with_key(key.into()),
+            );
             let written = dir::client(&dir, &spec, p12_password.as_deref(), force)
                 .context("issuing the client certificate")?;
             report(out, &written)?;
@@ -271,23 +276,14 @@ fn execute(cmd: PkiCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> 
             csr,
             out: out_path,
             days,
-            san_dns,
-            san_uri,
-            san_ip,
-            san_email,
+            sans,
             force,
         } => {
             let text = std::fs::read_to_string(&csr)
                 .with_context(|| format!("reading the certificate request {}", csr.display()))?;
             let request = certbound_pki::CertificateRequest::from_pem(&text)
                 .with_context(|| format!("{}", csr.display()))?;
-            let spec = LeafSpec {
-                san_dns,
-                san_uri,
-                san_ip,
-                san_email,
-                ..LeafSpec::client(SubjectSpec::new()).valid_for_days(days)
-            };
+            let spec = sans.apply(LeafSpec::client(SubjectSpec::new()).valid_for_days(days));
             let written = dir::sign_csr(&dir, &request, &spec, out_path.as_deref(), force)
                 .context("issuing the certificate for the request")?;
             report(out, &written)?;
