@@ -8,7 +8,8 @@
 //! the connection, the field name the authorization server's `token_issued` uses),
 //! `token_thumbprint` (the `cnf.x5t#S256` the token is bound to, when known: with
 //! `cert_thumbprint` it tells whose token was replayed with which certificate), `source` (the
-//! TCP peer) and `path`. Never the token itself.
+//! TCP peer's IP address, as in the authorization server's lines) and `path`. Never the token
+//! itself.
 
 use crate::bearer::Rejection;
 use certbound_core::ClientCertificate;
@@ -35,7 +36,7 @@ pub fn refused(
             .and_then(|c| c.x5t_s256.as_ref())
             .map(|t| t.as_str())
             .unwrap_or(""),
-        source = %source.map(|s| s.to_string()).unwrap_or_default(),
+        source = %source.map(|s| s.ip().to_string()).unwrap_or_default(),
         path,
     );
 }
