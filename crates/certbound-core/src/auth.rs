@@ -9,6 +9,8 @@
 use crate::client::{AuthMethod, ClientCredential, RegisteredClient, TlsSubject};
 use crate::error::{printable, OAuthError};
 use crate::identity::certificate::ClientCertificate;
+use crate::identity::dn::Folding;
+use crate::identity::key_usage::SigningUsage;
 use crate::identity::san::describe_sans;
 use crate::identity::timestamp::{rfc3339, unix_time};
 use base64::engine::general_purpose::STANDARD;
@@ -259,6 +261,10 @@ pub enum FailureReason {
     CertificateNotRegistered,
     /// The certificate is outside its validity period.
     CertificateExpired,
+    /// The certificate's keyUsage does not allow its key to sign a TLS handshake.
+    KeyUsage,
+    /// A `self_signed_tls_client_auth` client's registered certificate is issued by a CA.
+    NotSelfSigned,
 }
 
 impl FailureReason {
@@ -277,6 +283,8 @@ impl FailureReason {
             FailureReason::SubjectMismatch => "subject_mismatch",
             FailureReason::CertificateNotRegistered => "certificate_not_registered",
             FailureReason::CertificateExpired => "certificate_expired",
+            FailureReason::KeyUsage => "key_usage",
+            FailureReason::NotSelfSigned => "not_self_signed",
         }
     }
 }
@@ -451,14 +459,18 @@ pub fn authenticate(
         }
         ClientCredential::TlsClientAuth(subject) => {
             let cert = require_certificate(creds, &mut trace, used_basic)?;
+            check_key_usage(cert, &mut trace)
+                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
             let anchors = client.trust_anchors.as_ref().unwrap_or(anchors);
             check_chain(cert, anchors, now, &mut trace)
                 .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
-            check_subject(cert, subject, &mut trace)
+            check_subject(cert, subject, client.subject_folding, &mut trace)
                 .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
         }
         ClientCredential::SelfSigned(_) => {
             let cert = require_certificate(creds, &mut trace, used_basic)?;
+            check_key_usage(cert, &mut trace)
+                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
             let presented = cert.leaf().as_ref();
             if !self_signed_certs.iter().any(|c| c.as_ref() == presented) {
                 trace.fail(
@@ -475,6 +487,8 @@ pub fn authenticate(
                 "certificate",
                 format!("{} equals a registered x5c[0] (DER)", cert.thumbprint()),
             );
+            check_self_issued(cert, &mut trace)
+                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
             match cert.parsed() {
                 Ok(p) if now.as_secs() > p.not_after => {
                     trace.fail(
@@ -596,6 +610,49 @@ static CHAIN_SIGNATURE_ALGS: &[&dyn rustls_pki_types::SignatureVerificationAlgor
     webpki::aws_lc_rs::ED25519,
 ];
 
+/// RFC 5280 §4.2.1.3: the handshake was signed with the certificate's key, so a keyUsage
+/// extension must allow digitalSignature. The listeners refuse such certificates at the
+/// handshake already; this covers certificates forwarded by a trusted proxy.
+fn check_key_usage(cert: &ClientCertificate, trace: &mut DecisionTrace) -> Result<(), FailureReason> {
+    match cert.parsed() {
+        Ok(p) => match &p.signing_usage {
+            SigningUsage::Forbidden(why) => {
+                trace.fail("key usage", format!("the certificate cannot authenticate a TLS client: {why}"));
+                Err(FailureReason::KeyUsage)
+            }
+            SigningUsage::Allowed | SigningUsage::Unrestricted => Ok(()),
+        },
+        // Unparsable certificates fail later with the parse error in the trace.
+        Err(_) => Ok(()),
+    }
+}
+
+/// certbound's policy for `self_signed_tls_client_auth` (docs/policies.md): the registered
+/// certificate must be self-issued. A CA-issued certificate pinned this way would skip its CA's
+/// chain, expiry and revocation checks while looking CA-backed; it belongs with `tls_client_auth`.
+fn check_self_issued(cert: &ClientCertificate, trace: &mut DecisionTrace) -> Result<(), FailureReason> {
+    match cert.parsed() {
+        Ok(p) if p.self_issued => Ok(()),
+        Ok(_) => {
+            let issuer = cert
+                .issuer()
+                .map(|i| format!("\"{i}\""))
+                .unwrap_or_else(|| "another name".to_owned());
+            trace.fail(
+                "self-signed",
+                format!(
+                    "the registered certificate is issued by {issuer}, not self-signed: register this client with tls_client_auth (its chain is then validated), or register a self-signed certificate"
+                ),
+            );
+            Err(FailureReason::NotSelfSigned)
+        }
+        Err(e) => {
+            trace.fail("self-signed", format!("the certificate cannot be read: {e}"));
+            Err(FailureReason::UnparsableCertificate)
+        }
+    }
+}
+
 fn check_chain(
     cert: &ClientCertificate,
     anchors: &TrustAnchors,
@@ -666,6 +723,7 @@ fn check_chain(
 fn check_subject(
     cert: &ClientCertificate,
     subject: &TlsSubject,
+    folding: Folding,
     trace: &mut DecisionTrace,
 ) -> Result<(), FailureReason> {
     let parsed = match cert.parsed() {
@@ -681,7 +739,7 @@ fn check_subject(
     match subject {
         TlsSubject::Dn(dn) => {
             let presented = &parsed.subject;
-            if dn.matches(presented) {
+            if dn.matches_with(presented, folding) {
                 trace.pass(
                     "subject",
                     format!(
@@ -693,6 +751,10 @@ fn check_subject(
             let detail = if dn.same_attributes_in_other_order(presented) {
                 format!(
                     "registered subject \"{dn}\" holds the same attributes as the certificate's \"{presented}\" in another order; DNs match by position (RFC 4517): register \"{presented}\""
+                )
+            } else if dn.matches_only_by_compatibility(presented) {
+                format!(
+                    "registered {subject} equals the certificate's subject \"{presented}\" only after compatibility folding (look-alike fullwidth or superscript characters), which strict matching refuses; if the partner's name really uses them, register this client with tls_client_auth_subject_dn_matching = \"rfc4518\""
                 )
             } else if !presented.is_matchable() {
                 format!(

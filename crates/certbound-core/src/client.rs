@@ -74,6 +74,12 @@ pub struct ClientMetadata {
     /// for a client). Loaded by the server configuration.
     #[serde(default)]
     pub tls_client_auth_ca: Vec<std::path::PathBuf>,
+    /// certbound extension: how `tls_client_auth_subject_dn` values are compared: `strict`
+    /// (the default: canonical equivalence and case folding; look-alike fullwidth or
+    /// compatibility characters never match) or `rfc4518` (compatibility normalisation too).
+    /// See docs/subject-matching.md.
+    #[serde(default)]
+    pub tls_client_auth_subject_dn_matching: crate::identity::dn::Folding,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -236,6 +242,8 @@ pub struct RegisteredClient {
     /// Per-client trust anchors replacing the global ones (`tls_client_auth_ca`), set by the
     /// configuration loader.
     pub trust_anchors: Option<crate::auth::TrustAnchors>,
+    /// How its registered subject DN is compared (`tls_client_auth_subject_dn_matching`).
+    pub subject_folding: crate::identity::dn::Folding,
 }
 
 /// A configuration mistake in one client's metadata.
@@ -443,6 +451,7 @@ impl ClientMetadata {
             token_format: self.access_token_format,
             resource_server: self.resource_server,
             trust_anchors: None,
+            subject_folding: self.tls_client_auth_subject_dn_matching,
         })
     }
 }
@@ -492,6 +501,7 @@ mod tests {
             resource_server: false,
             client_name: None,
             tls_client_auth_ca: Vec::new(),
+            tls_client_auth_subject_dn_matching: Default::default(),
         }
     }
 

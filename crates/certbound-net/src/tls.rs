@@ -1,6 +1,6 @@
 //! rustls server configuration from PEM files.
 
-use crate::danger::AcceptAnyClientCert;
+use crate::danger::{AcceptAnyClientCert, SigningUsageVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
@@ -156,7 +156,7 @@ pub fn server_config(
             )
             .build()
             .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
-            builder.with_client_cert_verifier(verifier)
+            builder.with_client_cert_verifier(Arc::new(SigningUsageVerifier(verifier)))
         }
     };
     let mut config = builder.with_single_cert(chain, key)?;

@@ -56,6 +56,10 @@ pub struct LeafSpec {
     /// A PKCS#8 PEM private key to certify instead of generating one (renewal tests: new
     /// certificate, same key, different thumbprint).
     pub key_pem: Option<String>,
+    /// The keyUsage bits to write instead of the usual ones (`digitalSignature`, plus
+    /// `keyEncipherment` for RSA server certificates); for tests of certificates issued for
+    /// something else. An empty list writes no keyUsage extension at all.
+    pub key_usages: Option<Vec<KeyUsagePurpose>>,
 }
 
 impl Default for LeafSpec {
@@ -73,6 +77,7 @@ impl Default for LeafSpec {
             serial: None,
             key: KeyAlgorithm::default(),
             key_pem: None,
+            key_usages: None,
         }
     }
 }
@@ -304,6 +309,9 @@ impl LeafSpec {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         if self.usage == CertUsage::Server && key_algorithm == Some(KeyAlgorithm::Rsa2048) {
             p.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+        }
+        if let Some(usages) = &self.key_usages {
+            p.key_usages = usages.clone();
         }
         p.extended_key_usages = vec![match self.usage {
             CertUsage::Client => ExtendedKeyUsagePurpose::ClientAuth,

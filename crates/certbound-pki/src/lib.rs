@@ -46,6 +46,8 @@ pub use cert::{
     LeafSpec,
 };
 pub use csr::CertificateRequest;
+/// keyUsage bits for [`LeafSpec::key_usages`].
+pub use rcgen::KeyUsagePurpose;
 pub use jwk::{jwk_for_certificate, jwk_for_chain, jwks};
 pub use key::KeyAlgorithm;
 pub use name::{rfc4514, AttributeType, DnAttribute, StringKind, SubjectSpec};

@@ -71,6 +71,11 @@ pub struct ParsedLeaf {
     pub not_before: u64,
     /// notAfter, in seconds since the Unix epoch.
     pub not_after: u64,
+    /// What the keyUsage extension allows for a handshake signature.
+    pub signing_usage: super::key_usage::SigningUsage,
+    /// Whether the issuer name is the subject name, byte for byte (RFC 5280 §3: a self-issued
+    /// certificate; a self-signed one is self-issued and signed by its own key).
+    pub self_issued: bool,
 }
 
 impl ClientCertificate {
@@ -196,5 +201,7 @@ fn parse_leaf(der: &[u8]) -> Result<ParsedLeaf, String> {
         sans,
         not_before: tbs.validity.not_before.to_unix_duration().as_secs(),
         not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
+        signing_usage: super::key_usage::signing_usage(&cert),
+        self_issued: tbs.issuer == tbs.subject,
     })
 }

@@ -129,6 +129,22 @@ pub const MAX_RDNS: usize = 64;
 /// The most attributes one RDN of a registered DN may have.
 pub const MAX_AVAS_PER_RDN: usize = 16;
 
+/// Which Unicode normalisation makes two values equal (docs/subject-matching.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Folding {
+    /// Canonical equivalence (NFC) and case folding only: `ｐａｒｔｎｅｒ-ａ` (fullwidth) and
+    /// `partner-ª` do **not** equal `partner-a`. The default.
+    #[default]
+    #[serde(rename = "strict")]
+    Canonical,
+    /// RFC 4518 as written: compatibility normalisation (NFKC) too, so look-alike fullwidth,
+    /// superscript and circled forms equal their plain letters. Only for registrations that
+    /// need LDAP's exact semantics.
+    #[serde(rename = "rfc4518")]
+    Compatibility,
+}
+
 /// A distinguished name reduced to what distinguishedNameMatch compares, with every value already
 /// prepared for comparison. Built from a registered string ([`FromStr`]) or a certificate name
 /// ([`DistinguishedName::from_name`]); compared with [`DistinguishedName::matches`], never with
@@ -167,10 +183,13 @@ struct Ava {
 
 #[derive(Clone)]
 enum AvaValue {
-    /// A decoded string; `prepared` is `None` when the value can never match.
+    /// A decoded string; `prepared` is `None` when the value can never match. `strict` is the
+    /// value prepared with canonical instead of compatibility normalisation, when that differs
+    /// (see [`Folding`]).
     Text {
         text: String,
         prepared: Option<String>,
+        strict: Option<String>,
     },
     /// A value of a non-string type: its complete DER encoding.
     Der(Vec<u8>),
@@ -190,17 +209,25 @@ impl Ava {
         (self.oid.as_bytes(), rank, bytes)
     }
 
-    fn matches(&self, other: &Ava) -> bool {
+    fn matches(&self, other: &Ava, folding: Folding) -> bool {
         self.oid == other.oid
             && match (&self.value, &other.value) {
                 (
                     AvaValue::Text {
-                        prepared: Some(a), ..
+                        prepared: Some(a),
+                        strict: strict_a,
+                        ..
                     },
                     AvaValue::Text {
-                        prepared: Some(b), ..
+                        prepared: Some(b),
+                        strict: strict_b,
+                        ..
                     },
-                ) => a == b,
+                ) => {
+                    a == b
+                        && (folding == Folding::Compatibility
+                            || strict_a.as_ref().unwrap_or(a) == strict_b.as_ref().unwrap_or(b))
+                }
                 (AvaValue::Der(a), AvaValue::Der(b)) => a == b,
                 _ => false,
             }
@@ -217,11 +244,15 @@ impl Rdn {
         Rdn { avas, matchable }
     }
 
-    fn matches(&self, other: &Rdn) -> bool {
+    fn matches(&self, other: &Rdn, folding: Folding) -> bool {
         self.matchable
             && other.matchable
             && self.avas.len() == other.avas.len()
-            && self.avas.iter().zip(&other.avas).all(|(a, b)| a.matches(b))
+            && self
+                .avas
+                .iter()
+                .zip(&other.avas)
+                .all(|(a, b)| a.matches(b, folding))
     }
 }
 
@@ -248,12 +279,20 @@ impl DistinguishedName {
                 let value = match value::decode_string(tag, atv.value.value()) {
                     Ok(Some(text)) => {
                         // An empty value can never equal a registered one (those are refused).
+                        let rule = attr::rule_for(&atv.oid);
                         let prepared = if text.is_empty() {
                             None
                         } else {
-                            prep::prepare(attr::rule_for(&atv.oid), &text).ok()
+                            prep::prepare(rule, &text).ok()
                         };
-                        AvaValue::Text { text, prepared }
+                        let strict = prepared
+                            .as_deref()
+                            .and_then(|p| prep::prepare_strict(rule, &text, p));
+                        AvaValue::Text {
+                            text,
+                            prepared,
+                            strict,
+                        }
                     }
                     Ok(None) => AvaValue::Der(atv.value.to_der().map_err(|e| {
                         DnDecodeError(format!("RDN {}: {}: {e}", i + 1, attr::label(&atv.oid)))
@@ -276,12 +315,21 @@ impl DistinguishedName {
         Ok(DistinguishedName { rdns })
     }
 
-    /// RFC 4517 distinguishedNameMatch (see the module documentation). Symmetric; an empty DN
-    /// matches nothing.
+    /// RFC 4517 distinguishedNameMatch with [`Folding::Canonical`] (the default for
+    /// `tls_client_auth`; see the module documentation). Symmetric; an empty DN matches nothing.
     pub fn matches(&self, other: &DistinguishedName) -> bool {
+        self.matches_with(other, Folding::Canonical)
+    }
+
+    /// distinguishedNameMatch with the given [`Folding`].
+    pub fn matches_with(&self, other: &DistinguishedName, folding: Folding) -> bool {
         !self.rdns.is_empty()
             && self.rdns.len() == other.rdns.len()
-            && self.rdns.iter().zip(&other.rdns).all(|(a, b)| a.matches(b))
+            && self
+                .rdns
+                .iter()
+                .zip(&other.rdns)
+                .all(|(a, b)| a.matches(b, folding))
     }
 
     /// The number of RDNs (zero only for a certificate with an empty subject).
@@ -297,13 +345,24 @@ impl DistinguishedName {
         !self.rdns.is_empty() && self.rdns.iter().all(|r| r.matchable)
     }
 
+    /// Whether the names match under [`Folding::Compatibility`] but not under
+    /// [`Folding::Canonical`]: they differ only in look-alike compatibility characters
+    /// (fullwidth letters, `ª`, superscripts...). For a decision trace.
+    pub fn matches_only_by_compatibility(&self, other: &DistinguishedName) -> bool {
+        self.matches_with(other, Folding::Compatibility)
+            && !self.matches_with(other, Folding::Canonical)
+    }
+
     /// Whether the two names hold the same attributes (same types, values equal under their
     /// matching rules, counted as a multiset over the whole name) yet do not match, because the
     /// attributes sit at other positions: `O=Example,CN=partner-a` against a certificate's
     /// `CN=partner-a,O=Example`. distinguishedNameMatch compares by position, so such names never
     /// match; a decision trace says so and shows the string to register.
     pub fn same_attributes_in_other_order(&self, other: &DistinguishedName) -> bool {
-        if !self.is_matchable() || !other.is_matchable() || self.matches(other) {
+        if !self.is_matchable()
+            || !other.is_matchable()
+            || self.matches_with(other, Folding::Compatibility)
+        {
             return false;
         }
         fn keys(dn: &DistinguishedName) -> Vec<(&[u8], u8, &[u8])> {

@@ -2,6 +2,7 @@
 
 pub mod certificate;
 pub mod dn;
+pub mod key_usage;
 pub mod san;
 pub mod thumbprint;
 pub mod timestamp;

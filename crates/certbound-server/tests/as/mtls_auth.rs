@@ -505,3 +505,40 @@ async fn a_chain_validated_on_a_connection_is_not_reused_for_other_anchors() {
     token("x").await.assert_error(401, "invalid_client");
     assert_eq!(token("y").await.status, 200);
 }
+
+/// RFC 5280 §4.2.1.3: a certificate whose keyUsage lacks digitalSignature may not sign the TLS
+/// handshake; the mTLS listener refuses it at the handshake (as OpenSSL does), even when its
+/// issuer and subject are exactly the registered ones.
+#[tokio::test]
+async fn a_certificate_whose_key_usage_forbids_signatures_is_refused_at_the_handshake() {
+    use certbound_pki::KeyUsagePurpose;
+    let pki = Pki::new();
+    let s = server_with_partner_a(&pki).await;
+    let encipher_only = pki
+        .ca
+        .issue(&LeafSpec {
+            key_usages: Some(vec![KeyUsagePurpose::KeyEncipherment]),
+            ..LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"))
+        })
+        .unwrap();
+    let sent = s
+        .http(Some(&encipher_only))
+        .post(s.mtls("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "partner-a"),
+        ])
+        .send()
+        .await;
+    assert!(sent.is_err(), "accepted: {:?}", sent.map(|r| r.status()));
+    // Without a keyUsage extension the key is unrestricted: accepted.
+    let unrestricted = pki
+        .ca
+        .issue(&LeafSpec {
+            key_usages: Some(Vec::new()),
+            ..LeafSpec::client(SubjectSpec::cn_o("partner-a", "Example"))
+        })
+        .unwrap();
+    let r = s.mtls_token(&unrestricted, "partner-a").await;
+    assert_eq!(r.status, 200, "{}", r.json);
+}

@@ -211,3 +211,17 @@ async fn hostile_jwks_uri_documents_fail_closed() {
         serde_json::to_vec(&jwks(&[client.cert_der.as_slice()]).unwrap()).unwrap();
     assert_eq!(s.mtls_token(&client, "partner-h").await.status, 200);
 }
+
+/// docs/policies.md: a certificate pinned in a self-signed client's `x5c` must be self-issued.
+/// A CA-issued one would be accepted without its CA's chain, expiry or revocation checks while
+/// looking CA-backed; such a client belongs with tls_client_auth.
+#[tokio::test]
+async fn a_ca_issued_certificate_registered_in_x5c_is_refused() {
+    let pki = Pki::new();
+    let ca_issued = pki.client("partner-s", "Example");
+    let set = jwks(&[ca_issued.cert_der.as_slice()]).unwrap();
+    let s = TestServer::start(&pki, &self_signed_client("partner-s", &set)).await;
+    s.mtls_token(&ca_issued, "partner-s")
+        .await
+        .assert_error(401, "invalid_client");
+}

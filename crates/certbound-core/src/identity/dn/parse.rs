@@ -116,6 +116,7 @@ impl Parser<'_> {
             Some(_) => AvaValue::Text {
                 text: self.string_value()?,
                 prepared: None,
+                strict: None,
             },
         };
         let value = match value {
@@ -126,6 +127,7 @@ impl Parser<'_> {
                 let prepared =
                     prep::prepare(rule, &text).map_err(|e| prep_error(&label, start, e))?;
                 AvaValue::Text {
+                    strict: prep::prepare_strict(rule, &text, &prepared),
                     text,
                     prepared: Some(prepared),
                 }
@@ -223,6 +225,7 @@ impl Parser<'_> {
             Some(Ok(Some(text))) => Ok(AvaValue::Text {
                 text,
                 prepared: None,
+                strict: None,
             }),
             Some(Err(m)) => Err(DnParseError(format!(
                 "the `#` value's {m} (at byte {start})"

@@ -59,6 +59,27 @@ fn is_space_separator(c: char) -> bool {
     )
 }
 
+/// The strict form of an already preparable `text`: the same steps as [`prepare`] with
+/// canonical (NFC) instead of compatibility (NFKC) normalisation, so `ｐａｒｔｎｅｒ` (fullwidth),
+/// `ª` or `²` keep their identity. `None` when it equals the prepared form (every ASCII value,
+/// every value of the other rules), so only names with compatibility characters carry a second
+/// string.
+pub(super) fn prepare_strict(rule: Rule, text: &str, prepared: &str) -> Option<String> {
+    if rule != Rule::CaseIgnore || text.is_ascii() {
+        return None;
+    }
+    let mapped = text
+        .chars()
+        .map(|c| if is_space_separator(c) { ' ' } else { c });
+    let nfc: String = mapped.nfc().collect();
+    let mut folded = String::with_capacity(nfc.len());
+    for c in nfc.chars() {
+        fold_into(c, &mut folded);
+    }
+    let strict = squeeze_spaces(folded.nfc().map(|c| if is_space_separator(c) { ' ' } else { c }));
+    (strict != prepared).then_some(strict)
+}
+
 /// Prepares `text` for comparison under `rule`.
 pub(super) fn prepare(rule: Rule, text: &str) -> Result<String, PrepError> {
     match rule {
