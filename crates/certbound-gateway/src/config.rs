@@ -345,8 +345,10 @@ impl GatewayConfig {
             }
         }
         if let Some(names) = &c.listen.server_names {
-            certbound_net::authority::ServedAuthorities::from_names(names.iter().map(String::as_str))
-                .map_err(|m| err("listen.server_names", m))?;
+            certbound_net::authority::ServedAuthorities::from_names(
+                names.iter().map(String::as_str),
+            )
+            .map_err(|m| err("listen.server_names", m))?;
         }
         crate::headers::HeaderPolicy::new(
             c.proxy.headers_with_underscores,
@@ -426,10 +428,12 @@ scopes = ["transactions"]
                 "listen.server_names",
             ),
             (
-                text.replace("[[routes]]", "[proxy]\npass_identity_headers = [\"Forwarded\"]\n[[routes]]"),
+                text.replace(
+                    "[[routes]]",
+                    "[proxy]\npass_identity_headers = [\"Forwarded\"]\n[[routes]]",
+                ),
                 "proxy.pass_identity_headers",
             ),
-
             (
                 text.replace("client_id = \"gateway\"\n", ""),
                 "authorization_server.client_id",

@@ -258,7 +258,10 @@ mod tests {
             ("x-forwarded", "for=6.6.6.6"),
             ("x-amzn-oidc-identity", "admin"),
             ("x-amzn-oidc-data", "e30.e30.x"),
-            ("x-goog-authenticated-user-email", "accounts.google.com:admin@example.com"),
+            (
+                "x-goog-authenticated-user-email",
+                "accounts.google.com:admin@example.com",
+            ),
             ("x-ms-client-principal", "e30="),
             ("x-ms-client-principal-name", "admin"),
             ("authorization", "Bearer x"),
@@ -273,7 +276,10 @@ mod tests {
         left.sort_unstable();
         assert_eq!(left, ["accept", "x-request-id"]);
         assert_eq!(
-            counted.iter().filter(|d| **d == Dropped::Underscore).count(),
+            counted
+                .iter()
+                .filter(|d| **d == Dropped::Underscore)
+                .count(),
             4
         );
         assert_eq!(

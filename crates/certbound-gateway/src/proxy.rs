@@ -141,7 +141,8 @@ pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>
     prepare_headers(&mut parts.headers, &f, host.as_deref());
 
     use http_body_util::BodyExt as _;
-    let limited = http_body_util::Limited::new(body.map_err(ClientBodyError), client.max_body_bytes);
+    let limited =
+        http_body_util::Limited::new(body.map_err(ClientBodyError), client.max_body_bytes);
     let upstream_req = Request::from_parts(parts, Body::new(limited));
     let response = match tokio::time::timeout(f.timeout, client.pool.send(upstream_req)).await {
         Err(_) => {

@@ -414,10 +414,7 @@ async fn route_request(
     // The authority first (400 for a missing, repeated or malformed Host; 421 for another
     // server's), then one normalisation of the path: the route is chosen on the canonical path,
     // and that is the path the upstream receives.
-    match state
-        .served
-        .check(req.version(), req.uri(), req.headers())
-    {
+    match state.served.check(req.version(), req.uri(), req.headers()) {
         Ok(_) => {}
         Err(AuthorityError::Misdirected)
             if req.uri().path() == certbound_net::authority::HEALTH_PATH => {}
@@ -429,7 +426,9 @@ async fn route_request(
             tracing::debug!(error = %e, "request path refused");
             let refused = (
                 StatusCode::BAD_REQUEST,
-                axum::Json(serde_json::json!({"error": "invalid_request", "error_description": e.to_string()})),
+                axum::Json(
+                    serde_json::json!({"error": "invalid_request", "error_description": e.to_string()}),
+                ),
             );
             return ("unmatched".into(), refused.into_response(), Some(req));
         }
@@ -526,7 +525,11 @@ mod tests {
     #[test]
     fn the_canonical_path_replaces_the_path_only() {
         for (before, path, after) in [
-            ("/%61pi//x?q=%2e%2e&r=..%5c", "/api/x", "/api/x?q=%2e%2e&r=..%5c"),
+            (
+                "/%61pi//x?q=%2e%2e&r=..%5c",
+                "/api/x",
+                "/api/x?q=%2e%2e&r=..%5c",
+            ),
             ("https://gw.example/%61pi", "/api", "https://gw.example/api"),
             ("/api/x", "/api/x", "/api/x"),
         ] {

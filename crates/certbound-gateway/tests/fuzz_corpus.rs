@@ -193,7 +193,8 @@ pub fn gateway_path(data: &[u8]) {
         if b[i] == b'%' {
             let hex = &p[i + 1..i + 3];
             assert!(
-                hex.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c)),
+                hex.bytes()
+                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c)),
                 "{p:?}"
             );
             let v = u8::from_str_radix(hex, 16).unwrap();

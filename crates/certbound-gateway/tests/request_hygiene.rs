@@ -299,7 +299,11 @@ async fn underscore_and_cloud_identity_headers_never_reach_the_upstream() {
     ];
     let extra: String = forged.iter().map(|h| format!("{h}\r\n")).collect();
     let r = s
-        .get("/api/public/x", &token, &format!("{extra}X-Request-Id: r1\r\n"))
+        .get(
+            "/api/public/x",
+            &token,
+            &format!("{extra}X-Request-Id: r1\r\n"),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let received = s.received();
@@ -345,10 +349,7 @@ async fn http2_cookie_crumbs_are_joined_for_the_upstream() {
     assert_eq!(r.status(), 200);
     let received = s.received();
     let head = received.last().unwrap().to_ascii_lowercase();
-    let cookies: Vec<&str> = head
-        .lines()
-        .filter(|l| l.starts_with("cookie:"))
-        .collect();
+    let cookies: Vec<&str> = head.lines().filter(|l| l.starts_with("cookie:")).collect();
     assert_eq!(cookies, ["cookie: a=1; b=2; c=3"], "{head}");
 }
 
@@ -415,7 +416,9 @@ async fn host_headers_are_checked_and_other_authorities_get_421() {
         let received = s.received();
         let head = received.last().unwrap().to_ascii_lowercase();
         assert!(
-            head.contains(&format!("\r\nforwarded: for=127.0.0.1;proto=https;host=\"{ok}\"\r\n")),
+            head.contains(&format!(
+                "\r\nforwarded: for=127.0.0.1;proto=https;host=\"{ok}\"\r\n"
+            )),
             "{head}"
         );
     }

@@ -432,10 +432,7 @@ mod tests {
     fn host_header_hygiene() {
         let any = ServedAuthorities::any();
         let v = Version::HTTP_11;
-        assert_eq!(
-            check(&any, v, "/", &[]),
-            Err(AuthorityError::MissingHost)
-        );
+        assert_eq!(check(&any, v, "/", &[]), Err(AuthorityError::MissingHost));
         assert_eq!(
             check(&any, v, "/", &[b"a.example", b"a.example"]),
             Err(AuthorityError::DuplicateHost)
@@ -486,7 +483,12 @@ mod tests {
             assert!(ServedAuthorities::from_names([bad]).is_err(), "{bad}");
         }
         let local = ServedAuthorities::from_url("https://127.0.0.1:8443").unwrap();
-        for ok in ["127.0.0.1:8443", "localhost:8443", "[::1]:8443", "127.0.0.1"] {
+        for ok in [
+            "127.0.0.1:8443",
+            "localhost:8443",
+            "[::1]:8443",
+            "127.0.0.1",
+        ] {
             assert!(check(&local, v, "/", &[ok.as_bytes()]).is_ok(), "{ok}");
         }
         assert_eq!(
@@ -511,7 +513,12 @@ mod tests {
                 "{refused}"
             );
         }
-        for ok in ["127.0.0.1:8443", "127.0.0.1", "backend.internal:8443", "as.example"] {
+        for ok in [
+            "127.0.0.1:8443",
+            "127.0.0.1",
+            "backend.internal:8443",
+            "as.example",
+        ] {
             assert!(check(&https, v, "/", &[ok.as_bytes()]).is_ok(), "{ok}");
         }
         let mut mtls = ServedAuthorities::any();

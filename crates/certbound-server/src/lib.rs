@@ -452,7 +452,10 @@ fn serving(app: Router, other_listener_url: Option<&str>) -> Router {
             tracing::warn!(error = %e, "the other listener's authority is not checked");
         }
     }
-    app.layer(axum::middleware::from_fn_with_state(Arc::new(served), enforce))
+    app.layer(axum::middleware::from_fn_with_state(
+        Arc::new(served),
+        enforce,
+    ))
 }
 
 /// Applies a listener's client-certificate policy (TLS or a trusted proxy's header) before the

@@ -35,7 +35,12 @@ async fn each_listener_serves_its_own_authority_and_answers_421_for_the_other() 
         // Any other name passes (a proxy in front may send the backend address).
         (https, format!("backend.internal:{}", https.port()), 200),
     ] {
-        let r = exchange(listener, &s.ca_pem, &get(jwks, &format!("Host: {host}\r\n"))).await;
+        let r = exchange(
+            listener,
+            &s.ca_pem,
+            &get(jwks, &format!("Host: {host}\r\n")),
+        )
+        .await;
         assert_eq!(r.status, status, "{host} at {listener}: {}", r.body);
         if status == 421 {
             assert_eq!(r.error(), "invalid_request", "{}", r.body);
@@ -44,7 +49,11 @@ async fn each_listener_serves_its_own_authority_and_answers_421_for_the_other() 
     }
     // Syntax: 400 on both listeners, whatever the path.
     for listener in [https, mtls] {
-        let own = if listener == https { https_host } else { mtls_host };
+        let own = if listener == https {
+            https_host
+        } else {
+            mtls_host
+        };
         for (hosts, what) in [
             (String::new(), "no Host"),
             (format!("Host: {own}\r\nHost: {own}\r\n"), "two Hosts"),
