@@ -56,6 +56,12 @@ pub struct GatewayClientCert {
 pub struct ListenConfig {
     /// The mTLS listener (a client certificate is always required).
     pub https: SocketAddr,
+    /// The authorities (`Host`, `:authority`) the gateway serves: `host` (any port),
+    /// `host:port`, `*.domain` (one label) or `"*"` (any). Requests for another authority get
+    /// 421 Misdirected Request. Default: the DNS names and IP addresses of the server
+    /// certificate, and the listen address unless it is unspecified (`0.0.0.0`, `::`).
+    #[serde(default)]
+    pub server_names: Option<Vec<String>>,
 }
 
 /// `[tls]`.
@@ -141,6 +147,15 @@ pub struct ProxyConfig {
     /// The largest request body forwarded; larger → 413.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Client headers whose name contains `_`: `drop` (default), `reject` (400) or `allow`.
+    /// CGI-style upstreams read `X_Forwarded_For` as `X-Forwarded-For`.
+    #[serde(default)]
+    pub headers_with_underscores: crate::headers::UnderscoreAction,
+    /// Identity headers (docs/gateway.md) to forward anyway, by exact name, for an upstream that
+    /// relies on one set by a trusted proxy in front of the gateway. The gateway's own
+    /// (`Authorization`, `Forwarded`, `X-Forwarded-For/-Proto/-Host`) cannot be listed.
+    #[serde(default)]
+    pub pass_identity_headers: Vec<String>,
 }
 
 impl Default for ProxyConfig {
@@ -149,6 +164,8 @@ impl Default for ProxyConfig {
             connect_timeout_seconds: default_connect_timeout(),
             response_timeout_seconds: default_response_timeout(),
             max_body_bytes: default_max_body(),
+            headers_with_underscores: Default::default(),
+            pass_identity_headers: Vec::new(),
         }
     }
 }
@@ -305,6 +322,18 @@ impl GatewayConfig {
                     "must start with '/'".into(),
                 ));
             }
+            // Requests are matched on their canonical path (crate::path): a prefix that is not
+            // canonical would never match.
+            match crate::path::normalize(&r.path_prefix) {
+                Ok(p) if p == r.path_prefix => {}
+                Ok(p) => {
+                    return Err(err(
+                        &format!("routes[{i}].path_prefix"),
+                        format!("write it in canonical form: '{p}'"),
+                    ))
+                }
+                Err(e) => return Err(err(&format!("routes[{i}].path_prefix"), e.to_string())),
+            }
             match url::Url::parse(&r.upstream) {
                 Ok(u) if u.scheme() == "http" && u.host().is_some() && (u.path() == "/" || u.path().is_empty()) => {}
                 _ => {
@@ -315,6 +344,17 @@ impl GatewayConfig {
                 }
             }
         }
+        if let Some(names) = &c.listen.server_names {
+            certbound_net::authority::ServedAuthorities::from_names(
+                names.iter().map(String::as_str),
+            )
+            .map_err(|m| err("listen.server_names", m))?;
+        }
+        crate::headers::HeaderPolicy::new(
+            c.proxy.headers_with_underscores,
+            &c.proxy.pass_identity_headers,
+        )
+        .map_err(|m| err("proxy.pass_identity_headers", m))?;
         c.client_cert
             .https
             .to_policy(true)
@@ -381,6 +421,19 @@ scopes = ["transactions"]
                 "routes[0].upstream",
             ),
             (text.replace("/api/", "api/"), "routes[0].path_prefix"),
+            (text.replace("/api/", "/api/../"), "routes[0].path_prefix"),
+            (text.replace("/api/", "/%61pi/"), "routes[0].path_prefix"),
+            (
+                text.replace("[tls]", "server_names = [\"user@x\"]\n[tls]"),
+                "listen.server_names",
+            ),
+            (
+                text.replace(
+                    "[[routes]]",
+                    "[proxy]\npass_identity_headers = [\"Forwarded\"]\n[[routes]]",
+                ),
+                "proxy.pass_identity_headers",
+            ),
             (
                 text.replace("client_id = \"gateway\"\n", ""),
                 "authorization_server.client_id",

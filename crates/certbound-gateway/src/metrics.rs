@@ -2,6 +2,7 @@
 //! plus the gateway's own (token checks, refusals by reason, token caches, upstream errors,
 //! discovery). Nothing of the authorization server is registered here.
 
+use crate::headers::Dropped;
 use crate::refusal::RefusalReason;
 use certbound_net::metrics::prometheus_client::metrics::{
     counter::Counter, family::Family, gauge::Gauge,
@@ -25,6 +26,7 @@ pub struct GatewayMetrics {
     cache: Family<CacheLabels, Counter>,
     /// Gateway requests the upstream could not answer (502, 504).
     pub upstream_errors: Counter,
+    headers_dropped: Family<ReasonLabels, Counter>,
     /// Failed attempts to discover the authorization server.
     pub discovery_failures: Counter,
     /// 1 once the authorization server was discovered (metadata and JWKS loaded), else 0.
@@ -53,6 +55,12 @@ impl GatewayMetrics {
         let refused = Family::<ReasonLabels, Counter>::default();
         let cache = Family::<CacheLabels, Counter>::default();
         let upstream_errors = Counter::default();
+        let headers_dropped = Family::<ReasonLabels, Counter>::default();
+        for why in [Dropped::Underscore, Dropped::Identity] {
+            let _ = headers_dropped.get_or_create(&ReasonLabels {
+                reason: why.label(),
+            });
+        }
         let discovery_failures = Counter::default();
         let discovered = Gauge::default();
         let allowed = token_checks
@@ -84,6 +92,11 @@ impl GatewayMetrics {
             upstream_errors.clone(),
         );
         registry.register(
+            "gateway_headers_dropped",
+            "Client request headers the gateway did not forward, by reason (underscore: a name with '_'; identity: a header that could claim an identity)",
+            headers_dropped.clone(),
+        );
+        registry.register(
             "gateway_discovery_failures",
             "Failed attempts to discover the authorization server (metadata and JWKS)",
             discovery_failures.clone(),
@@ -101,6 +114,7 @@ impl GatewayMetrics {
             refused,
             cache,
             upstream_errors,
+            headers_dropped,
             discovery_failures,
             discovered,
             pulls: Mutex::new(Vec::new()),
@@ -124,6 +138,15 @@ impl GatewayMetrics {
             &self.token_checks,
             error_code.unwrap_or(RefusalReason::MissingToken.label()),
         );
+    }
+
+    /// Counts a client header that was not forwarded.
+    pub fn header_dropped(&self, why: Dropped) {
+        self.headers_dropped
+            .get_or_create(&ReasonLabels {
+                reason: why.label(),
+            })
+            .inc();
     }
 
     /// Reads `pull` at every scrape: for counters kept by other components (cache statistics),

@@ -1,14 +1,20 @@
 //! Forwarding a checked request to its upstream: hop-by-hop headers removed, identity headers
-//! stripped, `Forwarded`/`X-Forwarded-*` set by the gateway, the verified JWT as the only
-//! credential, bounded body, timeouts mapped to 502/504.
+//! stripped ([`crate::headers`]), `Forwarded`/`X-Forwarded-*` set by the gateway, the verified JWT
+//! as the only credential, bounded body, timeouts mapped to 502/504, and a request body the client
+//! broke (malformed chunked encoding, cut off) answered 400: the client's fault, not the upstream's.
 
+use crate::headers::{join_cookies, quoted_string, HeaderPolicy};
+use crate::metrics::GatewayMetrics;
 use crate::upstream::{UpstreamError, UpstreamPool};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Request, StatusCode, Uri, Version};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use crate::headers::is_identity_header;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -22,29 +28,14 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
-/// Incoming headers that could claim an identity to the upstream (a forwarded certificate, a
-/// client address, a user): the gateway is the only source of identity, so these are dropped.
-const IDENTITY_HEADERS: [&str; 9] = [
+/// Headers only the gateway sets: whatever the client sent is removed before they are written.
+const GATEWAY_SET: [&str; 6] = [
     "authorization",
     "forwarded",
-    "client-cert",
-    "client-cert-chain",
-    "ssl-client-cert",
-    "x-real-ip",
-    "remote-user",
-    "x-remote-user",
-    "x-user",
-];
-const IDENTITY_PREFIXES: [&str; 9] = [
-    "x-forwarded-",
-    "x-ssl-",
-    "x-client-cert",
-    "x-client-verify",
-    "x-amzn-mtls-",
-    "x-authenticated-",
-    "x-certbound-",
-    "x-remote-",
-    "x-auth-",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded",
 ];
 
 /// A pooled HTTP/1.1 client to upstreams.
@@ -52,18 +43,35 @@ const IDENTITY_PREFIXES: [&str; 9] = [
 pub struct UpstreamClient {
     pool: UpstreamPool,
     max_body_bytes: usize,
+    headers: HeaderPolicy,
+    metrics: Option<Arc<GatewayMetrics>>,
 }
 
 impl UpstreamClient {
     /// A client with the connect timeout and the request-body limit; idle connections are kept
-    /// for 60 s, at most 256 per upstream.
+    /// for 60 s, at most 256 per upstream. Headers follow the default [`HeaderPolicy`].
     pub fn new(connect_timeout: Duration, max_body_bytes: usize) -> Self {
         UpstreamClient {
             pool: UpstreamPool::new(connect_timeout, Duration::from_secs(60), 256),
             max_body_bytes,
+            headers: HeaderPolicy::default(),
+            metrics: None,
         }
     }
+
+    /// The same with the configured header rules, counting dropped headers in `metrics`.
+    pub fn with_headers(mut self, headers: HeaderPolicy, metrics: Arc<GatewayMetrics>) -> Self {
+        self.headers = headers;
+        self.metrics = Some(metrics);
+        self
+    }
 }
+
+/// The error of a request body the *client* failed to deliver (malformed chunked encoding, a
+/// connection closed mid-body), told apart from upstream failures by its type in the error chain.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the request body from the client: {0}")]
+pub struct ClientBodyError(#[source] axum::Error);
 
 /// What the gateway adds to a forwarded request.
 pub struct Forward<'a> {
@@ -122,9 +130,19 @@ pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>
     };
     parts.uri = uri;
     parts.version = Version::HTTP_11;
+    let dropped = |why: crate::headers::Dropped| {
+        if let Some(m) = &client.metrics {
+            m.header_dropped(why);
+        }
+    };
+    if let Err(e) = client.headers.strip(&mut parts.headers, dropped) {
+        return gateway_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string());
+    }
     prepare_headers(&mut parts.headers, &f, host.as_deref());
 
-    let limited = http_body_util::Limited::new(body, client.max_body_bytes);
+    use http_body_util::BodyExt as _;
+    let limited =
+        http_body_util::Limited::new(body.map_err(ClientBodyError), client.max_body_bytes);
     let upstream_req = Request::from_parts(parts, Body::new(limited));
     let response = match tokio::time::timeout(f.timeout, client.pool.send(upstream_req)).await {
         Err(_) => {
@@ -135,11 +153,19 @@ pub async fn forward(client: &UpstreamClient, req: Request<Body>, f: Forward<'_>
             )
         }
         Ok(Err(e)) => {
-            if is_body_limit(&e) {
+            if in_chain::<http_body_util::LengthLimitError>(&e) {
                 return gateway_error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "request_too_large",
                     "the request body exceeds the gateway's limit",
+                );
+            }
+            if in_chain::<ClientBodyError>(&e) {
+                tracing::debug!(upstream = %f.upstream, error = %e, "the client's request body failed");
+                return gateway_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the request body is malformed or ended early",
                 );
             }
             tracing::warn!(upstream = %f.upstream, error = %e, "upstream request failed");
@@ -180,10 +206,11 @@ fn upstream_uri(upstream: &Uri, request: &Uri) -> Result<Uri, http::Error> {
     }
 }
 
-fn is_body_limit(e: &UpstreamError) -> bool {
+/// Whether an error of type `E` is in `e`'s source chain.
+fn in_chain<E: std::error::Error + 'static>(e: &UpstreamError) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if s.is::<http_body_util::LengthLimitError>() {
+        if s.is::<E>() {
             return true;
         }
         source = s.source();
@@ -208,21 +235,21 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Whether an incoming header could claim an identity to the upstream.
-pub fn is_identity_header(name: &str) -> bool {
-    IDENTITY_HEADERS.contains(&name) || IDENTITY_PREFIXES.iter().any(|p| name.starts_with(p))
-}
-
+/// The gateway's own headers on a request whose client headers were already filtered
+/// ([`HeaderPolicy::strip`]): hop-by-hop removed, `Cookie` joined, `Authorization` with the JWT,
+/// `Forwarded` and `X-Forwarded-*` (any client value of these is removed first, whatever the
+/// policy passed through).
 fn prepare_headers(headers: &mut HeaderMap, f: &Forward<'_>, host: Option<&str>) {
     strip_hop_by_hop(headers);
     let identity: Vec<HeaderName> = headers
         .keys()
-        .filter(|n| is_identity_header(n.as_str()))
+        .filter(|n| GATEWAY_SET.contains(&n.as_str()))
         .cloned()
         .collect();
     for n in identity {
         headers.remove(n);
     }
+    join_cookies(headers);
     headers.remove(http::header::HOST);
     if let Ok(v) = HeaderValue::try_from(format!("Bearer {}", f.jwt)) {
         headers.insert(http::header::AUTHORIZATION, v);
@@ -235,10 +262,11 @@ fn prepare_headers(headers: &mut HeaderMap, f: &Forward<'_>, host: Option<&str>)
     } else {
         let _ = write!(forwarded, "for={ip};proto=https");
     }
-    if let Some(h) = host.filter(|h| h.chars().all(|c| c.is_ascii_graphic())) {
-        forwarded.push_str(";host=\"");
-        forwarded.extend(h.chars().filter(|c| *c != '"'));
-        forwarded.push('"');
+    // The host is a validated host[:port] (certbound_net::authority); quoted all the same, so no
+    // value can end the parameter early.
+    if let Some((h, q)) = host.and_then(|h| Some((h, quoted_string(h)?))) {
+        forwarded.push_str(";host=");
+        forwarded.push_str(&q);
         if let Ok(v) = HeaderValue::from_str(h) {
             headers.insert(HeaderName::from_static("x-forwarded-host"), v);
         }
@@ -311,6 +339,7 @@ mod tests {
             jwt: "the.jwt.here",
             timeout: Duration::from_secs(1),
         };
+        HeaderPolicy::default().strip(&mut h, |_| {}).unwrap();
         prepare_headers(&mut h, &f, Some("gateway.example"));
         assert_eq!(h["authorization"], "Bearer the.jwt.here");
         assert_eq!(h["x-forwarded-for"], "2001:db8::1");

@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use certbound_net::authority::{AuthorityError, ServedAuthorities};
 use certbound_net::{load_cert_chain, server_config, ClientCertMode, ConnectionInfo, ServeOptions};
 use http::{Request, StatusCode, Uri};
 use rustls_pki_types::CertificateDer;
@@ -49,6 +50,7 @@ struct Route {
 struct GatewayState {
     metrics: Arc<GatewayMetrics>,
     routes: Vec<Route>,
+    served: ServedAuthorities,
     discovery: Arc<Discovery>,
     realm: String,
     upstream: UpstreamClient,
@@ -127,18 +129,33 @@ pub async fn start_on(
     routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
     let metrics = Arc::new(GatewayMetrics::new());
     let discovery = Arc::new(Discovery::default());
+    let headers = crate::headers::HeaderPolicy::new(
+        config.proxy.headers_with_underscores,
+        &config.proxy.pass_identity_headers,
+    )
+    .map_err(|m| GatewayError::Config(format!("proxy.pass_identity_headers: {m}")))?;
+    let (chain, key) = certbound_net::load_key_pair(&config.tls.cert, &config.tls.key)?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| certbound_net::BindError {
+            addr: config.listen.https,
+            setting: "[listen] https",
+            source,
+        })?;
+    let served = served_authorities(&config, &chain, local)?;
     let state = Arc::new(GatewayState {
         metrics: metrics.clone(),
         routes,
+        served,
         discovery: discovery.clone(),
         realm: config.realm.clone(),
         upstream: UpstreamClient::new(
             Duration::from_secs(config.proxy.connect_timeout_seconds),
             config.proxy.max_body_bytes,
-        ),
+        )
+        .with_headers(headers, metrics.clone()),
     });
 
-    let (chain, key) = certbound_net::load_key_pair(&config.tls.cert, &config.tls.key)?;
     let mut client_cas = Vec::new();
     for p in &config.tls.client_ca {
         client_cas.extend(load_cert_chain(p)?);
@@ -247,6 +264,53 @@ fn record_certificates(
     ]);
 }
 
+/// The authorities the gateway answers for (others get 421): `[listen] server_names`, or by
+/// default the server certificate's DNS names and IP addresses at the listen port and at 443 (a
+/// gateway published through a port mapping), and the listen address itself unless it is
+/// unspecified. Loopback names stand for each other (certbound_net::authority).
+fn served_authorities(
+    config: &GatewayConfig,
+    chain: &[CertificateDer<'static>],
+    local: SocketAddr,
+) -> Result<ServedAuthorities, GatewayError> {
+    let err = |m: String| GatewayError::Config(format!("listen.server_names: {m}"));
+    if let Some(names) = &config.listen.server_names {
+        return ServedAuthorities::from_names(names.iter().map(String::as_str)).map_err(err);
+    }
+    let mut served = ServedAuthorities::from_names(Vec::<&str>::new()).map_err(err)?;
+    let port = local.port();
+    let leaf = certbound_core::ClientCertificate::new(
+        chain.iter().take(1).cloned().collect(),
+        certbound_core::CertificateSource::Tls,
+    );
+    let mut hosts: Vec<String> = Vec::new();
+    if let Some(Ok(parsed)) = leaf.as_ref().map(|c| c.parsed()) {
+        for san in &parsed.sans {
+            match san {
+                certbound_core::identity::san::PresentedSan::Dns(d) => hosts.push(d.clone()),
+                certbound_core::identity::san::PresentedSan::Ip(ip) => hosts.push(match ip {
+                    std::net::IpAddr::V4(v4) => v4.to_string(),
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                }),
+                _ => {}
+            }
+        }
+    }
+    if !local.ip().is_unspecified() {
+        hosts.push(match local.ip() {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        });
+    }
+    for h in hosts {
+        for p in [port, 443] {
+            // A certificate name that is not a valid host (an odd SAN) is simply not served.
+            let _ = served.add(&format!("{h}:{p}"));
+        }
+    }
+    Ok(served)
+}
+
 fn route(r: &RouteConfig, config: &GatewayConfig) -> Option<Route> {
     Some(Route {
         prefix: r.path_prefix.clone(),
@@ -291,30 +355,6 @@ fn as_client(config: &GatewayConfig) -> Result<reqwest::Client, GatewayError> {
         );
     }
     b.build().map_err(|e| err(e.to_string()))
-}
-
-/// Whether a path contains dot segments (plain or percent-encoded), which upstreams might
-/// normalise differently from the gateway's prefix match.
-fn has_dot_segments(path: &str) -> bool {
-    /// A segment that is `.` or `..` once `%2e`/`%2E` are decoded.
-    fn is_dot(seg: &str) -> bool {
-        let mut rest = seg.as_bytes();
-        let mut dots = 0;
-        while !rest.is_empty() {
-            match rest {
-                [b'.', tail @ ..] => rest = tail,
-                [b'%', b'2', b'e' | b'E', tail @ ..] => rest = tail,
-                _ => return false,
-            }
-            dots += 1;
-        }
-        dots == 1 || dots == 2
-    }
-    let encoded_slash = path
-        .as_bytes()
-        .windows(3)
-        .any(|w| w[0] == b'%' && w[1] == b'2' && (w[2] | 0x20) == b'f');
-    encoded_slash || path.split('/').any(is_dot)
 }
 
 async fn handle(
@@ -371,16 +411,34 @@ async fn route_request(
     conn: Option<Extension<ConnectionInfo>>,
     req: Request<Body>,
 ) -> Routed {
-    let path = req.uri().path();
+    // The authority first (400 for a missing, repeated or malformed Host; 421 for another
+    // server's), then one normalisation of the path: the route is chosen on the canonical path,
+    // and that is the path the upstream receives.
+    match state.served.check(req.version(), req.uri(), req.headers()) {
+        Ok(_) => {}
+        Err(AuthorityError::Misdirected)
+            if req.uri().path() == certbound_net::authority::HEALTH_PATH => {}
+        Err(e) => return ("unmatched".into(), e.response(), Some(req)),
+    }
+    let path = match crate::path::normalize(req.uri().path()) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!(error = %e, "request path refused");
+            let refused = (
+                StatusCode::BAD_REQUEST,
+                axum::Json(
+                    serde_json::json!({"error": "invalid_request", "error_description": e.to_string()}),
+                ),
+            );
+            return ("unmatched".into(), refused.into_response(), Some(req));
+        }
+    };
     if path == "/health" {
         let ok = (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok"})),
         );
         return ("/health".into(), ok.into_response(), Some(req));
-    }
-    if has_dot_segments(path) {
-        return ("unmatched".into(), (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "invalid_request", "error_description": "dot segments and encoded slashes are not allowed in the path"}))).into_response(), Some(req));
     }
     let Some(route) = state.routes.iter().find(|r| path.starts_with(&r.prefix)) else {
         let not_found = (
@@ -409,7 +467,7 @@ async fn route_request(
     let token = match checked {
         Ok(t) => t,
         Err(rejection) => {
-            crate::audit::refused(&rejection, certificate, Some(conn.peer_addr), path);
+            crate::audit::refused(&rejection, certificate, Some(conn.peer_addr), &path);
             state
                 .metrics
                 .refused(rejection.reason(), rejection.error_code());
@@ -418,6 +476,11 @@ async fn route_request(
     };
     state.metrics.allowed();
     let jwt = token.raw.clone();
+    let mut req = req;
+    if let Err(e) = with_path(req.uri_mut(), &path) {
+        tracing::warn!(error = %e, "canonical path does not form a URI");
+        return (endpoint, StatusCode::BAD_REQUEST.into_response(), None);
+    }
     let response = forward(
         &state.upstream,
         req,
@@ -438,24 +501,41 @@ async fn route_request(
     (endpoint, response, None)
 }
 
+/// Replaces the path of `uri` with `path`, keeping its scheme, authority and query (the query is
+/// forwarded unchanged).
+fn with_path(uri: &mut Uri, path: &str) -> Result<(), http::Error> {
+    if uri.path() == path {
+        return Ok(());
+    }
+    let mut parts = std::mem::take(uri).into_parts();
+    let pq = match parts.path_and_query.as_ref().and_then(|pq| pq.query()) {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    parts.path_and_query = Some(pq.parse()?);
+    *uri = Uri::from_parts(parts)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::has_dot_segments;
+    use super::with_path;
+    use http::Uri;
 
     #[test]
-    fn dot_segments_are_detected() {
-        assert!(has_dot_segments("/api/../admin"));
-        assert!(has_dot_segments("/api/%2E%2e/admin"));
-        assert!(has_dot_segments("/api/./x"));
-        assert!(has_dot_segments("/api%2Fadmin"));
-        assert!(!has_dot_segments("/api/transactions/1.json"));
-        assert!(!has_dot_segments("/api/..hidden"));
-        assert!(has_dot_segments("/api/%2e"));
-        assert!(has_dot_segments("/api/.%2E/x"));
-        assert!(has_dot_segments("/api%2fadmin"));
-        assert!(!has_dot_segments("/api/.../x"));
-        assert!(!has_dot_segments("/api/%2e%2e%2e"));
-        assert!(!has_dot_segments("/api/%2"));
-        assert!(!has_dot_segments("/"));
+    fn the_canonical_path_replaces_the_path_only() {
+        for (before, path, after) in [
+            (
+                "/%61pi//x?q=%2e%2e&r=..%5c",
+                "/api/x",
+                "/api/x?q=%2e%2e&r=..%5c",
+            ),
+            ("https://gw.example/%61pi", "/api", "https://gw.example/api"),
+            ("/api/x", "/api/x", "/api/x"),
+        ] {
+            let mut uri: Uri = before.parse().unwrap();
+            with_path(&mut uri, path).unwrap();
+            assert_eq!(uri.to_string(), after);
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Fuzz harnesses for the gateway's parsers of hostile input (bearer tokens, JWT access tokens,
-//! `gateway.toml`), and their corpus replay.
+//! `gateway.toml`, request paths), and their corpus replay.
 //!
 //! This one file is both an integration test (`cargo test -p certbound-gateway --test
 //! fuzz_corpus`, replaying `fuzz/corpus/{jwt,gateway_config}/` and the matching
@@ -159,6 +159,81 @@ pub fn gateway_config(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// gateway_path: the one normalisation of a request path (certbound_gateway::path).
+// ---------------------------------------------------------------------------------------------
+
+/// Input: a request path (lossy UTF-8, as `http` hands it over). Properties: never a panic; an
+/// accepted path is canonical: it starts with `/`, normalises to itself, has no empty, `.` or
+/// `..` segment, no `;`, `\` or character outside RFC 3986 `pchar`, only upper-case escapes, none of
+/// `/`, `\`, a control character or another escape, its escapes decode to UTF-8, and it is a
+/// valid request target; a path that is already canonical is returned unchanged.
+pub fn gateway_path(data: &[u8]) {
+    let input = String::from_utf8_lossy(data);
+    let Ok(p) = certbound_gateway::path::normalize(&input) else {
+        return;
+    };
+    assert!(p.starts_with('/'), "{p:?}");
+    assert_eq!(
+        certbound_gateway::path::normalize(&p).as_deref(),
+        Ok(p.as_str()),
+        "not a fixed point"
+    );
+    assert!(
+        !p.contains("//") && !p.contains(';') && !p.contains('\\'),
+        "{p:?}"
+    );
+    assert!(
+        !p.split('/').any(|s| s == "." || s == ".."),
+        "dot segment in {p:?}"
+    );
+    let b = p.as_bytes();
+    let mut decoded = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = &p[i + 1..i + 3];
+            assert!(
+                hex.bytes()
+                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c)),
+                "{p:?}"
+            );
+            let v = u8::from_str_radix(hex, 16).unwrap();
+            assert!(!matches!(v, b'/' | b'\\' | 0..=0x1f | 0x7f), "{p:?}");
+            assert!(
+                !(v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~')),
+                "unreserved left escaped in {p:?}"
+            );
+            if v == b'%' {
+                let next = p.get(i + 3..i + 5).unwrap_or("");
+                assert!(
+                    next.len() < 2 || !next.bytes().all(|c| c.is_ascii_hexdigit()),
+                    "an escaped escape in {p:?}"
+                );
+            }
+            decoded.push(v);
+            i += 3;
+        } else {
+            assert!(
+                b[i].is_ascii_alphanumeric() || b"-._~!$&'()*+,=:@/".contains(&b[i]),
+                "{p:?}"
+            );
+            decoded.push(b[i]);
+            i += 1;
+        }
+    }
+    assert!(std::str::from_utf8(&decoded).is_ok(), "{p:?}");
+    assert!(p.parse::<http::uri::PathAndQuery>().is_ok(), "{p:?}");
+    if input.starts_with('/')
+        && !input.contains("//")
+        && input
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-._~!$&'()*+,=:@/".contains(&c))
+    {
+        assert_eq!(p, input, "a canonical path was changed");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Corpus replay (CI).
 // ---------------------------------------------------------------------------------------------
 
@@ -177,6 +252,11 @@ fn replay_jwt() {
 #[test]
 fn replay_gateway_config() {
     replay("gateway_config", gateway_config);
+}
+
+#[test]
+fn replay_gateway_path() {
+    replay("gateway_path", gateway_path);
 }
 
 /// The committed seed tokens were signed by the key in [`jwks`]: at least one still verifies

@@ -283,7 +283,14 @@ pub async fn start_on(
     tasks.push(tokio::spawn(certbound_net::serve(
         https,
         https_tls.clone(),
-        listener_app(&app, &config.https_cert_policy, &metrics, "https", limits),
+        listener_app(
+            &app,
+            &config.https_cert_policy,
+            &metrics,
+            "https",
+            limits,
+            cfg.listen.mtls_url.as_deref(),
+        ),
         ServeOptions::with_limits("https", limits).metered(&metrics),
         stopped(rx.clone()),
     )));
@@ -300,7 +307,14 @@ pub async fn start_on(
         tasks.push(tokio::spawn(certbound_net::serve(
             listener,
             tls,
-            listener_app(&app, &config.mtls_cert_policy, &metrics, "mtls", limits),
+            listener_app(
+                &app,
+                &config.mtls_cert_policy,
+                &metrics,
+                "mtls",
+                limits,
+                Some(&cfg.issuer),
+            ),
             ServeOptions::with_limits("mtls", limits).metered(&metrics),
             stopped(rx.clone()),
         )));
@@ -397,24 +411,50 @@ async fn maintenance(
 }
 
 /// One listener's application: the routes behind its client-certificate policy and request
-/// metrics. Layers run outside in: metrics, certificate policy, body limit, routes.
+/// metrics. Layers run outside in: metrics, authority (not `other_listener_url`'s), certificate
+/// policy, body limit, routes.
 fn listener_app(
     app: &Router,
     policy: &certbound_net::client_cert::ClientCertPolicy,
     metrics: &Arc<certbound_net::metrics::Metrics>,
     listener: &'static str,
     limits: &certbound_net::Limits,
+    other_listener_url: Option<&str>,
 ) -> Router {
-    with_cert_policy(
+    let app = with_cert_policy(
         app.clone().layer(axum::middleware::from_fn_with_state(
             Arc::new(limits.clone()),
             certbound_net::limits::buffer_body,
         )),
         policy,
-    )
-    .layer(axum::middleware::from_fn_with_state(
+    );
+    serving(app, other_listener_url).layer(axum::middleware::from_fn_with_state(
         (metrics.clone(), listener),
         certbound_net::metrics::record,
+    ))
+}
+
+/// Refuses, on one listener, requests for the *other* listener's authority (421: an HTTP/2 client
+/// coalescing its connections would send a request for the mTLS alias over the conventional
+/// listener, without its certificate) and requests with a missing, repeated or malformed `Host`
+/// (400): see `certbound_net::authority`. Other authorities pass: behind a proxy, `Host` may be
+/// the backend address.
+fn serving(app: Router, other_listener_url: Option<&str>) -> Router {
+    use certbound_net::authority::{enforce, ServedAuthorities};
+    let mut served = ServedAuthorities::any();
+    let other = other_listener_url.and_then(|u| {
+        let u = url::Url::parse(u).ok()?;
+        Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
+    });
+    if let Some(other) = other {
+        if let Err(e) = served.refuse(&other) {
+            // Not reached: the configuration loader accepts only https://host[:port].
+            tracing::warn!(error = %e, "the other listener's authority is not checked");
+        }
+    }
+    app.layer(axum::middleware::from_fn_with_state(
+        Arc::new(served),
+        enforce,
     ))
 }
 

@@ -58,6 +58,35 @@ pub async fn connect(addr: SocketAddr, ca_pem: &str) -> TlsStream<TcpStream> {
         .expect("TLS handshake")
 }
 
+/// The same, presenting a client certificate (PEM chain and key): for listeners that require one
+/// (the gateway, the mTLS listener).
+pub async fn connect_as(
+    addr: SocketAddr,
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> TlsStream<TcpStream> {
+    use rustls::pki_types::PrivateKeyDer;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.expect("CA PEM")).expect("CA");
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .map(|c| c.expect("certificate PEM"))
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM");
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .expect("client certificate");
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    TlsConnector::from(Arc::new(config))
+        .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+        .await
+        .expect("TLS handshake")
+}
+
 /// Reads a response until the server closes the connection (send `Connection: close`), at most
 /// `limit` long.
 pub async fn read_response(stream: &mut TlsStream<TcpStream>, limit: Duration) -> RawResponse {

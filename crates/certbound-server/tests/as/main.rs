@@ -3,6 +3,7 @@
 
 pub use certbound_testkit as support;
 
+mod authority;
 mod diagnostics;
 mod discovery;
 mod hostile;
