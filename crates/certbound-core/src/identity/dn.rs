@@ -81,6 +81,9 @@
 //!    it to `i`, and `clıent-a` must not equal `client-a`). This was checked exhaustively against
 //!    Python's `str.casefold()` (Unicode 14): both induce the same equivalence classes on every
 //!    code point. Confusables from different scripts (Cyrillic `с` vs Latin `c`) stay different.
+//!    **Strict matching** ([`Folding::Canonical`], the default) additionally requires the values
+//!    to be equal with NFC in place of NFKC, so compatibility look-alikes (fullwidth `ｐ`, `ª`,
+//!    `²`, `Ⅰ`) never pass for plain letters; [`Folding::Compatibility`] is RFC 4518 as written.
 //! 4. **Insignificant spaces**: leading and trailing spaces are dropped and every inner run of
 //!    spaces counts as one space (`Example,  Inc.` equals `Example, Inc.`, but `Example,Inc.`
 //!    does not). A value of only spaces equals any other such value.
