@@ -154,9 +154,7 @@ impl AuthorizationServerConfig {
         crate::tokens::IntrospectionLimits {
             cache_ttl: std::time::Duration::from_secs(self.introspection_cache_seconds),
             cache_entries: self.introspection_cache_entries,
-            negative_ttl: std::time::Duration::from_secs(
-                self.introspection_negative_cache_seconds,
-            ),
+            negative_ttl: std::time::Duration::from_secs(self.introspection_negative_cache_seconds),
             negative_entries: self.introspection_negative_cache_entries,
             calls_per_certificate: self.introspection_calls_per_certificate,
             tracked_certificates: self.introspection_tracked_certificates,
@@ -336,7 +334,12 @@ impl GatewayConfig {
         }
         a.introspection_calls_per_certificate
             .validate()
-            .map_err(|m| err("authorization_server.introspection_calls_per_certificate", m))?;
+            .map_err(|m| {
+                err(
+                    "authorization_server.introspection_calls_per_certificate",
+                    m,
+                )
+            })?;
         if c.routes.is_empty() {
             return Err(err(
                 "routes",

@@ -67,10 +67,7 @@ impl TokenGuard {
             self.verifier.verify(token).await
         } else {
             match &self.introspector {
-                Some(i) => {
-                    i.exchange(token, certificate.map(|c| c.thumbprint()))
-                        .await
-                }
+                Some(i) => i.exchange(token, certificate.map(|c| c.thumbprint())).await,
                 None => Err(TokenError::Malformed),
             }
         };

@@ -112,7 +112,12 @@ impl Setup {
     }
 
     /// What a phantom-token caller gets from the AS with `Accept: application/jwt`.
-    async fn introspect_as_jwt(&self, cert: &IssuedCertificate, client_id: &str, token: &str) -> String {
+    async fn introspect_as_jwt(
+        &self,
+        cert: &IssuedCertificate,
+        client_id: &str,
+        token: &str,
+    ) -> String {
         let r = self
             .auth
             .http(Some(cert))
@@ -174,7 +179,10 @@ async fn layer_api(s: &Setup) -> String {
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("https://127.0.0.1:{}/x", listener.local_addr().unwrap().port());
+    let url = format!(
+        "https://127.0.0.1:{}/x",
+        listener.local_addr().unwrap().port()
+    );
     tokio::spawn(certbound_net::serve(
         listener,
         tls,
@@ -238,7 +246,14 @@ async fn a_signed_introspection_answer_never_passes_as_an_access_token() {
     // The tower layer refuses them too.
     let url = layer_api(&s).await;
     for twin in &twins {
-        let r = s.auth.http(Some(&o)).get(&url).bearer_auth(twin).send().await.unwrap();
+        let r = s
+            .auth
+            .http(Some(&o))
+            .get(&url)
+            .bearer_auth(twin)
+            .send()
+            .await
+            .unwrap();
         assert_not_an_access_token(&TestServer::read(r).await);
     }
 
@@ -279,7 +294,10 @@ async fn garbage_tokens_cost_the_as_a_bounded_number_of_calls_and_valid_tokens_s
     for n in 0..30 {
         let r = s.call(&o, &format!("garbage-{n}")).await;
         match r.status.as_u16() {
-            401 => assert!(r.header("www-authenticate").unwrap().contains("invalid_token")),
+            401 => assert!(r
+                .header("www-authenticate")
+                .unwrap()
+                .contains("invalid_token")),
             429 => {
                 let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
                 assert!(retry >= 1);
@@ -290,7 +308,11 @@ async fn garbage_tokens_cost_the_as_a_bounded_number_of_calls_and_valid_tokens_s
         }
     }
     assert_eq!(limited, 26);
-    assert_eq!(introspector.as_calls(), 5, "bounded by the certificate's burst");
+    assert_eq!(
+        introspector.as_calls(),
+        5,
+        "bounded by the certificate's burst"
+    );
     // The valid token's cached answer survived the flood (no new call), for the same certificate.
     assert_eq!(s.call(&o, &opaque).await.status, 201);
     assert_eq!(introspector.as_calls(), 5);

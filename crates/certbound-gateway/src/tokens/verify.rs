@@ -885,45 +885,95 @@ pub(crate) mod tests {
                 TokenError::WrongType,
             ),
             (
-                answer(&other, "token-introspection+jwt", "gateway", active(claims())),
+                answer(
+                    &other,
+                    "token-introspection+jwt",
+                    "gateway",
+                    active(claims()),
+                ),
                 TokenError::BadSignature,
             ),
             (
-                answer(&s, "token-introspection+jwt", "gateway", json!({"active": false})),
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    json!({"active": false}),
+                ),
                 TokenError::Inactive,
             ),
             (
-                answer(&s, "token-introspection+jwt", "gateway", with(&|c| c["active"] = json!("true"))),
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["active"] = json!("true")),
+                ),
                 TokenError::Inactive,
             ),
             (
-                answer(&s, "token-introspection+jwt", "gateway", with(&|c| c["exp"] = json!(now - 120))),
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["exp"] = json!(now - 120)),
+                ),
                 TokenError::Expired,
             ),
             (
-                answer(&s, "token-introspection+jwt", "gateway", with(&|c| c["iss"] = json!("https://other"))),
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["iss"] = json!("https://other")),
+                ),
                 TokenError::WrongIssuer,
             ),
             (
-                answer(&s, "token-introspection+jwt", "gateway", with(&|c| c["aud"] = json!("https://other"))),
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["aud"] = json!("https://other")),
+                ),
                 TokenError::WrongAudience,
             ),
             (
-                answer(&s, "token-introspection+jwt", "gateway", with(&|c| c["cnf"] = json!({"jkt": "x"}))),
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["cnf"] = json!({"jkt": "x"})),
+                ),
                 TokenError::UnsupportedConfirmation,
             ),
             (
-                answer(&s, "token-introspection+jwt", "gateway", with(&|c| {
-                    c.as_object_mut().unwrap().remove("exp");
-                })),
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| {
+                        c.as_object_mut().unwrap().remove("exp");
+                    }),
+                ),
                 TokenError::Malformed,
             ),
             (
-                sign(&s, "k1", "token-introspection+jwt", &json!({"iss": ISS, "aud": "gateway", "iat": now + 600, "token_introspection": active(claims())})),
+                sign(
+                    &s,
+                    "k1",
+                    "token-introspection+jwt",
+                    &json!({"iss": ISS, "aud": "gateway", "iat": now + 600, "token_introspection": active(claims())}),
+                ),
                 TokenError::NotYetValid,
             ),
             (
-                sign(&s, "k1", "token-introspection+jwt", &json!({"iss": "https://other", "aud": "gateway", "iat": now, "token_introspection": active(claims())})),
+                sign(
+                    &s,
+                    "k1",
+                    "token-introspection+jwt",
+                    &json!({"iss": "https://other", "aud": "gateway", "iat": now, "token_introspection": active(claims())}),
+                ),
                 TokenError::WrongIssuer,
             ),
         ];

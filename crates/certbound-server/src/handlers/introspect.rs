@@ -146,7 +146,10 @@ mod tests {
         assert_eq!(accept(&["application/json"]), AnswerForm::Json);
         assert_eq!(accept(&["*/*"]), AnswerForm::Json);
         assert_eq!(accept(&["application/jwt"]), AnswerForm::LegacyJwt);
-        assert_eq!(accept(&["Application/JWT; charset=x"]), AnswerForm::LegacyJwt);
+        assert_eq!(
+            accept(&["Application/JWT; charset=x"]),
+            AnswerForm::LegacyJwt
+        );
         assert_eq!(
             accept(&["application/token-introspection+jwt"]),
             AnswerForm::Jwt
@@ -157,7 +160,10 @@ mod tests {
         );
         assert_eq!(accept(&["application/jwt;q=0"]), AnswerForm::Json);
         assert_eq!(
-            accept(&["application/token-introspection+jwt; q=0.0", "application/jwt"]),
+            accept(&[
+                "application/token-introspection+jwt; q=0.0",
+                "application/jwt"
+            ]),
             AnswerForm::LegacyJwt
         );
     }

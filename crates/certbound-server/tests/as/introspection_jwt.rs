@@ -85,7 +85,14 @@ async fn rfc9701_answers_are_typed_addressed_and_carry_the_introspection_object(
     let opaque = opaque_token(&s, &o).await;
     let jwks = s.jwks().await;
 
-    let a = introspect(&s, &gw, "gateway", &opaque, "application/token-introspection+jwt").await;
+    let a = introspect(
+        &s,
+        &gw,
+        "gateway",
+        &opaque,
+        "application/token-introspection+jwt",
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.content_type, "application/token-introspection+jwt");
     assert_eq!(a.cache_control, "no-store");
@@ -102,16 +109,33 @@ async fn rfc9701_answers_are_typed_addressed_and_carry_the_introspection_object(
     assert!(ti["exp"].as_i64().unwrap() > certbound_server::state::now_secs());
     // Nothing at the top level that would make it look like a token.
     for absent in ["exp", "sub", "scope", "cnf", "client_id"] {
-        assert!(claims.get(absent).is_none(), "{absent} at top level: {claims}");
+        assert!(
+            claims.get(absent).is_none(),
+            "{absent} at top level: {claims}"
+        );
     }
 
     // The token's own client may introspect it too: the answer is addressed to it.
-    let own = introspect(&s, &o, "opaque-a", &opaque, "application/token-introspection+jwt").await;
+    let own = introspect(
+        &s,
+        &o,
+        "opaque-a",
+        &opaque,
+        "application/token-introspection+jwt",
+    )
+    .await;
     verify_answer(&own.body, &jwks, &s.issuer, "opaque-a");
 
     // Inactive answers are signed too.
     for token in ["unknown-token", a.body.as_str()] {
-        let i = introspect(&s, &gw, "gateway", token, "application/token-introspection+jwt").await;
+        let i = introspect(
+            &s,
+            &gw,
+            "gateway",
+            token,
+            "application/token-introspection+jwt",
+        )
+        .await;
         assert_eq!(i.content_type, "application/token-introspection+jwt");
         let claims = verify_answer(&i.body, &jwks, &s.issuer, "gateway");
         assert_eq!(claims["token_introspection"], json!({"active": false}));
@@ -187,7 +211,10 @@ async fn metadata_publishes_the_introspection_signing_algorithm() {
     let s = TestServer::start(&pki, &clients()).await;
     let meta: Value = s
         .http(None)
-        .get(format!("{}/.well-known/oauth-authorization-server", s.issuer))
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            s.issuer
+        ))
         .send()
         .await
         .unwrap()
@@ -195,7 +222,10 @@ async fn metadata_publishes_the_introspection_signing_algorithm() {
         .await
         .unwrap();
     let alg = jwt_parts(&signed_answer(&s, &pki).await).0["alg"].clone();
-    assert_eq!(meta["introspection_signing_alg_values_supported"], json!([alg]));
+    assert_eq!(
+        meta["introspection_signing_alg_values_supported"],
+        json!([alg])
+    );
 }
 
 /// A signed introspection answer, to read the algorithm the AS really signs with.
@@ -203,7 +233,13 @@ async fn signed_answer(s: &TestServer, pki: &Pki) -> String {
     let o = pki.client("opaque-a", "Example");
     let gw = pki.client("gateway", "Example");
     let opaque = opaque_token(s, &o).await;
-    introspect(s, &gw, "gateway", &opaque, "application/token-introspection+jwt")
-        .await
-        .body
+    introspect(
+        s,
+        &gw,
+        "gateway",
+        &opaque,
+        "application/token-introspection+jwt",
+    )
+    .await
+    .body
 }
