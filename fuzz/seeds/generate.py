@@ -314,6 +314,13 @@ def seed_jwt():
         "rs256": f"{b64u(json.dumps({**h, 'alg': 'RS256'}).encode())}.{b64u(json.dumps(c).encode())}.c2ln",
         "missing-exp": jws(h, {k: v for k, v in c.items() if k != "exp"}),
         "two-parts": "a.b", "four-parts": "a.b.c.d", "opaque": "k3Xy9_opaque-token~value",
+        # Signed introspection answers (RFC 9701): never an access token, even with the token's
+        # claims copied to the top level.
+        "introspection-answer": jws({**h, "typ": "token-introspection+jwt"},
+                                    {"iss": ISS, "aud": "gateway", "iat": 1767225600,
+                                     "token_introspection": {**c, "active": True, "token_type": "Bearer"}}),
+        "introspection-answer-flat": jws({**h, "typ": "application/token-introspection+jwt"},
+                                         {**c, "token_introspection": {**c, "active": True}}),
     }
     toks["bearer-valid"] = "Bearer " + toks["valid"]
     toks["bearer-lowercase-spaces"] = "bearer   " + toks["expired"]

@@ -63,6 +63,11 @@ pub fn authorization_server_metadata(input: &MetadataInput<'_>) -> Value {
         "access_token_signing_alg_values_supported".into(),
         json!([input.signing_alg]),
     );
+    // Introspection answers in JWT form (RFC 9701 §6) are signed with the same key.
+    doc.insert(
+        "introspection_signing_alg_values_supported".into(),
+        json!([input.signing_alg]),
+    );
     if let Some(mtls) = input.mtls_base_url {
         let mtls = mtls.trim_end_matches('/');
         let aliases: Map<String, Value> = MTLS_ALIASED
@@ -98,6 +103,10 @@ mod tests {
         }
         assert!(!aliases.contains_key("authorization_endpoint"));
         assert!(doc.get("scopes_supported").is_none());
+        assert_eq!(
+            doc["introspection_signing_alg_values_supported"],
+            json!(["ES256"])
+        );
         fn no_empty(v: &Value) {
             match v {
                 Value::Array(a) => assert!(!a.is_empty()),

@@ -93,6 +93,28 @@ impl Introspection {
     }
 }
 
+/// The JWS `typ` of an introspection response in JWT form (RFC 9701 §5). Resource servers accept
+/// only `at+jwt` as an access token, so a signed introspection answer can never be replayed as one.
+pub const INTROSPECTION_JWT_TYPE: &str = "token-introspection+jwt";
+
+/// The media type a caller asks for (`Accept`) and receives (`Content-Type`) (RFC 9701 §4, §5).
+pub const INTROSPECTION_JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+
+/// The claims of an introspection response in JWT form (RFC 9701 §5): who answered, for whom,
+/// when, and the RFC 7662 answer itself. There is deliberately no top-level `exp`, `sub` or
+/// `scope` (RFC 9701 §8.1): the document is a statement about a token, not a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntrospectionJwtClaims {
+    /// The authorization server's issuer identifier.
+    pub iss: String,
+    /// The authenticated caller's client_id (the resource server that asked).
+    pub aud: String,
+    /// When the answer was given.
+    pub iat: i64,
+    /// The RFC 7662 response: `{"active": false}` or the token's members.
+    pub token_introspection: Introspection,
+}
+
 /// Resolves the scope of a client_credentials request (RFC 6749 §3.3): the registered scopes when
 /// none is requested; otherwise every requested scope must be registered for the client.
 pub fn grant_scope(registered: &[String], requested: Option<&str>) -> Result<Vec<String>, String> {
@@ -144,6 +166,24 @@ mod tests {
             serde_json::to_string(&Introspection::inactive()).unwrap(),
             r#"{"active":false}"#
         );
+    }
+
+    #[test]
+    fn the_jwt_form_nests_the_answer_and_has_no_token_claims_at_top_level() {
+        let doc = IntrospectionJwtClaims {
+            iss: "https://as".into(),
+            aud: "gateway".into(),
+            iat: 150,
+            token_introspection: Introspection::active(claims(true)),
+        };
+        let v = serde_json::to_value(&doc).unwrap();
+        assert_eq!(v["aud"], "gateway");
+        assert_eq!(v["token_introspection"]["active"], true);
+        assert_eq!(v["token_introspection"]["cnf"]["x5t#S256"], "abc");
+        assert_eq!(v["token_introspection"]["aud"], "https://api");
+        for absent in ["exp", "sub", "scope", "cnf", "client_id", "jti"] {
+            assert!(v.get(absent).is_none(), "{absent} at top level");
+        }
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub struct Rejection {
     realm: String,
     reason: RefusalReason,
     claims: Option<Arc<TokenClaims>>,
+    retry_after: Option<u64>,
 }
 
 fn quoted(s: &str) -> String {
@@ -112,6 +113,7 @@ impl Rejection {
             realm: realm.to_owned(),
             reason,
             claims: None,
+            retry_after: None,
         }
     }
 
@@ -179,6 +181,20 @@ impl Rejection {
         )
     }
 
+    /// 429 with `Retry-After`: the presenting certificate made too many introspection calls. Not
+    /// `invalid_token`: the token may be valid, and RFC 6750 clients answer `invalid_token` by
+    /// fetching a new token, which would only add to the load; a 429 tells them to wait.
+    pub fn rate_limited(realm: &str, retry_after_seconds: u64) -> Self {
+        let mut r = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("temporarily_unavailable"),
+            realm,
+            RefusalReason::IntrospectionRateLimited,
+        );
+        r.retry_after = Some(retry_after_seconds.max(1));
+        r
+    }
+
     /// The same refusal, remembering the verified token it concerns (a binding or scope
     /// refusal), so the audit line can name its client and `jti`.
     pub fn for_token(mut self, claims: Arc<TokenClaims>) -> Self {
@@ -233,7 +249,10 @@ impl IntoResponse for Rejection {
             None => serde_json::json!({"error_description": "an access token is required"}),
         };
         let mut r = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after {
+            r.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
         } else if let Ok(v) = HeaderValue::from_str(&self.challenge()) {
@@ -310,5 +329,9 @@ mod tests {
         let r = Rejection::unavailable("r").into_response();
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(r.headers().contains_key("retry-after"));
+        let r = Rejection::rate_limited("r", 7).into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "7");
+        assert!(!r.headers().contains_key("www-authenticate"));
     }
 }

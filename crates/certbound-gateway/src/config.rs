@@ -116,6 +116,23 @@ pub struct AuthorizationServerConfig {
     /// long (and never beyond its expiry).
     #[serde(default = "default_introspection_cache")]
     pub introspection_cache_seconds: u64,
+    /// How many active introspection answers are remembered.
+    #[serde(default = "default_introspection_entries")]
+    pub introspection_cache_entries: usize,
+    /// How long an inactive answer (unknown, revoked, garbage token) is remembered.
+    #[serde(default = "default_introspection_negative_cache")]
+    pub introspection_negative_cache_seconds: u64,
+    /// How many inactive answers are remembered, in a cache of their own: a flood of garbage
+    /// tokens can never evict or crowd out active ones.
+    #[serde(default = "default_introspection_entries")]
+    pub introspection_negative_cache_entries: usize,
+    /// Introspection calls (cache misses) allowed per presenting client certificate, as
+    /// `{ per_second, burst }`; beyond it the request gets 429 with `Retry-After`.
+    #[serde(default = "default_introspection_rate")]
+    pub introspection_calls_per_certificate: certbound_net::rate_limit::Rate,
+    /// How many certificates' introspection rates are tracked at most.
+    #[serde(default = "default_introspection_entries")]
+    pub introspection_tracked_certificates: usize,
     /// The shortest interval between two JWKS fetches triggered by an unknown `kid`.
     #[serde(default = "default_jwks_refresh")]
     pub jwks_min_refresh_seconds: u64,
@@ -126,6 +143,29 @@ pub struct AuthorizationServerConfig {
 
 fn default_introspection_cache() -> u64 {
     30
+}
+fn default_introspection_entries() -> usize {
+    10_000
+}
+fn default_introspection_negative_cache() -> u64 {
+    5
+}
+fn default_introspection_rate() -> certbound_net::rate_limit::Rate {
+    crate::tokens::IntrospectionLimits::default().calls_per_certificate
+}
+
+impl AuthorizationServerConfig {
+    /// The bounds of the phantom-token exchange.
+    pub fn introspection_limits(&self) -> crate::tokens::IntrospectionLimits {
+        crate::tokens::IntrospectionLimits {
+            cache_ttl: std::time::Duration::from_secs(self.introspection_cache_seconds),
+            cache_entries: self.introspection_cache_entries,
+            negative_ttl: std::time::Duration::from_secs(self.introspection_negative_cache_seconds),
+            negative_entries: self.introspection_negative_cache_entries,
+            calls_per_certificate: self.introspection_calls_per_certificate,
+            tracked_certificates: self.introspection_tracked_certificates,
+        }
+    }
 }
 fn default_jwks_refresh() -> u64 {
     5
@@ -309,6 +349,14 @@ impl GatewayConfig {
                 "set the gateway's client_id for introspection".into(),
             ));
         }
+        a.introspection_calls_per_certificate
+            .validate()
+            .map_err(|m| {
+                err(
+                    "authorization_server.introspection_calls_per_certificate",
+                    m,
+                )
+            })?;
         if c.routes.is_empty() {
             return Err(err(
                 "routes",
@@ -405,6 +453,10 @@ scopes = ["transactions"]
             "binding is required by default"
         );
         assert_eq!(c.authorization_server.introspection_cache_seconds, 30);
+        let limits = c.authorization_server.introspection_limits();
+        assert_eq!(limits.negative_ttl, std::time::Duration::from_secs(5));
+        assert_eq!(limits.negative_entries, 10_000);
+        assert_eq!(limits.calls_per_certificate.burst, 20);
         assert_eq!(c.proxy.response_timeout_seconds, 30);
     }
 

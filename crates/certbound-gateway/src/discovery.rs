@@ -170,8 +170,7 @@ pub async fn discover_once(
                 client_id.clone(),
                 as_cfg.client_secret.clone(),
                 verifier.clone(),
-                Duration::from_secs(as_cfg.introspection_cache_seconds),
-                10_000,
+                as_cfg.introspection_limits(),
             ))
         }
         None => None,

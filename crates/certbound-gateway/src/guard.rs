@@ -67,7 +67,7 @@ impl TokenGuard {
             self.verifier.verify(token).await
         } else {
             match &self.introspector {
-                Some(i) => i.exchange(token).await,
+                Some(i) => i.exchange(token, certificate.map(|c| c.thumbprint())).await,
                 None => Err(TokenError::Malformed),
             }
         };
@@ -76,6 +76,9 @@ impl TokenGuard {
             Err(TokenError::Unavailable(reason)) => {
                 tracing::warn!(%reason, "authorization server unavailable while checking a token");
                 return Err(Rejection::unavailable(realm));
+            }
+            Err(TokenError::RateLimited(seconds)) => {
+                return Err(Rejection::rate_limited(realm, seconds))
             }
             Err(e) => return Err(Rejection::invalid_token(realm, RefusalReason::from(&e))),
         };

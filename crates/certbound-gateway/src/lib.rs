@@ -2,8 +2,8 @@
 //!
 //! A bound token is only useful if the API checks the binding. This crate provides both ways to
 //! do that: [`start`] runs a reverse proxy (the gateway) that terminates mTLS, validates the
-//! access token (a JWT against the authorization server's JWKS, or an opaque token swapped for its
-//! JWT by introspection: the phantom-token pattern), compares `cnf.x5t#S256` with the certificate
+//! access token (a JWT against the authorization server's JWKS, or an opaque token swapped for the
+//! AS's signed introspection answer, RFC 9701: the phantom-token pattern), compares `cnf.x5t#S256` with the certificate
 //! of the connection and forwards to the upstream with a verifiable JWT; and [`layer`] offers the
 //! same checks as a tower layer and axum extractor for Rust APIs that terminate mTLS themselves.
 #![forbid(unsafe_code)]

@@ -53,12 +53,15 @@ pub enum RefusalReason {
     /// The gateway has not yet discovered the authorization server (it is starting, or the AS
     /// has been unreachable since it started).
     NotReady,
+    /// The presenting certificate made too many introspection calls (cache misses: new or
+    /// garbage opaque tokens); answered 429.
+    IntrospectionRateLimited,
 }
 
 impl RefusalReason {
     /// Every reason, in a fixed order (the gateway creates each series at zero, so
     /// `rate(...)` and alerts work before the first refusal).
-    pub const ALL: [RefusalReason; 19] = [
+    pub const ALL: [RefusalReason; 20] = [
         RefusalReason::MissingToken,
         RefusalReason::InvalidRequest,
         RefusalReason::MalformedToken,
@@ -78,6 +81,7 @@ impl RefusalReason {
         RefusalReason::InsufficientScope,
         RefusalReason::AuthorizationServerUnavailable,
         RefusalReason::NotReady,
+        RefusalReason::IntrospectionRateLimited,
     ];
 
     /// The stable label (`binding_mismatch`, `expired` ...).
@@ -102,6 +106,7 @@ impl RefusalReason {
             RefusalReason::InsufficientScope => "insufficient_scope",
             RefusalReason::AuthorizationServerUnavailable => "authorization_server_unavailable",
             RefusalReason::NotReady => "not_ready",
+            RefusalReason::IntrospectionRateLimited => "introspection_rate_limited",
         }
     }
 }
@@ -134,6 +139,9 @@ impl RefusalReason {
                 "the authorization server is unavailable"
             }
             RefusalReason::NotReady => "the gateway has not reached the authorization server yet",
+            RefusalReason::IntrospectionRateLimited => {
+                "too many new tokens from this certificate; retry later"
+            }
         }
     }
 }
@@ -159,6 +167,7 @@ impl From<&TokenError> for RefusalReason {
             TokenError::UnsupportedConfirmation => RefusalReason::UnsupportedConfirmation,
             TokenError::Inactive => RefusalReason::IntrospectionInactive,
             TokenError::Unavailable(_) => RefusalReason::AuthorizationServerUnavailable,
+            TokenError::RateLimited(_) => RefusalReason::IntrospectionRateLimited,
         }
     }
 }

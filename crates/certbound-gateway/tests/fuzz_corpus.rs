@@ -46,6 +46,23 @@ fn verify_now(verifier: &Verifier, token: &str) -> Result<VerifiedToken, TokenEr
 
 fn check_verified(token: &str, v: &VerifiedToken) {
     assert_eq!(&*v.raw, token);
+    // Only an access token's type: never a signed introspection answer or any other JWT.
+    let typ = token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, h).ok()
+        })
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .and_then(|h| {
+            h.get("typ")
+                .and_then(|t| t.as_str())
+                .map(str::to_ascii_lowercase)
+        });
+    assert!(
+        matches!(typ.as_deref(), Some("at+jwt" | "application/at+jwt")),
+        "accepted a JWT typed {typ:?}"
+    );
     assert_eq!(v.claims.iss, ISS, "accepted another issuer");
     assert!(
         v.claims.aud.iter().any(|a| a == ISS),

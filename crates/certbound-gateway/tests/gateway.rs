@@ -316,7 +316,10 @@ async fn opaque_tokens_are_introspected_once_then_cached_and_revocation_bites_af
     let jwt = forwarded.strip_prefix("Bearer ").unwrap();
     assert_eq!(jwt.matches('.').count(), 2);
     assert_ne!(jwt, opaque);
-    assert_eq!(jwt_parts(jwt).1["cnf"]["x5t#S256"], o.thumbprint().as_str());
+    assert_eq!(
+        jwt_parts(jwt).1["token_introspection"]["cnf"]["x5t#S256"],
+        o.thumbprint().as_str()
+    );
     let calls = introspector.as_calls();
     assert_eq!(calls, 1);
     assert_eq!(

@@ -9,6 +9,7 @@ use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
+use certbound_core::token::INTROSPECTION_JWT_TYPE;
 use certbound_store::{SigningKeyRecord, Store, StoreError};
 use serde_json::{json, Value};
 use std::sync::{Arc, RwLock};
@@ -79,6 +80,8 @@ pub struct SigningKey {
     signer: Signer,
     /// base64url of the JWS header `{"alg","typ":"at+jwt","kid"}`.
     header_b64: String,
+    /// base64url of the JWS header `{"alg","typ":"token-introspection+jwt","kid"}` (RFC 9701).
+    introspection_header_b64: String,
     /// The public JWK.
     pub public_jwk: Value,
 }
@@ -131,21 +134,44 @@ impl SigningKey {
             obj.insert("use".into(), json!("sig"));
             obj.insert("alg".into(), json!(alg.as_str()));
         }
-        let header = json!({"alg": alg.as_str(), "typ": "at+jwt", "kid": rec.kid});
+        let header = |typ: &str| {
+            URL_SAFE_NO_PAD
+                .encode(json!({"alg": alg.as_str(), "typ": typ, "kid": rec.kid}).to_string())
+        };
         Ok(SigningKey {
             kid: rec.kid.clone(),
             alg,
             signer,
-            header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
+            header_b64: header("at+jwt"),
+            introspection_header_b64: header(INTROSPECTION_JWT_TYPE),
             public_jwk,
         })
     }
 
-    /// Signs `claims` as a compact JWS with this key's header.
+    /// Signs `claims` as a JWT access token (`typ: at+jwt`, RFC 9068).
     pub fn sign_jwt(&self, claims: &impl serde::Serialize) -> Result<String, KeyError> {
+        self.sign_with_header(&self.header_b64, claims)
+    }
+
+    /// Signs an introspection answer (`typ: token-introspection+jwt`, RFC 9701). Its type is what
+    /// keeps it from ever passing as an access token: every verifier of certbound's (the AS's own
+    /// introspection and revocation, the gateway, the tower layer) accepts only `at+jwt` there.
+    pub fn sign_introspection(
+        &self,
+        claims: &certbound_core::token::IntrospectionJwtClaims,
+    ) -> Result<String, KeyError> {
+        self.sign_with_header(&self.introspection_header_b64, claims)
+    }
+
+    /// Signs `claims` as a compact JWS with the pre-encoded header `header_b64`.
+    fn sign_with_header(
+        &self,
+        header_b64: &str,
+        claims: &impl serde::Serialize,
+    ) -> Result<String, KeyError> {
         let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Crypto(e.to_string()))?;
-        let mut out = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 100);
-        out.push_str(&self.header_b64);
+        let mut out = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 100);
+        out.push_str(header_b64);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
         let rng = SystemRandom::new();

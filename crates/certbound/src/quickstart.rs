@@ -117,6 +117,7 @@ async fn run_all(args: &QuickstartArgs, config: &Path, secret: &str) -> anyhow::
         issuer: issuer.clone(),
         ca: Some(dir.join("pki/ca.pem")),
         audience: None,
+        gateway_client_id: Some("gateway".to_owned()),
     };
     let api_listener = tokio::net::TcpListener::bind(api_args.listen)
         .await

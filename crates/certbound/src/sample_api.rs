@@ -1,6 +1,11 @@
 //! `certbound sample-api`: the quickstart's example API, a plain-HTTP service behind the gateway that
 //! trusts only a verifiable JWT. It checks the token's signature (AS JWKS), issuer and audience,
 //! not the certificate binding: it sees no client certificate, the gateway checked that.
+//!
+//! What it receives in `Authorization: Bearer`: a JWT access token (`at+jwt`) as the client sent
+//! it, or, for an opaque token, the authorization server's signed introspection answer
+//! (`token-introspection+jwt`, RFC 9701) addressed to the gateway's client_id. The latter is
+//! accepted only with `--gateway-client-id`, and only with that audience.
 
 use anyhow::Context;
 use axum::extract::State;
@@ -30,6 +35,10 @@ pub struct SampleApiArgs {
     /// Required `aud`; default: the issuer.
     #[arg(long)]
     pub audience: Option<String>,
+    /// The gateway's client_id: accept the signed introspection answers (RFC 9701) it forwards
+    /// for opaque tokens, when addressed to it. Without it only JWT access tokens are accepted.
+    #[arg(long)]
+    pub gateway_client_id: Option<String>,
 }
 
 /// How many transactions the sample API remembers.
@@ -37,6 +46,7 @@ const MAX_KEPT: usize = 1000;
 
 struct ApiState {
     verifier: Verifier,
+    gateway_client_id: Option<String>,
     transactions: Mutex<Vec<Value>>,
     created: std::sync::atomic::AtomicU64,
 }
@@ -77,6 +87,7 @@ pub async fn start(
         .context("discovering the authorization server")?;
     let state = Arc::new(ApiState {
         verifier,
+        gateway_client_id: args.gateway_client_id.clone(),
         transactions: Mutex::new(Vec::new()),
         created: std::sync::atomic::AtomicU64::new(0),
     });
@@ -98,7 +109,11 @@ async fn authorize(state: &ApiState, headers: &HeaderMap, uri: &Uri) -> Result<V
         Ok(None) => return Err(Rejection::missing(REALM).into_response()),
         Err(e) => return Err(Rejection::invalid_request(REALM, &e.to_string()).into_response()),
     };
-    match state.verifier.verify(token).await {
+    match state
+        .verifier
+        .verify_forwarded(token, state.gateway_client_id.as_deref())
+        .await
+    {
         Ok(t) => Ok(json!({"client_id": t.claims.client_id, "scopes": t.claims.scopes})),
         Err(e) => Err(Rejection::invalid_token(REALM, (&e).into()).into_response()),
     }

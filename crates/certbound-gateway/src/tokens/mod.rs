@@ -1,6 +1,6 @@
 //! Access-token validation for resource servers: RFC 9068 JWTs checked against the
-//! authorization server's JWKS ([`Verifier`]), and opaque tokens exchanged for their JWT by
-//! introspection ([`Introspector`], the phantom-token pattern).
+//! authorization server's JWKS ([`Verifier`]), and opaque tokens exchanged for a signed
+//! introspection answer (RFC 9701, [`Introspector`], the phantom-token pattern).
 
 mod cache;
 mod fetch;
@@ -8,7 +8,7 @@ mod introspect;
 mod verify;
 
 pub use fetch::{FetchCause, TlsCause};
-pub use introspect::Introspector;
+pub use introspect::{IntrospectionLimits, Introspector};
 pub use verify::{
     DiscoveryError, TokenClaims, TokenError, VerifiedToken, Verifier, VerifierConfig,
 };

@@ -5,6 +5,7 @@ use super::fetch::{get_json, FetchCause};
 use super::{now_secs, token_hash};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use certbound_core::token::{INTROSPECTION_JWT_MEDIA_TYPE, INTROSPECTION_JWT_TYPE};
 use certbound_core::Thumbprint;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -85,6 +86,10 @@ pub enum TokenError {
     /// The authorization server or its JWKS could not be reached.
     #[error("authorization server unavailable")]
     Unavailable(String),
+    /// Too many introspection calls for the presenting certificate: retry after this many
+    /// seconds (the token itself may well be valid, so this is not `invalid_token`).
+    #[error("too many introspection calls")]
+    RateLimited(u64),
 }
 
 impl TokenError {
@@ -103,6 +108,7 @@ impl TokenError {
             TokenError::UnsupportedConfirmation => "unsupported confirmation method",
             TokenError::Inactive => "token is not active",
             TokenError::Unavailable(_) => "authorization server unavailable",
+            TokenError::RateLimited(_) => "too many new tokens; retry later",
         }
     }
 }
@@ -211,6 +217,47 @@ struct RawClaims {
     scope: Option<String>,
     #[serde(default)]
     cnf: Option<serde_json::Map<String, Value>>,
+}
+
+/// The claims of an introspection answer in JWT form (RFC 9701 §5) that are read here; `iss`
+/// and `aud` are required and checked by the JWT library.
+#[derive(Deserialize)]
+struct RawIntrospection {
+    iat: i64,
+    token_introspection: serde_json::Map<String, Value>,
+}
+
+/// Whether a JWS `typ` names an RFC 9068 access token.
+fn is_access_token_type(typ: &str) -> bool {
+    typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+}
+
+/// Whether a JWS `typ` names an RFC 9701 introspection answer.
+fn is_introspection_type(typ: &str) -> bool {
+    typ.eq_ignore_ascii_case(INTROSPECTION_JWT_TYPE)
+        || typ.eq_ignore_ascii_case(INTROSPECTION_JWT_MEDIA_TYPE)
+}
+
+/// The `typ` of a compact JWS, unverified (only to choose which verification applies).
+fn peek_type(jwt: &str) -> Option<String> {
+    let header_b64 = jwt.split('.').next()?;
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
+    header.get("typ")?.as_str().map(str::to_owned)
+}
+
+fn decode_error(e: jsonwebtoken::errors::Error) -> TokenError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match e.kind() {
+        K::InvalidSignature | K::InvalidEcdsaKey | K::InvalidRsaKey(_) | K::InvalidKeyFormat => {
+            TokenError::BadSignature
+        }
+        K::ExpiredSignature => TokenError::Expired,
+        K::ImmatureSignature => TokenError::NotYetValid,
+        K::InvalidIssuer => TokenError::WrongIssuer,
+        K::InvalidAudience => TokenError::WrongAudience,
+        K::InvalidAlgorithm => TokenError::AlgorithmNotAllowed,
+        _ => TokenError::Malformed,
+    }
 }
 
 struct Key {
@@ -373,11 +420,91 @@ impl Verifier {
         Ok(verified)
     }
 
-    async fn verify_uncached(&self, jwt: &str) -> Result<VerifiedToken, TokenError> {
+    /// Verifies a signed introspection answer (RFC 9701: `typ: token-introspection+jwt`) from
+    /// this verifier's issuer, addressed to `audience` (the client_id that introspected, e.g.
+    /// the gateway's), and returns the introspected token's claims. What an upstream behind the
+    /// gateway receives for an opaque token; it is never accepted by [`Verifier::verify`], so it
+    /// cannot be replayed as an access token.
+    ///
+    /// Checks: the header (alg allow-list, typ, no `crit`, known `kid`) and signature, `iss`,
+    /// `aud` ∋ `audience`, `iat` not in the future, `token_introspection.active == true`, and the
+    /// introspected token's own `iss`, `aud` (this verifier's audience), `exp`, `nbf` and `cnf`,
+    /// as for a JWT access token. Results are not cached here: a cache shared with
+    /// [`Verifier::verify`] (keyed by the token's hash) would let one kind pass as the other.
+    pub async fn verify_introspection(
+        &self,
+        jwt: &str,
+        audience: &str,
+    ) -> Result<VerifiedToken, TokenError> {
+        let (alg, key) = self.checked_header(jwt, is_introspection_type).await?;
+        let mut validation = Validation::new(alg);
+        validation.leeway = self.inner.config.leeway_seconds;
+        validation.validate_exp = false;
+        validation.set_issuer(&[&self.inner.config.issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["iss", "aud"]);
+        let doc = jsonwebtoken::decode::<RawIntrospection>(jwt, &key.key, &validation)
+            .map_err(decode_error)?
+            .claims;
+        if doc.iat > now_secs() + self.inner.config.leeway_seconds as i64 {
+            return Err(TokenError::NotYetValid);
+        }
+        if doc.token_introspection.get("active") != Some(&Value::Bool(true)) {
+            return Err(TokenError::Inactive);
+        }
+        let raw: RawClaims = serde_json::from_value(Value::Object(doc.token_introspection))
+            .map_err(|_| TokenError::Malformed)?;
+        let leeway = self.inner.config.leeway_seconds as i64;
+        let now = now_secs();
+        if raw.iss != self.inner.config.issuer {
+            return Err(TokenError::WrongIssuer);
+        }
+        let audiences = match &raw.aud {
+            OneOrMany::One(a) => std::slice::from_ref(a),
+            OneOrMany::Many(a) => a.as_slice(),
+        };
+        if !audiences.iter().any(|a| *a == self.inner.audience) {
+            return Err(TokenError::WrongAudience);
+        }
+        if raw.exp + leeway <= now {
+            return Err(TokenError::Expired);
+        }
+        if raw.nbf.is_some_and(|nbf| nbf > now + leeway) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(VerifiedToken {
+            raw: Arc::from(jwt),
+            claims: Arc::new(token_claims(raw)?),
+        })
+    }
+
+    /// What an upstream behind the gateway verifies: a JWT access token (`at+jwt`, forwarded as
+    /// the client sent it) or, when `introspection_audience` (the gateway's client_id) is given, a
+    /// signed introspection answer addressed to it (what the gateway forwards for an opaque token).
+    pub async fn verify_forwarded(
+        &self,
+        jwt: &str,
+        introspection_audience: Option<&str>,
+    ) -> Result<VerifiedToken, TokenError> {
+        match introspection_audience {
+            Some(aud) if peek_type(jwt).is_some_and(|t| is_introspection_type(&t)) => {
+                self.verify_introspection(jwt, aud).await
+            }
+            _ => self.verify(jwt).await,
+        }
+    }
+
+    /// The header checks shared by both kinds of JWT: size and shape, the alg allow-list (never
+    /// `none` or HMAC), `typ` (as `accepts_type` says), no `crit`, and a known `kid` whose key
+    /// fits the alg.
+    async fn checked_header(
+        &self,
+        jwt: &str,
+        accepts_type: fn(&str) -> bool,
+    ) -> Result<(Algorithm, Arc<Key>), TokenError> {
         if jwt.len() > 16 * 1024 || jwt.split('.').count() != 3 {
             return Err(TokenError::Malformed);
         }
-        // Header checks on the raw JSON: typ, crit, alg allow-list, kid.
         let header_b64 = jwt.split('.').next().unwrap_or("");
         let header: Value = URL_SAFE_NO_PAD
             .decode(header_b64)
@@ -395,9 +522,7 @@ impl Verifier {
             return Err(TokenError::AlgorithmNotAllowed);
         }
         let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
-        if !(typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt"))
-            || header.get("crit").is_some()
-        {
+        if !accepts_type(typ) || header.get("crit").is_some() {
             return Err(TokenError::WrongType);
         }
         let kid = header
@@ -409,60 +534,24 @@ impl Verifier {
         if key.alg.is_some_and(|a| a != alg) {
             return Err(TokenError::AlgorithmNotAllowed);
         }
+        Ok((alg, key))
+    }
 
+    async fn verify_uncached(&self, jwt: &str) -> Result<VerifiedToken, TokenError> {
+        // Only an access token's type: a signed introspection answer (or an ID token, or any
+        // other JWT the AS signs) never passes here.
+        let (alg, key) = self.checked_header(jwt, is_access_token_type).await?;
         let mut validation = Validation::new(alg);
         validation.leeway = self.inner.config.leeway_seconds;
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.inner.config.issuer]);
         validation.set_audience(&[&self.inner.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = jsonwebtoken::decode::<RawClaims>(jwt, &key.key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            match e.kind() {
-                K::InvalidSignature
-                | K::InvalidEcdsaKey
-                | K::InvalidRsaKey(_)
-                | K::InvalidKeyFormat => TokenError::BadSignature,
-                K::ExpiredSignature => TokenError::Expired,
-                K::ImmatureSignature => TokenError::NotYetValid,
-                K::InvalidIssuer => TokenError::WrongIssuer,
-                K::InvalidAudience => TokenError::WrongAudience,
-                K::InvalidAlgorithm => TokenError::AlgorithmNotAllowed,
-                _ => TokenError::Malformed,
-            }
-        })?;
-        let c = data.claims;
-        let x5t_s256 = match &c.cnf {
-            None => None,
-            Some(cnf) => match cnf.get("x5t#S256") {
-                Some(Value::String(t)) => Some(Thumbprint::from_claim(t)),
-                _ => return Err(TokenError::UnsupportedConfirmation),
-            },
-        };
-        let claims = TokenClaims {
-            iss: c.iss,
-            sub: c.sub,
-            aud: match c.aud {
-                OneOrMany::One(a) => vec![a],
-                OneOrMany::Many(a) => a,
-            },
-            exp: c.exp,
-            nbf: c.nbf,
-            iat: c.iat,
-            jti: c.jti,
-            client_id: c.client_id,
-            scopes: c
-                .scope
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            x5t_s256,
-        };
+        let data =
+            jsonwebtoken::decode::<RawClaims>(jwt, &key.key, &validation).map_err(decode_error)?;
         Ok(VerifiedToken {
             raw: Arc::from(jwt),
-            claims: Arc::new(claims),
+            claims: Arc::new(token_claims(data.claims)?),
         })
     }
 
@@ -496,21 +585,54 @@ impl Verifier {
     }
 }
 
+/// The claims of a verified token, with `cnf` read strictly: an unknown confirmation method is
+/// refused, never read as "unbound".
+fn token_claims(c: RawClaims) -> Result<TokenClaims, TokenError> {
+    let x5t_s256 = match &c.cnf {
+        None => None,
+        Some(cnf) => match cnf.get("x5t#S256") {
+            Some(Value::String(t)) => Some(Thumbprint::from_claim(t)),
+            _ => return Err(TokenError::UnsupportedConfirmation),
+        },
+    };
+    Ok(TokenClaims {
+        iss: c.iss,
+        sub: c.sub,
+        aud: match c.aud {
+            OneOrMany::One(a) => vec![a],
+            OneOrMany::Many(a) => a,
+        },
+        exp: c.exp,
+        nbf: c.nbf,
+        iat: c.iat,
+        jti: c.jti,
+        client_id: c.client_id,
+        scopes: c
+            .scope
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        x5t_s256,
+    })
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
 
-    const ISS: &str = "https://as.example";
+    pub(crate) const ISS: &str = "https://as.example";
 
-    struct Signer {
+    pub(crate) struct Signer {
         key: EncodingKey,
-        jwks: Value,
+        pub(crate) jwks: Value,
         public_x: String,
     }
 
-    fn signer(kid: &str) -> Signer {
+    pub(crate) fn signer(kid: &str) -> Signer {
         use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
@@ -526,13 +648,13 @@ mod tests {
         }
     }
 
-    fn claims() -> Value {
+    pub(crate) fn claims() -> Value {
         let now = now_secs();
         json!({"iss": ISS, "sub": "c", "aud": ISS, "exp": now + 300, "iat": now, "jti": "j", "client_id": "c",
                "scope": "transactions read", "cnf": {"x5t#S256": "A4DtL2JmUMhAsvJj5tKyn64SqzmuXbMrJa0n761y5v0"}})
     }
 
-    fn sign(s: &Signer, kid: &str, typ: &str, claims: &Value) -> String {
+    pub(crate) fn sign(s: &Signer, kid: &str, typ: &str, claims: &Value) -> String {
         let mut h = Header::new(Algorithm::ES256);
         h.kid = Some(kid.to_owned());
         h.typ = Some(typ.to_owned());
@@ -688,6 +810,186 @@ mod tests {
             v.verify(&rs).await.unwrap_err(),
             TokenError::AlgorithmNotAllowed
         );
+    }
+
+    /// A signed introspection answer (RFC 9701) about a token with `claims`.
+    pub(crate) fn answer(s: &Signer, typ: &str, aud: &str, token_introspection: Value) -> String {
+        let doc = json!({"iss": ISS, "aud": aud, "iat": now_secs(), "token_introspection": token_introspection});
+        sign(s, "k1", typ, &doc)
+    }
+
+    pub(crate) fn active(claims: Value) -> Value {
+        let mut c = claims;
+        c["active"] = json!(true);
+        c["token_type"] = json!("Bearer");
+        c
+    }
+
+    #[tokio::test]
+    async fn introspection_answers_and_access_tokens_never_pass_for_each_other() {
+        let s = signer("k1");
+        let v = Verifier::from_jwks(VerifierConfig::new(ISS), s.jwks.clone());
+        let good = answer(&s, "token-introspection+jwt", "gateway", active(claims()));
+        let ok = v.verify_introspection(&good, "gateway").await.unwrap();
+        assert_eq!(ok.claims.client_id.as_deref(), Some("c"));
+        assert_eq!(ok.claims.scopes, vec!["transactions", "read"]);
+        assert!(ok.claims.x5t_s256.is_some());
+        assert_eq!(&*ok.raw, good.as_str());
+        assert!(v
+            .verify_introspection(
+                &answer(
+                    &s,
+                    "application/token-introspection+jwt",
+                    "gateway",
+                    active(claims())
+                ),
+                "gateway"
+            )
+            .await
+            .is_ok());
+
+        // The answer is not an access token, whatever checks it: verify, twice (no cache
+        // shared between the two kinds), and verify_forwarded without the gateway's id.
+        for _ in 0..2 {
+            assert_eq!(v.verify(&good).await.unwrap_err(), TokenError::WrongType);
+        }
+        assert_eq!(
+            v.verify_forwarded(&good, None).await.unwrap_err(),
+            TokenError::WrongType
+        );
+        assert!(v.verify_forwarded(&good, Some("gateway")).await.is_ok());
+        // And an access token is not an answer.
+        let token = sign(&s, "k1", "at+jwt", &claims());
+        assert!(v.verify(&token).await.is_ok());
+        assert_eq!(
+            v.verify_introspection(&token, "gateway").await.unwrap_err(),
+            TokenError::WrongType
+        );
+        assert!(v.verify_forwarded(&token, Some("gateway")).await.is_ok());
+
+        let with = |f: &dyn Fn(&mut Value)| {
+            let mut c = active(claims());
+            f(&mut c);
+            c
+        };
+        let now = now_secs();
+        let other = signer("k1");
+        let cases: Vec<(String, TokenError)> = vec![
+            // Addressed to another client (e.g. the token's own client introspected it).
+            (
+                answer(&s, "token-introspection+jwt", "partner-a", active(claims())),
+                TokenError::WrongAudience,
+            ),
+            (
+                answer(&s, "JWT", "gateway", active(claims())),
+                TokenError::WrongType,
+            ),
+            (
+                answer(
+                    &other,
+                    "token-introspection+jwt",
+                    "gateway",
+                    active(claims()),
+                ),
+                TokenError::BadSignature,
+            ),
+            (
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    json!({"active": false}),
+                ),
+                TokenError::Inactive,
+            ),
+            (
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["active"] = json!("true")),
+                ),
+                TokenError::Inactive,
+            ),
+            (
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["exp"] = json!(now - 120)),
+                ),
+                TokenError::Expired,
+            ),
+            (
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["iss"] = json!("https://other")),
+                ),
+                TokenError::WrongIssuer,
+            ),
+            (
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["aud"] = json!("https://other")),
+                ),
+                TokenError::WrongAudience,
+            ),
+            (
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| c["cnf"] = json!({"jkt": "x"})),
+                ),
+                TokenError::UnsupportedConfirmation,
+            ),
+            (
+                answer(
+                    &s,
+                    "token-introspection+jwt",
+                    "gateway",
+                    with(&|c| {
+                        c.as_object_mut().unwrap().remove("exp");
+                    }),
+                ),
+                TokenError::Malformed,
+            ),
+            (
+                sign(
+                    &s,
+                    "k1",
+                    "token-introspection+jwt",
+                    &json!({"iss": ISS, "aud": "gateway", "iat": now + 600, "token_introspection": active(claims())}),
+                ),
+                TokenError::NotYetValid,
+            ),
+            (
+                sign(
+                    &s,
+                    "k1",
+                    "token-introspection+jwt",
+                    &json!({"iss": "https://other", "aud": "gateway", "iat": now, "token_introspection": active(claims())}),
+                ),
+                TokenError::WrongIssuer,
+            ),
+        ];
+        for (jwt, expected) in cases {
+            assert_eq!(
+                v.verify_introspection(&jwt, "gateway").await.unwrap_err(),
+                expected,
+                "{:?}",
+                jwt_payload(&jwt)
+            );
+        }
+    }
+
+    fn jwt_payload(jwt: &str) -> Value {
+        let p = jwt.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
     }
 
     #[tokio::test]

@@ -1,15 +1,16 @@
-//! `POST /introspect` (RFC 7662) with `cnf` for bound tokens (RFC 8705 §3.2).
+//! `POST /introspect` (RFC 7662) with `cnf` for bound tokens (RFC 8705 §3.2), and its signed
+//! JWT form (RFC 9701).
 
 use super::{read_form, Origin};
 use crate::client_auth::authenticate_request;
 use crate::http_error::{no_store, OAuthResponse};
-use crate::state::AppState;
+use crate::state::{now_secs, AppState};
 use crate::tokens;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
-use certbound_core::token::Introspection;
+use certbound_core::token::{Introspection, IntrospectionJwtClaims, INTROSPECTION_JWT_MEDIA_TYPE};
 use certbound_core::OAuthError;
 use certbound_net::ConnectionInfo;
 use http::HeaderMap;
@@ -17,10 +18,12 @@ use http::HeaderMap;
 /// The introspection endpoint. Callers authenticate like at the token endpoint; a client sees
 /// its own tokens, a `resource_server` client any token. Anything else is `{"active": false}`.
 ///
-/// Phantom tokens: a caller that sends `Accept: application/jwt` receives an active token's claims
-/// as a JWT signed like an access token (`typ: at+jwt`, `Content-Type: application/jwt`), so a
-/// gateway can swap an opaque token for a JWT its upstream can verify. Inactive tokens are still
-/// answered with `{"active": false}` as JSON.
+/// Signed answers (RFC 9701): a caller that sends `Accept: application/token-introspection+jwt`
+/// receives every answer, active or not, as a JWT with `typ: token-introspection+jwt` whose
+/// claims are `iss`, `aud` (the caller's client_id), `iat` and `token_introspection` (the RFC 7662
+/// object). Phantom-token callers that send `Accept: application/jwt` get the same document with
+/// `Content-Type: application/jwt` (and inactive tokens as plain JSON, as before). Never an
+/// `at+jwt`: a signed answer must not outlive a revocation as a usable access token.
 pub async fn introspect(
     State(state): State<AppState>,
     conn: Option<Extension<ConnectionInfo>>,
@@ -28,8 +31,8 @@ pub async fn introspect(
     body: Bytes,
 ) -> Response {
     let origin = Origin::of(&state, &conn, &headers, "introspect");
-    let wants_jwt = accepts_jwt(&headers);
-    let result: Result<Introspection, OAuthError> = async {
+    let form = negotiate(&headers);
+    let result: Result<(Introspection, String), OAuthError> = async {
         let form = read_form(&headers, &body)?;
         let auth = authenticate_request(&state, "introspect", &headers, &form, &origin).await?;
         let token = form
@@ -37,54 +40,131 @@ pub async fn introspect(
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
         // token_type_hint is only a hint (RFC 7662 §2.1): every kind is searched.
         let claims = tokens::active_claims(tokens::find(&state, token).await?);
-        Ok(match claims {
+        let answer = match claims {
             Some(c)
                 if auth.registration.resource_server || c.client_id == auth.client.client_id =>
             {
                 Introspection::active(c)
             }
             _ => Introspection::inactive(),
-        })
+        };
+        Ok((answer, auth.client.client_id.clone()))
     }
     .await;
-    match result {
-        Ok(Introspection {
-            active: true,
-            claims: Some(c),
-        }) if wants_jwt => match state.keys.current().active.sign_jwt(&c.claims) {
-            Ok(jwt) => {
-                no_store(([(http::header::CONTENT_TYPE, "application/jwt")], jwt).into_response())
+    let (answer, caller) = match result {
+        Ok(ok) => ok,
+        Err(error) => {
+            return OAuthResponse {
+                error,
+                realm: state.issuer.clone(),
             }
-            Err(e) => {
-                tracing::error!(error = %e, "signing the introspection JWT failed");
-                OAuthResponse {
-                    error: OAuthError::server_error(),
-                    realm: state.issuer.clone(),
-                }
-                .into_response()
-            }
-        },
-        Ok(body) => no_store(Json(body).into_response()),
-        Err(error) => OAuthResponse {
-            error,
-            realm: state.issuer.clone(),
+            .into_response()
         }
-        .into_response(),
+    };
+    let content_type = match form {
+        AnswerForm::Json => return no_store(Json(answer).into_response()),
+        AnswerForm::LegacyJwt if !answer.active => return no_store(Json(answer).into_response()),
+        AnswerForm::LegacyJwt => "application/jwt",
+        AnswerForm::Jwt => INTROSPECTION_JWT_MEDIA_TYPE,
+    };
+    let document = IntrospectionJwtClaims {
+        iss: state.issuer.to_string(),
+        aud: caller,
+        iat: now_secs(),
+        token_introspection: answer,
+    };
+    match state.keys.current().active.sign_introspection(&document) {
+        Ok(jwt) => no_store(([(http::header::CONTENT_TYPE, content_type)], jwt).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "signing the introspection answer failed");
+            OAuthResponse {
+                error: OAuthError::server_error(),
+                realm: state.issuer.clone(),
+            }
+            .into_response()
+        }
     }
 }
 
-/// Whether the caller asked for the phantom-token JWT (`Accept: application/jwt`).
-fn accepts_jwt(headers: &HeaderMap) -> bool {
-    headers
+/// The form of the answer the caller asked for with `Accept`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AnswerForm {
+    /// RFC 7662 JSON (the default).
+    Json,
+    /// `application/token-introspection+jwt` (RFC 9701): every answer signed.
+    Jwt,
+    /// `application/jwt` (phantom-token callers): active answers signed, inactive ones JSON.
+    LegacyJwt,
+}
+
+/// Reads `Accept`. A media type with `q=0` is not acceptable (RFC 9110 §12.4.2); the RFC 9701
+/// type wins over `application/jwt` when both are acceptable.
+fn negotiate(headers: &HeaderMap) -> AnswerForm {
+    let mut form = AnswerForm::Json;
+    for range in headers
         .get_all(http::header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|m| {
-            m.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/jwt")
-        })
+    {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("q")
+                    && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+            })
+        });
+        if refused {
+            continue;
+        }
+        if media.eq_ignore_ascii_case(INTROSPECTION_JWT_MEDIA_TYPE) {
+            return AnswerForm::Jwt;
+        }
+        if media.eq_ignore_ascii_case("application/jwt") {
+            form = AnswerForm::LegacyJwt;
+        }
+    }
+    form
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(values: &[&str]) -> AnswerForm {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(http::header::ACCEPT, v.parse().unwrap());
+        }
+        negotiate(&h)
+    }
+
+    #[test]
+    fn accept_selects_the_form() {
+        assert_eq!(accept(&[]), AnswerForm::Json);
+        assert_eq!(accept(&["application/json"]), AnswerForm::Json);
+        assert_eq!(accept(&["*/*"]), AnswerForm::Json);
+        assert_eq!(accept(&["application/jwt"]), AnswerForm::LegacyJwt);
+        assert_eq!(
+            accept(&["Application/JWT; charset=x"]),
+            AnswerForm::LegacyJwt
+        );
+        assert_eq!(
+            accept(&["application/token-introspection+jwt"]),
+            AnswerForm::Jwt
+        );
+        assert_eq!(
+            accept(&["application/jwt, application/token-introspection+jwt;q=0.5"]),
+            AnswerForm::Jwt
+        );
+        assert_eq!(accept(&["application/jwt;q=0"]), AnswerForm::Json);
+        assert_eq!(
+            accept(&[
+                "application/token-introspection+jwt; q=0.0",
+                "application/jwt"
+            ]),
+            AnswerForm::LegacyJwt
+        );
+    }
 }

@@ -8,6 +8,7 @@ mod diagnostics;
 mod discovery;
 mod hostile;
 mod introspection;
+mod introspection_jwt;
 mod mtls_auth;
 mod resumption;
 mod secrets;
