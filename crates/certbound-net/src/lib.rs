@@ -8,11 +8,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod activity;
 pub mod bind;
 pub mod client_cert;
 pub mod danger;
 pub mod forwarded;
 pub mod limits;
+mod linger;
 pub mod metrics;
 pub mod rate_limit;
 pub mod serve;
@@ -20,7 +22,7 @@ pub mod tls;
 
 pub use bind::{bind, BindError};
 pub use limits::Limits;
-pub use serve::{serve, serve_plain, ConnectionInfo, ServeOptions, TlsHandle};
+pub use serve::{serve, serve_plain, CloseReason, ConnectionInfo, ServeOptions, TlsHandle};
 pub use tls::{
     load_cert_chain, load_key_pair, load_private_key, server_config, ClientCertMode, TlsError,
 };
