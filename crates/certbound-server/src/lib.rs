@@ -116,7 +116,6 @@ impl Reloader {
     pub fn reload(&self, config: &ValidatedConfig, state: &AppState) -> Result<(), ServerError> {
         let cfg = &config.config;
         let (chain, key) = load_key_pair(&cfg.tls.cert, &cfg.tls.key)?;
-    let admin_access = certbound_net::metrics::AdminAccess::from_config(&cfg.admin)?;
         let mut ca_certs = Vec::new();
         for path in &cfg.tls.client_ca {
             ca_certs.extend(load_cert_chain(path)?);
@@ -211,6 +210,7 @@ pub async fn start_on(
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cfg = &config.config;
     let (chain, key) = load_key_pair(&cfg.tls.cert, &cfg.tls.key)?;
+    let admin_access = certbound_net::metrics::AdminAccess::from_config(&cfg.admin)?;
 
     let mut ca_certs = Vec::new();
     for path in &cfg.tls.client_ca {
