@@ -7,11 +7,14 @@
 //! written), it shuts down the write side (TLS `close_notify`, TCP FIN) and then reads and
 //! discards what the client still sends until the client closes, `max_bytes` were discarded or
 //! `time` has passed; only then is the shutdown complete and the socket dropped. The same as
-//! nginx's `lingering_close`.
+//! nginx's `lingering_close`. A close the server decides on a connection with no request in
+//! flight (idle timeout, eviction, shutdown) has nothing to wait for: [`LingerSwitch::off`].
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -25,10 +28,26 @@ pub(crate) struct LingerLimits {
     pub(crate) max_bytes: usize,
 }
 
+/// Turns lingering off for one connection (before closing it for the server's own reasons).
+#[derive(Clone, Default)]
+pub(crate) struct LingerSwitch(Arc<AtomicBool>);
+
+impl LingerSwitch {
+    /// The client is not sending a request: close without lingering.
+    pub(crate) fn off(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn is_off(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// A stream whose shutdown lingers; see the module documentation.
 pub(crate) struct Linger<IO> {
     io: IO,
     limits: LingerLimits,
+    switch: LingerSwitch,
     /// The client closed its side: nothing to linger for.
     peer_closed: bool,
     state: State,
@@ -41,10 +60,11 @@ enum State {
 }
 
 impl<IO> Linger<IO> {
-    pub(crate) fn new(io: IO, limits: LingerLimits) -> Self {
+    pub(crate) fn new(io: IO, limits: LingerLimits, switch: LingerSwitch) -> Self {
         Linger {
             io,
             limits,
+            switch,
             peer_closed: false,
             state: State::Open,
         }
@@ -100,7 +120,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Linger<IO> {
             match &mut this.state {
                 State::Open => {
                     let shut = ready!(Pin::new(&mut this.io).poll_shutdown(cx));
-                    if shut.is_err() || this.peer_closed || this.limits.time.is_zero() {
+                    if shut.is_err()
+                        || this.peer_closed
+                        || this.limits.time.is_zero()
+                        || this.switch.is_off()
+                    {
                         this.state = State::Closed;
                         return Poll::Ready(shut);
                     }
@@ -145,7 +169,7 @@ mod tests {
     #[tokio::test]
     async fn shutdown_waits_for_the_peer_to_close_and_discards_what_it_sends() {
         let (server, mut client) = tokio::io::duplex(64);
-        let mut server = Linger::new(server, limits(30, 1 << 20));
+        let mut server = Linger::new(server, limits(30, 1 << 20), LingerSwitch::default());
         let closing = tokio::spawn(async move { server.shutdown().await });
         // The client sees the end of the stream, can still write, then closes.
         let mut rest = Vec::new();
@@ -159,14 +183,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn lingering_is_bounded_in_time_and_bytes() {
         let (server, _client) = tokio::io::duplex(64);
-        let mut server = Linger::new(server, limits(3, 1 << 20));
+        let mut server = Linger::new(server, limits(3, 1 << 20), LingerSwitch::default());
         let started = tokio::time::Instant::now();
         server.shutdown().await.unwrap();
         let took = started.elapsed();
         assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(4), "{took:?}");
 
         let (server, mut client) = tokio::io::duplex(64);
-        let mut server = Linger::new(server, limits(3600, 100));
+        let mut server = Linger::new(server, limits(3600, 100), LingerSwitch::default());
         let writing = tokio::spawn(async move {
             let _ = client.write_all(&[1u8; 1000]).await;
             client
@@ -179,9 +203,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_switched_off_close_does_not_linger() {
+        let (server, _client) = tokio::io::duplex(64);
+        let switch = LingerSwitch::default();
+        let mut server = Linger::new(server, limits(3600, 1 << 20), switch.clone());
+        switch.off();
+        server.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn a_peer_that_closed_first_is_not_waited_for() {
         let (server, client) = tokio::io::duplex(64);
-        let mut server = Linger::new(server, limits(3600, 1 << 20));
+        let mut server = Linger::new(server, limits(3600, 1 << 20), LingerSwitch::default());
         drop(client);
         let mut buf = [0u8; 8];
         assert_eq!(server.read(&mut buf).await.unwrap(), 0);

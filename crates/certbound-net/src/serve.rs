@@ -9,7 +9,7 @@
 
 use crate::activity::{Activity, Busy, Connections, Expiry, Registration};
 use crate::limits::Limits;
-use crate::linger::{Linger, LingerLimits};
+use crate::linger::{Linger, LingerLimits, LingerSwitch};
 use crate::metrics::{ConnectionCloseLabels, Exporter};
 use certbound_core::{CertificateSource, ClientCertificate};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -411,12 +411,14 @@ where
         .keep_alive_timeout(options.header_read_timeout)
         .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(100);
+    let linger = LingerSwitch::default();
     let io = Linger::new(
         io,
         LingerLimits {
             time: options.linger_time,
             max_bytes: options.linger_max_bytes,
         },
+        linger.clone(),
     );
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
@@ -435,6 +437,11 @@ where
     let result = match result {
         Some(r) => Some(r),
         None => {
+            // Closing for the server's own reasons: with no request in flight the client is not
+            // sending one, so there is nothing to linger for.
+            if activity.is_idle() {
+                linger.off();
+            }
             // HTTP/1.1 finishes the response in flight and closes; HTTP/2 sends GOAWAY and
             // finishes its streams. A peer that does not let it finish (never answers the
             // GOAWAY's PING) is cut once the header timeout has passed and nothing is in flight.
