@@ -444,12 +444,12 @@ where
             }
             // HTTP/1.1 finishes the response in flight and closes; HTTP/2 sends GOAWAY and
             // finishes its streams. A peer that does not let it finish (never answers the
-            // GOAWAY's PING) is cut once the header timeout has passed and nothing is in flight.
+            // GOAWAY's PING) is cut after a short grace once nothing is in flight.
             connection.as_mut().graceful_shutdown();
             tokio::select! {
                 r = connection.as_mut() => Some(r),
                 _ = async {
-                    tokio::time::sleep(options.header_read_timeout).await;
+                    tokio::time::sleep(CLOSE_GRACE.min(options.header_read_timeout)).await;
                     activity.idle().await;
                 } => None,
             }
@@ -473,6 +473,11 @@ where
     }
     reason
 }
+
+/// How long a connection asked to close (idle, evicted, shutting down) may take to do so once
+/// nothing is in flight: one round trip for HTTP/2's GOAWAY and PING on any sane network. A peer
+/// that never answers is cut after it, so an evicted silent HTTP/2 client frees its slot at once.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// A response body that keeps its request counted in flight until it is written or dropped.
 struct InFlight {

@@ -143,6 +143,40 @@ async fn at_max_connections_the_longest_idle_client_makes_room_for_a_request() {
     assert_eq!(server.open_connections(3).await, 3);
 }
 
+#[tokio::test]
+async fn silent_http2_clients_at_max_connections_make_room_promptly_too() {
+    // They never answer the GOAWAY's PING: the slot must not wait for the header timeout.
+    let limits = certbound_net::Limits {
+        max_connections: 2,
+        header_timeout_seconds: 60,
+        idle_timeout_seconds: 60,
+        ..short_limits()
+    };
+    let server = start(limits, true).await;
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        let mut h2 = server.connect(b"h2").await;
+        h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .await
+            .unwrap();
+        silent.push(h2);
+    }
+    let request = async {
+        let mut tls = server.connect(b"http/1.1").await;
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut received = Vec::new();
+        closed_within(&mut tls, WITHIN, &mut received).await;
+        received
+    };
+    let received = tokio::time::timeout(WITHIN, request)
+        .await
+        .expect("silent HTTP/2 clients held every slot");
+    assert_eq!(status(&received), 200);
+    assert_eq!(server.closed("evicted", 1).await, 1);
+}
+
 /// The frame types in raw HTTP/2 bytes from the server (no preface on this side).
 fn frame_types(mut bytes: &[u8]) -> Vec<u8> {
     let mut types = Vec::new();
