@@ -187,7 +187,10 @@ mod tests {
         let started = tokio::time::Instant::now();
         server.shutdown().await.unwrap();
         let took = started.elapsed();
-        assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(4), "{took:?}");
+        assert!(
+            took >= Duration::from_secs(3) && took < Duration::from_secs(4),
+            "{took:?}"
+        );
 
         let (server, mut client) = tokio::io::duplex(64);
         let mut server = Linger::new(server, limits(3600, 100), LingerSwitch::default());

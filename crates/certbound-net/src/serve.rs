@@ -259,7 +259,16 @@ async fn accept_loop(
         tokio::spawn(async move {
             let _slot = slot;
             let _open = options.open_connections.as_ref().map(OpenConnection::new);
-            let reason = connection(tcp, peer_addr, acceptor, app, &options, drain_signal, &registration).await;
+            let reason = connection(
+                tcp,
+                peer_addr,
+                acceptor,
+                app,
+                &options,
+                drain_signal,
+                &registration,
+            )
+            .await;
             drop(registration);
             options.count_close(reason);
         });
@@ -299,7 +308,10 @@ async fn make_room(
         if !pending {
             asked = connections.evict_longest_idle();
             if asked.is_some() {
-                tracing::debug!(listener, "all connection slots taken: closing the longest-idle connection");
+                tracing::debug!(
+                    listener,
+                    "all connection slots taken: closing the longest-idle connection"
+                );
             }
         }
         tokio::select! {
@@ -460,7 +472,9 @@ where
         (None, Some(Ok(()))) => CloseReason::Closed,
         (None, Some(Err(e))) => {
             tracing::debug!(listener = options.name, %peer_addr, error = %e, "connection ended with an error");
-            if e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout) {
+            if e.downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_timeout)
+            {
                 CloseReason::HeaderTimeout
             } else {
                 CloseReason::Error

@@ -135,9 +135,11 @@ async fn at_max_connections_the_longest_idle_client_makes_room_for_a_request() {
         .await
         .expect("the longest-idle connection was not closed");
     for other in &mut idle[1..] {
-        assert!(closed_within(other, Duration::from_millis(200), &mut Vec::new())
-            .await
-            .is_none());
+        assert!(
+            closed_within(other, Duration::from_millis(200), &mut Vec::new())
+                .await
+                .is_none()
+        );
     }
     assert_eq!(server.closed("evicted", 1).await, 1);
     assert_eq!(server.open_connections(3).await, 3);

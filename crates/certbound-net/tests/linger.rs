@@ -45,11 +45,15 @@ async fn insist(server: &Server, head: &[u8], rest: usize) -> Vec<u8> {
 #[tokio::test]
 async fn a_client_still_sending_a_refused_body_reads_the_413() {
     let server = start(lingering_limits(), true).await;
-    let head = format!(
-        "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {INSISTENT}\r\n\r\n"
-    );
+    let head =
+        format!("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {INSISTENT}\r\n\r\n");
     let received = insist(&server, head.as_bytes(), INSISTENT).await;
-    assert_eq!(status(&received), 413, "{}", String::from_utf8_lossy(&received));
+    assert_eq!(
+        status(&received),
+        413,
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
 }
 
 #[tokio::test]
@@ -62,7 +66,12 @@ async fn a_client_still_sending_an_oversized_head_reads_the_431() {
         INSISTENT,
     )
     .await;
-    assert_eq!(status(&received), 431, "{}", String::from_utf8_lossy(&received));
+    assert_eq!(
+        status(&received),
+        431,
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
 }
 
 #[tokio::test]
@@ -73,9 +82,8 @@ async fn lingering_is_bounded_by_its_byte_limit() {
     };
     let server = start(limits, true).await;
     let mut tls = server.connect(b"http/1.1").await;
-    let head = format!(
-        "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {INSISTENT}\r\n\r\n"
-    );
+    let head =
+        format!("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {INSISTENT}\r\n\r\n");
     tls.write_all(head.as_bytes()).await.unwrap();
     // The server stops reading after its limit: the client cannot send everything.
     let chunk = vec![b'a'; 64 * 1024];

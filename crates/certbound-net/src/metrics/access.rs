@@ -169,7 +169,11 @@ fn read_token(path: &Path) -> Result<String, AdminAccessError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_err(read_err)?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(path)
+            .map_err(read_err)?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
             return Err(AdminAccessError::Permissions {
                 path: shown.clone(),
@@ -234,11 +238,16 @@ mod tests {
         assert!(open
             .exposure_warning("127.0.0.1:9464".parse().unwrap())
             .is_none());
-        assert!(open.exposure_warning("[::1]:9464".parse().unwrap()).is_none());
+        assert!(open
+            .exposure_warning("[::1]:9464".parse().unwrap())
+            .is_none());
         let warning = open
             .exposure_warning("0.0.0.0:9464".parse().unwrap())
             .unwrap();
-        assert!(warning.contains("[admin] listen = \"0.0.0.0:9464\""), "{warning}");
+        assert!(
+            warning.contains("[admin] listen = \"0.0.0.0:9464\""),
+            "{warning}"
+        );
         assert!(warning.contains("bearer_token_file"), "{warning}");
         let protected = AdminAccess::bearer("0123456789abcdef0123", true);
         assert!(protected
@@ -274,7 +283,8 @@ mod tests {
     #[test]
     fn token_files_readable_by_others_or_too_short_are_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("certbound-admin-token-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("certbound-admin-token-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("admin.token");
         std::fs::write(&path, "0123456789abcdef0123\n").unwrap();
@@ -284,7 +294,10 @@ mod tests {
         };
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = AdminAccess::from_config(&config).unwrap_err().to_string();
-        assert!(e.contains("chmod 600") && e.contains("admin.token") && e.contains("644"), "{e}");
+        assert!(
+            e.contains("chmod 600") && e.contains("admin.token") && e.contains("644"),
+            "{e}"
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let access = AdminAccess::from_config(&config).unwrap();
         assert!(access.is_protected());

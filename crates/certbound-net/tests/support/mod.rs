@@ -83,7 +83,9 @@ pub async fn start(limits: Limits, tls: bool) -> Server {
             &ClientCertMode::None,
         )
         .unwrap();
-        tokio::spawn(certbound_net::serve(listener, config, app, options, shutdown));
+        tokio::spawn(certbound_net::serve(
+            listener, config, app, options, shutdown,
+        ));
     } else {
         tokio::spawn(certbound_net::serve_plain(listener, app, options, shutdown));
     }
