@@ -32,7 +32,8 @@ pub struct GatewayConfig {
     /// of proxied requests is `[proxy] max_body_bytes`).
     #[serde(default)]
     pub limits: certbound_net::Limits,
-    /// `[admin]`: plain-HTTP `GET /metrics` listener (none by default; keep it on loopback).
+    /// `[admin]`: plain-HTTP `GET /metrics`, `/livez`, `/readyz` listener (none by default; keep
+    /// it on loopback or protect it with `bearer_token_file`).
     #[serde(default)]
     pub admin: AdminConfig,
 }
@@ -79,14 +80,9 @@ pub struct TlsConfig {
     pub client_ca: Vec<PathBuf>,
 }
 
-/// `[admin]`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdminConfig {
-    /// The metrics listener's address.
-    #[serde(default)]
-    pub listen: Option<std::net::SocketAddr>,
-}
+/// `[admin]`: the admin listener's address and who may read it (shared with the authorization
+/// server; see docs/gateway.md).
+pub use certbound_net::metrics::AdminConfig;
 
 /// `[authorization_server]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -314,6 +310,9 @@ impl GatewayConfig {
         abs(&mut c.tls.cert);
         abs(&mut c.tls.key);
         c.tls.client_ca.iter_mut().for_each(abs);
+        if let Some(p) = &mut c.admin.bearer_token_file {
+            abs(p);
+        }
         let a = &mut c.authorization_server;
         for p in [&mut a.ca, &mut a.client_cert, &mut a.client_key]
             .into_iter()

@@ -120,6 +120,8 @@ pub async fn start_on(
 ) -> Result<RunningGateway, GatewayError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     config.limits.validate().map_err(GatewayError::Config)?;
+    let admin_access = certbound_net::metrics::AdminAccess::from_config(&config.admin)
+        .map_err(|e| GatewayError::Config(e.to_string()))?;
     let http = as_client(&config)?;
     let mut routes: Vec<Route> = config
         .routes
@@ -201,7 +203,8 @@ pub async fn start_on(
                 l,
                 metrics.clone(),
                 discovery.clone(),
-                ServeOptions::with_limits("admin", &config.limits),
+                admin_access,
+                ServeOptions::with_limits("admin", &config.limits).metered(&metrics),
                 stopped(rx.clone()),
             )))
         }

@@ -8,12 +8,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod activity;
 pub mod authority;
 pub mod bind;
 pub mod client_cert;
 pub mod danger;
 pub mod forwarded;
 pub mod limits;
+mod linger;
 pub mod metrics;
 pub mod rate_limit;
 pub mod serve;
@@ -21,7 +23,7 @@ pub mod tls;
 
 pub use bind::{bind, BindError};
 pub use limits::Limits;
-pub use serve::{serve, serve_plain, ConnectionInfo, ServeOptions, TlsHandle};
+pub use serve::{serve, serve_plain, CloseReason, ConnectionInfo, ServeOptions, TlsHandle};
 pub use tls::{
     load_cert_chain, load_key_pair, load_private_key, server_config, ClientCertMode, TlsError,
 };

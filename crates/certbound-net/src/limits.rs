@@ -27,12 +27,31 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// The most header fields in one request (`431` above it).
     pub max_headers: usize,
-    /// Simultaneous connections per listener; further ones wait in the kernel's accept queue.
+    /// Simultaneous connections per listener. When all are taken, the connection that has been
+    /// idle longest (no request in flight) is asked to close to make room for the next one; if
+    /// every connection is busy, further ones wait in the kernel's accept queue.
     pub max_connections: usize,
     /// The longest a TLS handshake may take.
     pub handshake_timeout_seconds: u32,
-    /// The longest a request head may take to arrive (also bounds an idle keep-alive connection).
+    /// The longest a request head may take to arrive: the first request of a connection must
+    /// arrive within it after the handshake (HTTP/1.1 and HTTP/2 alike), and with HTTP/1.1 each
+    /// next request within it after the previous response (so it also bounds an idle HTTP/1.1
+    /// keep-alive connection).
     pub header_timeout_seconds: u32,
+    /// How long a connection may stay open with no request in flight after its first request
+    /// (HTTP/2 gets GOAWAY, HTTP/1.1 is closed), like nginx's `keepalive_timeout` or Envoy's
+    /// `idle_timeout`.
+    pub idle_timeout_seconds: u32,
+    /// HTTP/2 keep-alive: a PING every this many seconds; a peer that does not answer within
+    /// `header_timeout_seconds` is disconnected. 0 sends none.
+    pub http2_ping_seconds: u32,
+    /// Lingering close (RFC 9112 §9.6): when the server closes a connection the client may still
+    /// be writing to (a 413 or 431 before the whole request was read), it shuts its side down
+    /// and reads and discards what the client still sends for at most this long, so the client
+    /// reads the response instead of a reset. 0 closes at once.
+    pub linger_seconds: u32,
+    /// The most bytes discarded in one lingering close.
+    pub linger_max_bytes: usize,
     /// The longest a request body may take to arrive (`408` after it).
     pub body_timeout_seconds: u32,
     /// On shutdown, how long in-flight requests may take to finish before connections are cut.
@@ -48,6 +67,10 @@ impl Default for Limits {
             max_connections: 10_000,
             handshake_timeout_seconds: 10,
             header_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            http2_ping_seconds: 30,
+            linger_seconds: 5,
+            linger_max_bytes: 1024 * 1024,
             body_timeout_seconds: 10,
             drain_seconds: 30,
         }
@@ -68,8 +91,9 @@ impl Limits {
         if self.handshake_timeout_seconds == 0
             || self.header_timeout_seconds == 0
             || self.body_timeout_seconds == 0
+            || self.idle_timeout_seconds == 0
         {
-            return Err("limits timeouts must be at least one second".into());
+            return Err("limits.handshake_timeout_seconds, header_timeout_seconds, body_timeout_seconds and idle_timeout_seconds must be at least one second".into());
         }
         Ok(())
     }
@@ -171,6 +195,19 @@ mod tests {
             ..Limits::default()
         };
         assert!(l.validate().is_err());
+        let l = Limits {
+            idle_timeout_seconds: 0,
+            ..Limits::default()
+        };
+        assert!(l.validate().is_err());
+        // Pings and lingering may be switched off.
+        let l = Limits {
+            http2_ping_seconds: 0,
+            linger_seconds: 0,
+            linger_max_bytes: 0,
+            ..Limits::default()
+        };
+        assert_eq!(l.validate(), Ok(()));
     }
 
     #[test]

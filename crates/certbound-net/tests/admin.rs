@@ -59,6 +59,7 @@ async fn serve(metrics: Arc<AuthServerMetrics>, readiness: Arc<Switch>) -> Admin
         listener,
         metrics,
         readiness,
+        certbound_net::metrics::AdminAccess::unauthenticated(),
         ServeOptions::named("admin"),
         async move {
             let _ = rx.await;

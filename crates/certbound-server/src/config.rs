@@ -74,15 +74,9 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// `[admin]`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct AdminConfig {
-    /// Plain-HTTP listener for `GET /metrics` (Prometheus text format); none by default. Keep it
-    /// on loopback or a management network: it is not authenticated.
-    #[serde(default)]
-    pub listen: Option<SocketAddr>,
-}
+/// `[admin]`: the admin listener's address and who may read it (shared with the gateway; see
+/// docs/configuration.md and docs/operations.md).
+pub use certbound_net::metrics::AdminConfig;
 
 /// `[client_cert.https]` and `[client_cert.mtls]`: see docs/proxies.md.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -502,6 +496,9 @@ impl Config {
         abs(&mut self.tls.key);
         self.tls.client_ca.iter_mut().for_each(abs);
         self.jwks_uri.ca.iter_mut().for_each(abs);
+        if let Some(p) = &mut self.admin.bearer_token_file {
+            abs(p);
+        }
         if let Some(rest) = self.store.url.strip_prefix("sqlite://") {
             let path = Path::new(rest.split('?').next().unwrap_or(rest));
             if path.is_relative() && !rest.starts_with(':') {

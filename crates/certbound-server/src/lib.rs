@@ -64,6 +64,9 @@ pub enum ServerError {
     /// The HTTP client for `jwks_uri`.
     #[error("HTTP client: {0}")]
     HttpClient(String),
+    /// The admin listener's token file.
+    #[error(transparent)]
+    Admin(#[from] certbound_net::metrics::AdminAccessError),
 }
 
 /// A running server: its bound addresses, and the handle that stops it.
@@ -207,6 +210,7 @@ pub async fn start_on(
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cfg = &config.config;
     let (chain, key) = load_key_pair(&cfg.tls.cert, &cfg.tls.key)?;
+    let admin_access = certbound_net::metrics::AdminAccess::from_config(&cfg.admin)?;
 
     let mut ca_certs = Vec::new();
     for path in &cfg.tls.client_ca {
@@ -332,7 +336,8 @@ pub async fn start_on(
             listener,
             metrics.clone(),
             Arc::new(readiness),
-            ServeOptions::with_limits("admin", limits),
+            admin_access,
+            ServeOptions::with_limits("admin", limits).metered(&metrics),
             stopped(rx.clone()),
         )));
     }

@@ -95,11 +95,15 @@ pub async fn start(
         .route("/api/transactions", post(create).get(list))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .with_state(state);
-    Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "sample API stopped");
-        }
-    }))
+    // certbound-net's accept loop, not `axum::serve`: the same limits and timeouts as every
+    // certbound listener (a silent client is closed after the header timeout, idle ones after
+    // the idle timeout), so even the sample cannot be held open by connections that send nothing.
+    Ok(tokio::spawn(certbound_net::serve_plain(
+        listener,
+        app,
+        certbound_net::ServeOptions::named("sample_api"),
+        std::future::pending(),
+    )))
 }
 
 async fn authorize(state: &ApiState, headers: &HeaderMap, uri: &Uri) -> Result<Value, Response> {

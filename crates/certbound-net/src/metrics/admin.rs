@@ -3,7 +3,8 @@
 //! `/livez` answers 200 while the process runs (an orchestrator restarts the process when it
 //! stops answering). `/readyz` runs the caller's [`Readiness`] check and answers 200 `ready`, or
 //! 503 with one line saying what is missing (a load balancer stops sending traffic, nothing is
-//! restarted). `/health` is kept as another name for `/livez`.
+//! restarted). `/health` is kept as another name for `/livez`. Who may ask is
+//! [`AdminAccess`](super::AdminAccess) (`[admin] bearer_token_file`).
 
 use super::Exporter;
 use axum::extract::State;
@@ -104,16 +105,27 @@ fn plain(status: StatusCode, body: String) -> Response {
 
 /// Serves the admin routes in plain HTTP on `listener` until `shutdown` resolves, with the
 /// limits, timeouts and drain deadline in `options` (so a stalled scraper can neither exhaust
-/// the process nor hold its shutdown). Bind it to loopback or a management network: it is not
-/// authenticated.
+/// the process nor hold its shutdown), to the clients `access` lets in. Logs a warning when the
+/// listener is reachable from other hosts without authentication.
 pub async fn serve_admin(
     listener: TcpListener,
     metrics: Arc<dyn Exporter>,
     readiness: Arc<dyn Readiness>,
+    access: super::AdminAccess,
     options: crate::serve::ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let app = admin_router(metrics, readiness);
+    if let Some(warning) = listener
+        .local_addr()
+        .ok()
+        .and_then(|addr| access.exposure_warning(addr))
+    {
+        tracing::warn!(setting = "[admin] listen", "{warning}");
+    }
+    let app = admin_router(metrics, readiness).layer(axum::middleware::from_fn_with_state(
+        access,
+        super::access::require,
+    ));
     crate::serve::serve_plain(listener, app, options, shutdown).await
 }
 

@@ -11,10 +11,12 @@
 //! (certificate subjects): never a client id, a token or a presented certificate, so cardinality
 //! stays bounded whatever clients send.
 
+mod access;
 mod admin;
 mod auth_server;
 mod certificates;
 
+pub use access::{AdminAccess, AdminAccessError, AdminConfig, ADMIN_REALM, MIN_TOKEN_LEN};
 pub use admin::{admin_router, bind_admin, serve_admin, NotReady, Readiness, ReadinessFuture};
 pub use auth_server::{AuthLabels, AuthServerMetrics, IssueLabels, Metrics};
 pub use certificates::{CertificateExpiry, CertificateLabels};
@@ -61,6 +63,15 @@ pub struct ListenerLabels {
     pub listener: &'static str,
 }
 
+/// Labels of a closed connection.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectionCloseLabels {
+    /// The listener's name.
+    pub listener: &'static str,
+    /// Why it closed (a closed list: `crate::serve::CloseReason`).
+    pub reason: &'static str,
+}
+
 /// One label: a kind of event.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -101,6 +112,8 @@ pub struct ProcessMetrics {
     pub latency: Family<EndpointLabels, Histogram>,
     /// Open client connections by listener.
     pub open_connections: Family<ListenerLabels, Gauge>,
+    /// Closed client connections by listener and reason.
+    pub connections_closed: Family<ConnectionCloseLabels, Counter>,
     /// Expiry of the server certificate and of the configured CAs.
     pub certificates: CertificateExpiry,
     forwarded_stripped: Counter,
@@ -122,6 +135,7 @@ impl ProcessMetrics {
             latency_histogram as fn() -> Histogram,
         );
         let open_connections = Family::<ListenerLabels, Gauge>::default();
+        let connections_closed = Family::<ConnectionCloseLabels, Counter>::default();
         let build_info = Family::<BuildLabels, Gauge>::default();
         let certificates = CertificateExpiry::default();
         let forwarded_stripped = Counter::default();
@@ -152,6 +166,11 @@ impl ProcessMetrics {
             "Open client connections by listener",
             open_connections.clone(),
         );
+        registry.register(
+            "connections_closed",
+            "Closed client connections by listener and reason (idle, header_timeout, evicted, ...)",
+            connections_closed.clone(),
+        );
         registry.register_with_unit(
             "certificate_expiry_timestamp",
             "notAfter of the server certificate and of the configured CAs, in Unix seconds",
@@ -167,6 +186,7 @@ impl ProcessMetrics {
             requests,
             latency,
             open_connections,
+            connections_closed,
             certificates,
             forwarded_stripped,
         }
