@@ -13,6 +13,7 @@ pub mod client_cert;
 pub mod danger;
 pub mod forwarded;
 pub mod limits;
+pub mod log_format;
 pub mod metrics;
 pub mod rate_limit;
 pub mod serve;

@@ -8,6 +8,7 @@ mod discovery;
 mod hostile;
 mod introspection;
 mod mtls_auth;
+mod oversized_ids;
 mod resumption;
 mod secrets;
 mod self_signed;
