@@ -262,7 +262,8 @@ fn send_hostile_requests(setup: &Setup, cert_dir: &Path) -> usize {
         assert_eq!(body["error"], expected, "{}: {body}", a.what);
         logged += usize::from(a.logged);
     }
-    // A certificate from the server's own CA whose CN carries CR LF, ESC and RLO, presented as
+    // A certificate from the server's own CA whose CN carries CR LF, ESC, RLO and U+2028 (which
+    // the DN printer leaves raw: only the formatter escapes it), presented as
     // partner-a: the subject does not match, and the trace quotes it.
     let r = setup
         .client(Some((&cert_dir.join("hostile.pem"), &cert_dir.join("hostile.key"))))
@@ -282,7 +283,7 @@ fn hostile_certificate(setup: &Setup) -> tempfile::TempDir {
     let ca = certbound_pki::dir::load_ca(&setup.p("pki")).expect("quickstart CA");
     let issued = ca
         .issue(&LeafSpec::client(SubjectSpec::cn_o(
-            format!("partner-a\r\n{FORGED}\u{1b}[31m\u{202e}"),
+            format!("partner-a\r\n{FORGED}\u{1b}[31m\u{202e}\u{2028}x"),
             "Example",
         )))
         .expect("hostile certificate");
@@ -403,7 +404,7 @@ fn text_log_lines_and_fields_cannot_be_forged() {
     assert!(text.contains(r#"client_id="v\\r\\n2030-01-01"#), "{text}");
     // The certificate's subject: the DN printer's hex escapes, then the log's quoting.
     assert!(
-        text.contains(r#"CN=partner-a\\0D\\0A2030-01-01T00:00:00.000000Z  INFO certbound::audit: event=\\\"token_issued\\\" decision=allow client_id=\\\"partner-a\\\"\\1B[31m\\E2\\80\\AE"#),
+        text.contains(r#"CN=partner-a\\0D\\0A2030-01-01T00:00:00.000000Z  INFO certbound::audit: event=\\\"token_issued\\\" decision=allow client_id=\\\"partner-a\\\"\\1B[31m\\E2\\80\\AE<U+2028>x,O=Example"#),
         "{text}"
     );
 }
@@ -440,7 +441,8 @@ fn json_log_lines_parse_and_carry_the_hostile_values_escaped() {
     assert!(
         traces
             .iter()
-            .any(|t| t.contains("CN=partner-a\\0D\\0A2030-01-01") && t.contains("\\1B[31m\\E2\\80\\AE")),
+            .any(|t| t.contains("CN=partner-a\\0D\\0A2030-01-01")
+                && t.contains("\\1B[31m\\E2\\80\\AE\u{2028}x,O=Example")),
         "{traces:?}"
     );
 }
