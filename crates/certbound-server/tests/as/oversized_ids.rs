@@ -53,10 +53,10 @@ scope = "read"
     .await;
     let http = s.http(None);
     let cc = [("grant_type", "client_credentials")];
-    // 40 wrong secrets for over-long ids from one address: each gets the unknown-client answer;
-    // none is limited per client id (the per-client burst is 2), since none is tracked.
+    // 40 wrong secrets for one over-long id from one address: each gets the unknown-client
+    // answer; none is limited per client id (the per-client burst is 2): the id is not tracked.
+    let id = "basic-c".repeat(1000);
     for i in 0..40 {
-        let id = format!("{}{i}", "basic-c".repeat(1000));
         let r = if i % 2 == 0 {
             TestServer::read(
                 http.post(s.token_url())
