@@ -234,9 +234,7 @@ impl<W: io::Write> io::Write for EscapingWrite<W> {
             }
             Ok(_) => self.0.write_all(buf)?,
             // Never produced by the formatter (it writes a `String`); no raw bytes either way.
-            Err(_) => self
-                .0
-                .write_all(String::from_utf8_lossy(buf).as_bytes())?,
+            Err(_) => self.0.write_all(String::from_utf8_lossy(buf).as_bytes())?,
         }
         Ok(buf.len())
     }
@@ -377,7 +375,10 @@ mod tests {
             "{line}"
         );
         // Plain values stay bare; string values stay quoted.
-        assert!(line.contains("event=\"client_authentication_failed\""), "{line}");
+        assert!(
+            line.contains("event=\"client_authentication_failed\""),
+            "{line}"
+        );
     }
 
     #[test]

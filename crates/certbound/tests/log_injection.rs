@@ -183,7 +183,13 @@ fn attempts() -> Vec<Attempt> {
     let forged_id = format!("x\r\n{FORGED}");
     let controls = "y\u{1b}[31mred\u{0}nul\u{7f}\u{85}\u{202e}rtl\u{2028}ls\u{200b}";
     let field_forgery = "z decision=allow method=client_secret_basic";
-    let form = |id: &str| format!("grant_type=client_credentials&client_id={}", form_encode(id)).into_bytes();
+    let form = |id: &str| {
+        format!(
+            "grant_type=client_credentials&client_id={}",
+            form_encode(id)
+        )
+        .into_bytes()
+    };
     vec![
         Attempt {
             what: "form client_id with CR LF and a forged line",
@@ -266,7 +272,10 @@ fn send_hostile_requests(setup: &Setup, cert_dir: &Path) -> usize {
     // the DN printer leaves raw: only the formatter escapes it), presented as
     // partner-a: the subject does not match, and the trace quotes it.
     let r = setup
-        .client(Some((&cert_dir.join("hostile.pem"), &cert_dir.join("hostile.key"))))
+        .client(Some((
+            &cert_dir.join("hostile.pem"),
+            &cert_dir.join("hostile.key"),
+        )))
         .post(setup.token_url(true))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials&client_id=partner-a")
@@ -393,7 +402,9 @@ fn text_log_lines_and_fields_cannot_be_forged() {
         "{text}"
     );
     assert!(
-        text.contains(" client_id=y<U+001B>[31mred<U+0000>nul<U+007F><U+0085><U+202E>rtl<U+2028>ls<U+200B> "),
+        text.contains(
+            " client_id=y<U+001B>[31mred<U+0000>nul<U+007F><U+0085><U+202E>rtl<U+2028>ls<U+200B> "
+        ),
         "{text}"
     );
     assert!(
@@ -435,7 +446,9 @@ fn json_log_lines_parse_and_carry_the_hostile_values_escaped() {
     }
     assert!(ids.contains(&format!("x\\r\\n{FORGED}")), "{ids:?}");
     assert!(
-        ids.contains(&"y<U+001B>[31mred<U+0000>nul<U+007F><U+0085><U+202E>rtl<U+2028>ls<U+200B>".to_owned()),
+        ids.contains(
+            &"y<U+001B>[31mred<U+0000>nul<U+007F><U+0085><U+202E>rtl<U+2028>ls<U+200B>".to_owned()
+        ),
         "{ids:?}"
     );
     assert!(
@@ -496,11 +509,22 @@ fn over_long_client_ids_are_refused_and_logged_short() {
         "{}",
         &text[..text.len().min(4000)]
     );
-    assert!(text.contains("…(60008 bytes)\""), "{}", &text[..text.len().min(4000)]);
-    assert!(text.contains("…(10001 bytes)\""), "{}", &text[..text.len().min(4000)]);
+    assert!(
+        text.contains("…(60008 bytes)\""),
+        "{}",
+        &text[..text.len().min(4000)]
+    );
+    assert!(
+        text.contains("…(10001 bytes)\""),
+        "{}",
+        &text[..text.len().min(4000)]
+    );
     // A registered client still gets its token.
     let ok = setup
-        .client(Some((&setup.p("pki/partner-a.pem"), &setup.p("pki/partner-a.key"))))
+        .client(Some((
+            &setup.p("pki/partner-a.pem"),
+            &setup.p("pki/partner-a.key"),
+        )))
         .post(setup.token_url(true))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials&client_id=partner-a")
