@@ -6,8 +6,10 @@
 //! steps taken, for logs, audit and `certbound clients check`; the client only ever sees the
 //! generic [`OAuthError`] built by [`AuthFailure::to_oauth_error`].
 
-use crate::client::{AuthMethod, ClientCredential, RegisteredClient, TlsSubject};
-use crate::error::{printable, OAuthError};
+use crate::client::{
+    AuthMethod, ClientCredential, RegisteredClient, TlsSubject, MAX_CLIENT_ID_LEN,
+};
+use crate::error::{cut, presented, OAuthError};
 use crate::identity::certificate::ClientCertificate;
 use crate::identity::dn::Folding;
 use crate::identity::key_usage::SigningUsage;
@@ -198,20 +200,32 @@ pub struct DecisionTrace {
     pub steps: Vec<TraceStep>,
 }
 
+/// The longest step detail kept, in bytes: a detail quoting attacker-sized certificate names
+/// (a subject, SANs, an issuer) is cut to [`TRACE_DETAIL_KEPT_CHARS`] characters and its length,
+/// so one refused request costs a bounded number of log bytes.
+pub const MAX_TRACE_DETAIL_BYTES: usize = 2048;
+/// How many characters of an over-long step detail are kept.
+pub const TRACE_DETAIL_KEPT_CHARS: usize = 1024;
+
 impl DecisionTrace {
     fn pass(&mut self, check: &'static str, detail: impl Into<String>) {
-        self.steps.push(TraceStep {
-            check,
-            passed: true,
-            detail: detail.into(),
-        });
+        self.push(check, true, detail.into());
     }
 
     fn fail(&mut self, check: &'static str, detail: impl Into<String>) {
+        self.push(check, false, detail.into());
+    }
+
+    fn push(&mut self, check: &'static str, passed: bool, detail: String) {
+        let detail = if detail.len() > MAX_TRACE_DETAIL_BYTES {
+            cut(&detail, MAX_TRACE_DETAIL_BYTES, TRACE_DETAIL_KEPT_CHARS).into_owned()
+        } else {
+            detail
+        };
         self.steps.push(TraceStep {
             check,
-            passed: false,
-            detail: detail.into(),
+            passed,
+            detail,
         });
     }
 }
@@ -245,6 +259,9 @@ pub enum FailureReason {
     MultipleMethods,
     /// No such client.
     UnknownClient,
+    /// The presented `client_id` is longer than any registered one can be
+    /// ([`MAX_CLIENT_ID_LEN`]): refused before it is looked up, tracked or logged in full.
+    ClientIdTooLong,
     /// The request did not use the client's registered method.
     WrongMethod,
     /// The secret did not verify.
@@ -275,6 +292,7 @@ impl FailureReason {
             FailureReason::ConflictingClientIds => "conflicting_client_ids",
             FailureReason::MultipleMethods => "multiple_methods",
             FailureReason::UnknownClient => "unknown_client",
+            FailureReason::ClientIdTooLong => "client_id_too_long",
             FailureReason::WrongMethod => "wrong_method",
             FailureReason::BadSecret => "bad_secret",
             FailureReason::NoCertificate => "no_certificate",
@@ -360,8 +378,8 @@ pub fn claimed_client_id<'a>(creds: &'a PresentedCredentials<'a>) -> Result<&'a 
                 "client_id",
                 format!(
                     "Basic user '{}' differs from client_id parameter '{}'",
-                    printable(&b.client_id),
-                    printable(p)
+                    presented(&b.client_id, MAX_CLIENT_ID_LEN),
+                    presented(p, MAX_CLIENT_ID_LEN)
                 ),
             );
             return Err(AuthFailure::new(
@@ -384,15 +402,32 @@ pub fn claimed_client_id<'a>(creds: &'a PresentedCredentials<'a>) -> Result<&'a 
             ));
         }
     };
+    if id.len() > MAX_CLIENT_ID_LEN {
+        // Names no client: refused before the id is looked up, tracked by a rate limit or
+        // logged (the caller logs it cut short, see `error::presented`).
+        trace.fail(
+            "client_id",
+            format!(
+                "the presented client_id is {} bytes long; a registered one has at most {MAX_CLIENT_ID_LEN}",
+                id.len()
+            ),
+        );
+        return Err(AuthFailure::new(
+            FailureReason::ClientIdTooLong,
+            trace,
+            used_basic,
+        ));
+    }
     Ok(id)
 }
 
-/// The unknown-client failure, with the same response as any other authentication failure.
-pub fn unknown_client(creds: &PresentedCredentials<'_>, client_id: &str) -> AuthFailure {
+/// The unknown-client failure, with the same response as any other authentication failure. The
+/// trace does not repeat the presented id: the audit line carries it once, in its `client_id`.
+pub fn unknown_client(creds: &PresentedCredentials<'_>, _client_id: &str) -> AuthFailure {
     let mut trace = DecisionTrace::default();
     trace.fail(
         "client",
-        format!("no registered client '{}'", printable(client_id)),
+        "no client is registered with the presented client_id",
     );
     AuthFailure::new(FailureReason::UnknownClient, trace, creds.basic.is_some())
 }

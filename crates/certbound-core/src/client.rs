@@ -261,6 +261,11 @@ pub struct ClientMetadataError {
 /// The grant types this server implements.
 pub const SUPPORTED_GRANT_TYPES: [&str; 1] = ["client_credentials"];
 
+/// The longest `client_id` that can be registered, in bytes (registered ids are printable
+/// ASCII, so also in characters). A presented id longer than this names no client: it is refused
+/// before it is tracked by a rate limit or written to a log.
+pub const MAX_CLIENT_ID_LEN: usize = 255;
+
 impl ClientMetadata {
     /// Validates the metadata and builds the registration, hashing a plaintext secret.
     pub fn validate(&self) -> Result<RegisteredClient, ClientMetadataError> {
@@ -270,7 +275,7 @@ impl ClientMetadata {
             message,
         };
         if self.client_id.is_empty()
-            || self.client_id.len() > 255
+            || self.client_id.len() > MAX_CLIENT_ID_LEN
             || !self.client_id.chars().all(|c| (' '..='~').contains(&c))
         {
             return Err(err(

@@ -179,27 +179,72 @@ impl OAuthError {
 /// other C0 or C1 control, DEL, format or bidi character (a right-to-left override, a zero-width
 /// space, …), private-use code point, noncharacter and line or paragraph separator as `<U+XXXX>`.
 /// Everything else, including printable non-ASCII such as `§` or `é`, is kept as is.
+///
+/// This is the one escaper: the log formatter (`certbound_net::log_format`) writes every field
+/// value and message through [`write_escaped`], which escapes the same characters.
 pub fn printable(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if needs_escape(c) => {
-                let _ = write!(out, "<U+{:04X}>", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
+    let _ = write_escaped(&mut out, text, false);
     Cow::Owned(out)
 }
 
-fn needs_escape(c: char) -> bool {
+/// Writes `text` to `out` escaped as [`printable`] does. With `quoted`, `"` and `\` are escaped
+/// too (`\"`, `\\`), so the text can sit between double quotes and every escape is unambiguous.
+pub fn write_escaped<W: fmt::Write + ?Sized>(out: &mut W, text: &str, quoted: bool) -> fmt::Result {
+    let mut rest = text;
+    while let Some(i) = rest.find(|c: char| needs_escape(c) || (quoted && matches!(c, '"' | '\\')))
+    {
+        out.write_str(&rest[..i])?;
+        let c = rest[i..].chars().next().unwrap_or_default();
+        match c {
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
+            '"' => out.write_str("\\\"")?,
+            '\\' => out.write_str("\\\\")?,
+            c => write!(out, "<U+{:04X}>", u32::from(c))?,
+        }
+        rest = &rest[i + c.len_utf8()..];
+    }
+    out.write_str(rest)
+}
+
+/// Whether `c` is escaped by [`printable`] and [`write_escaped`].
+pub fn needs_escape(c: char) -> bool {
     crate::identity::dn::is_unsafe_char(c) || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// How many characters of an over-long presented value a log line keeps.
+pub const PRESENTED_PREFIX_CHARS: usize = 64;
+
+/// A value a request or a certificate presented, for a log line: escaped as [`printable`]
+/// does, and, when longer than `max_bytes`, cut to its first [`PRESENTED_PREFIX_CHARS`]
+/// characters followed by `…(N bytes)`, so an attacker-sized value costs a bounded number of
+/// log bytes however large it was.
+pub fn presented(text: &str, max_bytes: usize) -> Cow<'_, str> {
+    cut(text, max_bytes, PRESENTED_PREFIX_CHARS)
+}
+
+/// `text` escaped as [`printable`] does and, when longer than `max_bytes`, cut to its first
+/// `keep_chars` characters (at most `max_bytes`) followed by `…(N bytes)`, N its full length.
+pub fn cut(text: &str, max_bytes: usize, keep_chars: usize) -> Cow<'_, str> {
+    if text.len() <= max_bytes {
+        return printable(text);
+    }
+    let mut end = 0;
+    for (n, (i, c)) in text.char_indices().enumerate() {
+        if n == keep_chars || i + c.len_utf8() > max_bytes {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    let mut out = String::with_capacity(end + 24);
+    let _ = write_escaped(&mut out, &text[..end], false);
+    let _ = write!(out, "…({} bytes)", text.len());
+    Cow::Owned(out)
 }
 
 /// A header parameter value (RFC 9110 quoted-string contents) from any text: printable ASCII is
@@ -268,6 +313,31 @@ mod tests {
         );
         assert!(!e.description.chars().any(|c| c.is_control()));
         assert!(matches!(printable("plain § text"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn quoted_escaping_is_unambiguous() {
+        let mut out = String::new();
+        write_escaped(&mut out, "a\"b\\n\nc\u{2028}\u{0}", true).unwrap();
+        assert_eq!(out, "a\\\"b\\\\n\\nc<U+2028><U+0000>");
+        // Unquoted, `"` and `\` are kept (as in error descriptions).
+        assert_eq!(printable("a\"b\\"), "a\"b\\");
+    }
+
+    #[test]
+    fn presented_values_are_escaped_and_cut_when_over_long() {
+        assert_eq!(presented("short\r\n", 255), "short\\r\\n");
+        let long = format!("\u{1b}[31m{}", "x".repeat(60_000));
+        let shown = presented(&long, 255);
+        assert!(shown.starts_with("<U+001B>[31mxxx"), "{shown}");
+        assert!(shown.ends_with("…(60005 bytes)"), "{shown}");
+        assert!(shown.len() < 120, "{}", shown.len());
+        // Multi-byte characters are cut on a character boundary.
+        let wide = "é".repeat(1000);
+        assert_eq!(
+            presented(&wide, 255),
+            format!("{}…(2000 bytes)", "é".repeat(PRESENTED_PREFIX_CHARS))
+        );
     }
 
     #[test]

@@ -302,11 +302,74 @@ fn request_text_is_never_reflected_raw() {
         client_id: Some(hostile),
         ..Default::default()
     };
+    // The unknown-client trace does not repeat the presented id (the audit line's `client_id`
+    // carries it once).
     let f = unknown_client(&creds, claimed_client_id(&creds).unwrap());
     let trace = f.trace.to_string();
     assert_eq!(
         trace,
-        "client FAILED: no registered client 'a\\nb<U+001B>[31m<U+202E>'"
+        "client FAILED: no client is registered with the presented client_id"
+    );
+    // Two differing ids are both quoted, escaped.
+    let creds = PresentedCredentials {
+        client_id: Some(hostile),
+        basic: Some(certbound_core::auth::BasicCredentials {
+            client_id: "x\r\ny".into(),
+            secret: "s".into(),
+        }),
+        ..Default::default()
+    };
+    let trace = claimed_client_id(&creds).unwrap_err().trace.to_string();
+    assert_eq!(
+        trace,
+        "client_id FAILED: Basic user 'x\\r\\ny' differs from client_id parameter 'a\\nb<U+001B>[31m<U+202E>'"
     );
     assert!(!trace.chars().any(char::is_control), "{trace:?}");
+}
+
+#[test]
+fn over_long_client_ids_are_refused_before_lookup_and_quoted_cut_short() {
+    let long = "x".repeat(60_000);
+    for creds in [
+        PresentedCredentials {
+            client_id: Some(&long),
+            ..Default::default()
+        },
+        PresentedCredentials {
+            basic: Some(certbound_core::auth::BasicCredentials {
+                client_id: long.clone(),
+                secret: "s".into(),
+            }),
+            ..Default::default()
+        },
+    ] {
+        let f = claimed_client_id(&creds).unwrap_err();
+        assert_eq!(f.reason, FailureReason::ClientIdTooLong);
+        assert_eq!(f.reason.as_str(), "client_id_too_long");
+        // The same answer as an unknown client.
+        let e = f.to_oauth_error();
+        assert_eq!(e.code, OAuthErrorCode::InvalidClient);
+        assert_eq!(e.description, "client authentication failed");
+        let trace = f.trace.to_string();
+        assert!(trace.contains("60000 bytes"), "{trace}");
+        assert!(trace.len() < 200, "{}", trace.len());
+    }
+    // 255 bytes is still a possible id; a conflict between two long ids quotes both cut short.
+    let max = "y".repeat(255);
+    let creds = PresentedCredentials {
+        client_id: Some(&max),
+        ..Default::default()
+    };
+    assert_eq!(claimed_client_id(&creds).unwrap(), max);
+    let creds = PresentedCredentials {
+        client_id: Some(&long),
+        basic: Some(certbound_core::auth::BasicCredentials {
+            client_id: "z".repeat(70_000),
+            secret: "s".into(),
+        }),
+        ..Default::default()
+    };
+    let trace = claimed_client_id(&creds).unwrap_err().trace.to_string();
+    assert!(trace.contains("…(70000 bytes)") && trace.contains("…(60000 bytes)"));
+    assert!(trace.len() < 300, "{}", trace.len());
 }

@@ -8,12 +8,21 @@
 //! the connection, the field name the authorization server's `token_issued` uses),
 //! `token_thumbprint` (the `cnf.x5t#S256` the token is bound to, when known: with
 //! `cert_thumbprint` it tells whose token was replayed with which certificate), `source` (the
-//! TCP peer's IP address, as in the authorization server's lines) and `path`. Never the token
-//! itself.
+//! TCP peer's IP address, as in the authorization server's lines) and `path` (the request's,
+//! cut to its first [`PATH_KEPT_CHARS`] characters and its length when longer than
+//! [`MAX_LOGGED_PATH_BYTES`]: a refused request costs a bounded number of log bytes). Never the
+//! token itself. Control and format characters are escaped by the log formatter
+//! (`certbound_net::log_format`).
 
 use crate::bearer::Rejection;
+use certbound_core::error::cut;
 use certbound_core::ClientCertificate;
 use std::net::SocketAddr;
+
+/// The longest request path an audit line carries in full, in bytes.
+pub const MAX_LOGGED_PATH_BYTES: usize = 1024;
+/// How many characters of a longer path are kept.
+pub const PATH_KEPT_CHARS: usize = 256;
 
 /// Logs one refusal.
 pub fn refused(
@@ -37,6 +46,6 @@ pub fn refused(
             .map(|t| t.as_str())
             .unwrap_or(""),
         source = %source.map(|s| s.ip().to_string()).unwrap_or_default(),
-        path,
+        path = &*cut(path, MAX_LOGGED_PATH_BYTES, PATH_KEPT_CHARS),
     );
 }

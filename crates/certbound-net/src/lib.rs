@@ -16,6 +16,7 @@ pub mod danger;
 pub mod forwarded;
 pub mod limits;
 mod linger;
+pub mod log_format;
 pub mod metrics;
 pub mod rate_limit;
 pub mod serve;

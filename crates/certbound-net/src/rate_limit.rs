@@ -5,7 +5,10 @@
 //! secret and certificate guessing without slowing honest traffic), and **requests** (off by
 //! default: every request takes a token). Memory is bounded: at most `max_keys` keys are tracked;
 //! idle keys (full buckets) are swept when the table fills, and if every tracked key is active a new
-//! key is refused rather than tracked without bound.
+//! key is refused rather than tracked without bound. Keys must be fixed-size values (an address, a
+//! digest): a key that holds request text (a presented client id) would make each tracked key as
+//! large as the request, so callers track a digest of such text (`certbound_server::throttle`
+//! uses the SHA-256 of the client id), and memory stays `max_keys` × a small constant.
 //!
 //! The logic takes `now` as an argument so it is tested without sleeping.
 

@@ -5,9 +5,13 @@
 use crate::handlers::Origin;
 use crate::state::AppState;
 use crate::throttle;
-use certbound_core::auth::{self, AuthenticatedClient, BasicCredentials, PresentedCredentials};
-use certbound_core::client::{ClientCredential, RegisteredClient, SelfSignedKeys};
-use certbound_core::error::printable;
+use certbound_core::auth::{
+    self, AuthenticatedClient, BasicCredentials, FailureReason, PresentedCredentials,
+};
+use certbound_core::client::{
+    ClientCredential, RegisteredClient, SelfSignedKeys, MAX_CLIENT_ID_LEN,
+};
+use certbound_core::error::{presented, printable};
 use certbound_core::form::Form;
 use certbound_core::{ClientCertificate, OAuthError};
 use certbound_net::metrics::AuthLabels;
@@ -53,12 +57,17 @@ pub async fn authenticate_request(
     let claimed = match auth::claimed_client_id(&creds) {
         Ok(id) => id.to_owned(),
         Err(failure) => {
+            // No id to track: only the address is limited. An over-long id is logged once, cut
+            // short; a missing or conflicting one is described by the trace.
+            let shown = (failure.reason == FailureReason::ClientIdTooLong)
+                .then(|| presented_client_id(&creds))
+                .flatten();
             if let Err((kind, retry)) = state.throttle.admit(peer, None, false) {
-                throttle::refused(&state.metrics, kind, &origin.source, None);
+                throttle::refused(&state.metrics, kind, &origin.source, shown);
                 return Err(OAuthError::too_many_requests(retry.seconds()));
             }
             state.throttle.failed(peer, None, false);
-            return Err(refuse(state, endpoint, None, origin, failure).into());
+            return Err(refuse(state, endpoint, None, origin, failure).finish(shown));
         }
     };
     if let Err((kind, retry)) = state.throttle.admit(peer, Some(&claimed), presents_secret) {
@@ -143,6 +152,15 @@ pub async fn authenticate_request(
     }
 }
 
+/// The client id a request presented (the Basic user name first, as the claim is decided).
+fn presented_client_id<'a>(creds: &'a PresentedCredentials<'a>) -> Option<&'a str> {
+    creds
+        .basic
+        .as_ref()
+        .map(|b| b.client_id.as_str())
+        .or(creds.client_id)
+}
+
 /// A refused authentication, logged (audit) and counted once the claimed client id is known.
 struct Refusal<'a> {
     state: &'a AppState,
@@ -181,7 +199,7 @@ impl Refusal<'_> {
             event = "client_authentication_failed",
             endpoint = self.endpoint,
             source = %self.origin.source,
-            client_id = %printable(client_id.unwrap_or("")),
+            client_id = %presented(client_id.unwrap_or(""), MAX_CLIENT_ID_LEN),
             method = self.method.unwrap_or("none"),
             reason = self.failure.reason.as_str(),
             cert_thumbprint = certificate.map(|c| c.thumbprint().to_string()).unwrap_or_default(),
@@ -200,11 +218,5 @@ impl Refusal<'_> {
             })
             .inc();
         self.failure.to_oauth_error()
-    }
-}
-
-impl From<Refusal<'_>> for OAuthError {
-    fn from(r: Refusal<'_>) -> OAuthError {
-        r.finish(None)
     }
 }

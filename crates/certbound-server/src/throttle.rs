@@ -6,8 +6,15 @@
 //!   checked. Certificate failures do not lock a client id out (nothing there can be guessed, and a
 //!   lockout by client id would let anyone deny service to a certificate client).
 //! - **Requests** (off by default): a rate per source address and per claimed client id.
+//!
+//! Memory is `max_tracked_keys` × a small constant per limit: addresses are fixed-size, and a
+//! client id is tracked by its SHA-256 digest ([`ClientKey`]), never by the presented text, so a
+//! 60 kB `client_id` costs what a short one does. (Ids longer than any registered one are refused
+//! before they reach here; the digest bounds the rest whatever a caller passes.)
 
 use crate::config::RateLimitConfig;
+use certbound_core::client::MAX_CLIENT_ID_LEN;
+use certbound_core::error::presented;
 use certbound_net::metrics::Metrics;
 use certbound_net::rate_limit::{KeyedLimiter, RetryAfter};
 use std::net::IpAddr;
@@ -16,9 +23,24 @@ use std::time::Instant;
 /// The limiters of one server.
 pub struct Throttle {
     failed_by_address: Option<KeyedLimiter<IpAddr>>,
-    failed_by_client: Option<KeyedLimiter<String>>,
+    failed_by_client: Option<KeyedLimiter<ClientKey>>,
     requests_by_address: Option<KeyedLimiter<IpAddr>>,
-    requests_by_client: Option<KeyedLimiter<String>>,
+    requests_by_client: Option<KeyedLimiter<ClientKey>>,
+}
+
+/// How a client id is tracked: the SHA-256 digest of the presented id, 32 bytes whatever its
+/// length (a collision, which would share a bucket, is not feasible to find).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientKey([u8; 32]);
+
+impl ClientKey {
+    /// The key of a presented client id.
+    pub fn of(client_id: &str) -> Self {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, client_id.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        ClientKey(key)
+    }
 }
 
 /// Which limit refused a request (a metrics label).
@@ -52,20 +74,19 @@ impl Throttle {
         presents_secret: bool,
     ) -> Result<(), (LimitKind, RetryAfter)> {
         let now = Instant::now();
+        let client = client_id.map(ClientKey::of);
         if let (Some(l), Some(a)) = (&self.requests_by_address, address) {
             l.take(&a, now).map_err(|r| ("requests_address", r))?;
         }
-        if let (Some(l), Some(c)) = (&self.requests_by_client, client_id) {
-            l.take(&c.to_owned(), now)
-                .map_err(|r| ("requests_client", r))?;
+        if let (Some(l), Some(c)) = (&self.requests_by_client, &client) {
+            l.take(c, now).map_err(|r| ("requests_client", r))?;
         }
         if let (Some(l), Some(a)) = (&self.failed_by_address, address) {
             l.check(&a, now).map_err(|r| ("failed_auth_address", r))?;
         }
         if presents_secret {
-            if let (Some(l), Some(c)) = (&self.failed_by_client, client_id) {
-                l.check(&c.to_owned(), now)
-                    .map_err(|r| ("failed_auth_client", r))?;
+            if let (Some(l), Some(c)) = (&self.failed_by_client, &client) {
+                l.check(c, now).map_err(|r| ("failed_auth_client", r))?;
             }
         }
         Ok(())
@@ -80,13 +101,14 @@ impl Throttle {
         }
         if presented_secret {
             if let (Some(l), Some(c)) = (&self.failed_by_client, client_id) {
-                let _ = l.take(&c.to_owned(), now);
+                let _ = l.take(&ClientKey::of(c), now);
             }
         }
     }
 }
 
-/// Records a refusal in the metrics and logs it (audit), with the client's address `source`.
+/// Records a refusal in the metrics and logs it (audit), with the client's address `source`
+/// and the presented client id (cut short if longer than any registered id).
 pub fn refused(metrics: &Metrics, kind: LimitKind, source: &str, client_id: Option<&str>) {
     Metrics::count(&metrics.rate_limited, kind);
     tracing::warn!(
@@ -94,7 +116,7 @@ pub fn refused(metrics: &Metrics, kind: LimitKind, source: &str, client_id: Opti
         event = "rate_limited",
         limit = kind,
         source,
-        client_id = %certbound_core::error::printable(client_id.unwrap_or("")),
+        client_id = %presented(client_id.unwrap_or(""), MAX_CLIENT_ID_LEN),
     );
 }
 
@@ -186,6 +208,25 @@ mod tests {
             "requests_client"
         );
         assert!(t.admit(a, Some("other"), false).is_ok());
+    }
+
+    #[test]
+    fn client_keys_are_fixed_size_whatever_the_id() {
+        assert_eq!(std::mem::size_of::<ClientKey>(), 32);
+        let long = "x".repeat(60_000);
+        assert_eq!(ClientKey::of(&long), ClientKey::of(&long));
+        assert_ne!(ClientKey::of(&long), ClientKey::of(&long[1..]));
+        // Long ids are limited like short ones, each by its own bucket.
+        let t = Throttle::new(&config());
+        let a = Some(IpAddr::from([10, 0, 5, 1]));
+        for _ in 0..2 {
+            t.failed(a, Some(&long), true);
+        }
+        assert_eq!(
+            t.admit(None, Some(&long), true).unwrap_err().0,
+            "failed_auth_client"
+        );
+        assert!(t.admit(None, Some(&long[1..]), true).is_ok());
     }
 
     #[test]

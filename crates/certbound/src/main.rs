@@ -75,18 +75,25 @@ enum Command {
     Keys(keys_cmd::KeysCommand),
 }
 
+/// Logs to stderr in `format`. Every field value and message is escaped by the formatter
+/// (`certbound_net::log_format`), so nothing a request or a certificate carried can forge a line.
 fn init_logging(format: LogFormat) {
+    use certbound_net::log_format;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal: log files and collectors get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
-    }
+    let format = match format {
+        LogFormat::Text => log_format::LogFormat::Text,
+        LogFormat::Json => log_format::LogFormat::Json,
+    };
+    // Colour codes only for a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // `try_init` also routes records of the `log` crate (dependencies) through the formatter.
+    let _ = tracing_subscriber::util::SubscriberInitExt::try_init(log_format::subscriber(
+        format,
+        filter,
+        std::io::stderr,
+        ansi,
+    ));
 }
 
 /// mimalloc instead of the system allocator: the request paths allocate small, short-lived

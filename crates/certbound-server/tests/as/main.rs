@@ -10,6 +10,7 @@ mod hostile;
 mod introspection;
 mod introspection_jwt;
 mod mtls_auth;
+mod oversized_ids;
 mod resumption;
 mod secrets;
 mod self_signed;
