@@ -47,7 +47,15 @@ fn basic(id: &str, secret: &str) -> String {
 }
 
 fn post(path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut r = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let with_host: Vec<(&str, &str)> = std::iter::once(("Host", "127.0.0.1"))
+        .chain(headers.iter().copied())
+        .collect();
+    post_raw(path, &with_host, body)
+}
+
+/// [`post`] without the usual `Host: 127.0.0.1`: the case supplies its own (or none).
+fn post_raw(path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut r = format!("POST {path} HTTP/1.1\r\nConnection: close\r\n");
     for (n, v) in headers {
         r.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -82,6 +90,10 @@ async fn hostile_requests_get_standard_errors() {
     let long_value = "v".repeat(10_000);
     let long_id = "c".repeat(3000);
     let long_id_form = format!("grant_type=client_credentials&client_id={long_id}");
+    // Issue 13's classes: log injection, attacker-sized identifiers, Host confusion.
+    let forged_basic = basic("x\r\n2026-12-07T00:00:00Z INFO token_issued client_id=basic-c\x1b[31m", "y");
+    let long_basic = basic(&"b".repeat(300), "y");
+    let mtls_host = s.mtls_url.trim_start_matches("https://").to_owned();
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         (
             "sanity: a good request",
@@ -186,6 +198,72 @@ async fn hostile_requests_get_standard_errors() {
             post("/token", &[FORM], long_id_form.as_bytes()),
             401,
             "invalid_client",
+        ),
+        (
+            "CR, LF and ESC in the form's client_id (log injection)",
+            post(
+                "/token",
+                &[FORM],
+                b"grant_type=client_credentials&client_id=x%0D%0A2026-12-07T00:00:00Z%20INFO%20token_issued%1B%5B31m",
+            ),
+            401,
+            "invalid_client",
+        ),
+        (
+            "CR, LF and ESC in the Basic user name (log injection)",
+            post(
+                "/token",
+                &[FORM, ("Authorization", forged_basic.as_str())],
+                b"grant_type=client_credentials",
+            ),
+            401,
+            "invalid_client",
+        ),
+        (
+            "a 300-byte client_id in Basic (over the registrable 255)",
+            post(
+                "/token",
+                &[FORM, ("Authorization", long_basic.as_str())],
+                b"grant_type=client_credentials",
+            ),
+            401,
+            "invalid_client",
+        ),
+        (
+            "no Host header",
+            post_raw("/token", &[FORM, good_auth], b"grant_type=client_credentials"),
+            400,
+            "",
+        ),
+        (
+            "two Host headers",
+            post_raw(
+                "/token",
+                &[("Host", "127.0.0.1"), ("Host", "evil.example"), FORM, good_auth],
+                b"grant_type=client_credentials",
+            ),
+            400,
+            "",
+        ),
+        (
+            "a Host that is not host[:port]",
+            post_raw(
+                "/token",
+                &[("Host", "127.0.0.1\"; for=evil"), FORM, good_auth],
+                b"grant_type=client_credentials",
+            ),
+            400,
+            "",
+        ),
+        (
+            "the mTLS listener's authority on the conventional listener",
+            post_raw(
+                "/token",
+                &[("Host", mtls_host.as_str()), FORM, good_auth],
+                b"grant_type=client_credentials",
+            ),
+            421,
+            "",
         ),
         (
             "a client assertion (not supported)",
