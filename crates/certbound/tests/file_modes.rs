@@ -121,14 +121,12 @@ fn key_material_is_never_readable_by_others() {
         for f in &files {
             let m = mode(f);
             match expected_mode(f) {
-                Some(want) if m != want => wrong.push(format!(
-                    "{}: {m:04o}, expected {want:04o}",
-                    f.display()
-                )),
-                None if m & 0o022 != 0 => wrong.push(format!(
-                    "{}: {m:04o}, writable by others",
-                    f.display()
-                )),
+                Some(want) if m != want => {
+                    wrong.push(format!("{}: {m:04o}, expected {want:04o}", f.display()))
+                }
+                None if m & 0o022 != 0 => {
+                    wrong.push(format!("{}: {m:04o}, writable by others", f.display()))
+                }
                 _ => {}
             }
         }
@@ -175,7 +173,10 @@ fn key_material_is_never_readable_by_others() {
     );
     assert!(accepted.contains("allow_readable_file = true"));
     std::fs::write(&config, accepted).unwrap();
-    for args in [&["migrate", "--config"][..], &["keys", "list", "--config"][..]] {
+    for args in [
+        &["migrate", "--config"][..],
+        &["keys", "list", "--config"][..],
+    ] {
         let out = run(certbound().args(args).arg(&config));
         let stderr = text(&out.stderr);
         assert!(out.status.success(), "{args:?}: {stderr}");
