@@ -351,6 +351,7 @@ fn as_client(config: &GatewayConfig) -> Result<reqwest::Client, GatewayError> {
     if let (Some(cert), Some(key)) = (&a.client_cert, &a.client_key) {
         let mut pem = std::fs::read(cert).map_err(|e| err(format!("{}: {e}", cert.display())))?;
         pem.push(b'\n');
+        certbound_net::tls::warn_if_key_readable(key);
         pem.extend(std::fs::read(key).map_err(|e| err(format!("{}: {e}", key.display())))?);
         b = b.identity(
             reqwest::Identity::from_pem(&pem)

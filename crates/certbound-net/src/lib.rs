@@ -5,7 +5,8 @@
 //! holder proves possession of its key ([`danger::AcceptAnyClientCert`]: trust is decided per client
 //! by the core, not by the TLS layer), and the accept loop that parses the client certificate
 //! **once per connection** and hands it to every request as a [`ConnectionInfo`] extension.
-#![forbid(unsafe_code)]
+// One audited `unsafe` call: geteuid(2) in `tls::effective_uid`.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod activity;

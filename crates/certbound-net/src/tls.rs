@@ -83,14 +83,69 @@ pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsE
     Ok(certs)
 }
 
-/// Reads the first private key of a PEM file.
+/// Reads the first private key of a PEM file, with a warning when others can read the file
+/// ([`warn_if_key_readable`]).
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let err = |reason: String| TlsError::PrivateKey {
         path: path.to_owned(),
         reason,
     };
     let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    warn_if_key_readable(path);
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| err(e.to_string()))
+}
+
+/// Logs a WARN naming a private key file that users other than the service can read, and the
+/// fix. OpenSSH's rule: a key owned by the user running certbound must have no group or other
+/// bits (`chmod 600`); a key owned by another user (root, with read access for the service's
+/// group, as deploy/README.md sets up) must have no other bits (`chmod o-rwx`). Not a refusal
+/// (nginx does not refuse either), and Unix only. Also for keys a library user loads itself.
+pub fn warn_if_key_readable(path: &Path) {
+    if let Some((mode, fix)) = key_file_fix(path) {
+        tracing::warn!(
+            file = %path.display(),
+            mode = %format!("{mode:04o}"),
+            fix = %format!("{fix} {}", path.display()),
+            "private key file is readable by other users: anyone who can read it can \
+             impersonate this service"
+        );
+    }
+}
+
+/// The mode of a private key file that others can read, and the command that fixes it; `None`
+/// for a private file, a file that cannot be inspected, and on other systems than Unix.
+fn key_file_fix(path: &Path) -> Option<(u32, &'static str)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        let mode = meta.mode() & 0o7777;
+        key_mode_fix(mode, meta.uid() == effective_uid()).map(|fix| (mode, fix))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// The command that makes a private key file of mode `mode` private, if it is not: a key owned
+/// by this process's user must have no group or other bits, any other key no other bits.
+#[cfg(unix)]
+fn key_mode_fix(mode: u32, owned_by_us: bool) -> Option<&'static str> {
+    if owned_by_us {
+        (mode & 0o077 != 0).then_some("chmod 600")
+    } else {
+        (mode & 0o007 != 0).then_some("chmod o-rwx")
+    }
+}
+
+/// The effective user id of this process.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid(2) takes no argument, touches no memory and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Reads a certificate chain and its private key, and checks that the key is the certificate's:
@@ -170,4 +225,41 @@ fn hint_names(certs: &[CertificateDer<'static>]) -> Vec<rustls::DistinguishedNam
         .filter_map(|c| webpki::anchor_from_trusted_cert(c).ok())
         .map(|a| rustls::DistinguishedName::in_sequence(a.subject.as_ref()))
         .collect()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn key_files_others_can_read_are_named_with_the_fix() {
+        let tmp = std::env::temp_dir().join(format!("certbound-key-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let key = tmp.join("server.key");
+        std::fs::write(&key, "x").unwrap();
+        for (mode, expected) in [
+            (0o600, None),
+            (0o400, None),
+            (0o640, Some((0o640, "chmod 600"))),
+            (0o644, Some((0o644, "chmod 600"))),
+            (0o604, Some((0o604, "chmod 600"))),
+        ] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(key_file_fix(&key), expected, "{mode:o}");
+        }
+        std::fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(key_file_fix(&tmp.join("missing.key")), None);
+    }
+
+    #[test]
+    fn a_key_owned_by_another_user_may_be_group_readable() {
+        // deploy/README.md: root:certbound 0640, read by the service through its group.
+        assert_eq!(key_mode_fix(0o640, false), None);
+        assert_eq!(key_mode_fix(0o600, false), None);
+        assert_eq!(key_mode_fix(0o644, false), Some("chmod o-rwx"));
+        assert_eq!(key_mode_fix(0o641, false), Some("chmod o-rwx"));
+        assert_eq!(key_mode_fix(0o640, true), Some("chmod 600"));
+        assert_eq!(key_mode_fix(0o660, true), Some("chmod 600"));
+    }
 }

@@ -68,15 +68,23 @@ fn ensure_dir(dir: &Path) -> Result<(), PkiError> {
     builder.create(dir).map_err(io_error(dir))
 }
 
-/// Writes a public file (certificate, JWKS).
+/// Writes a public file (certificate, JWKS) with mode 0644, set explicitly: the `certbound`
+/// binary runs with umask 077, and other users (a gateway's service user, nginx, a partner's
+/// tooling) must be able to read certificates. Like [`write_private_file`], an existing file is
+/// removed first and the new one created exclusively (a planted symlink is not followed).
 fn write_public(path: &Path, bytes: &[u8]) -> Result<(), PkiError> {
-    fs::write(path, bytes).map_err(io_error(path))
+    write_new_file(path, bytes, 0o644)
 }
 
 /// Writes a secret file (private key, PKCS#12): removes any existing file, then creates it
 /// exclusively with mode 0600, so the content never sits in a file others can read (and a planted
 /// symlink is not followed). Tests that hand keys to the binary can use it too.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), PkiError> {
+    write_new_file(path, bytes, 0o600)
+}
+
+/// Replaces `path` with a new file of mode `mode` (Unix; whatever the umask) holding `bytes`.
+fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -87,9 +95,18 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), PkiError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(mode);
     }
     let mut file = options.open(path).map_err(io_error(path))?;
+    // The umask may have removed bits from `mode` (0644 under umask 077): set it exactly.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(io_error(path))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
     file.write_all(bytes).map_err(io_error(path))?;
     file.sync_all().map_err(io_error(path))
 }
@@ -451,6 +468,39 @@ mod tests {
             }
             let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o700);
+        }
+    }
+
+    /// Certificates and JWKS are for others to read: 0644 exactly, whatever the umask (the
+    /// binary runs with 077) and whatever the mode of a file they replace.
+    #[cfg(unix)]
+    #[test]
+    fn public_files_are_world_readable_and_replace_private_ones() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pki");
+        ensure_dir(&dir).unwrap();
+        let jwks_path = tmp.path().join("s.jwks.json");
+        for f in [dir.join(CA_CERT_FILE), jwks_path.clone()] {
+            write_private_file(&f, b"old").unwrap();
+        }
+        init(&dir, KeyAlgorithm::EcdsaP256, true).unwrap();
+        self_signed(
+            &dir,
+            &LeafSpec::client(SubjectSpec::cn("partner-s")),
+            &jwks_path,
+        )
+        .unwrap();
+        let mode = |f: &Path| fs::metadata(f).unwrap().permissions().mode() & 0o7777;
+        for f in [
+            dir.join(CA_CERT_FILE),
+            dir.join("partner-s.pem"),
+            jwks_path.clone(),
+        ] {
+            assert_eq!(format!("{:o}", mode(&f)), "644", "{}", f.display());
+        }
+        for f in [dir.join(CA_KEY_FILE), dir.join("partner-s.key")] {
+            assert_eq!(format!("{:o}", mode(&f)), "600", "{}", f.display());
         }
     }
 

@@ -124,13 +124,31 @@ pub struct StoreConfig {
     /// `sqlite://path` (created if missing) or `postgres://...`.
     #[serde(default = "default_store_url")]
     pub url: String,
+    /// Open a SQLite file that other users can read (with a warning) instead of refusing to
+    /// start. Default `false`: the file holds the signing private keys.
+    #[serde(default)]
+    pub allow_readable_file: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: default_store_url(),
+            allow_readable_file: false,
         }
+    }
+}
+
+impl StoreConfig {
+    /// The store options this table asks for.
+    pub fn store_options(&self) -> certbound_store::StoreOptions {
+        certbound_store::StoreOptions::new().allow_readable_file(self.allow_readable_file)
+    }
+
+    /// Opens (and migrates) the store as configured: every command that opens the store from a
+    /// configuration goes through here, so every setting of the table is honoured everywhere.
+    pub async fn connect(&self) -> Result<certbound_store::Store, certbound_store::StoreError> {
+        certbound_store::Store::connect_with(&self.url, self.store_options()).await
     }
 }
 

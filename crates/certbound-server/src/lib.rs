@@ -218,7 +218,7 @@ pub async fn start_on(
     }
     let anchors = trust_anchors(cfg, &ca_certs)?;
 
-    let store = Store::connect(&cfg.store.url).await?;
+    let store = cfg.store.connect().await?;
     let alg = SigningAlg::parse(&cfg.tokens.signing_alg).unwrap_or(SigningAlg::Es256);
     let keys = Keys::load_or_init(&store, alg, now_secs()).await?;
 

@@ -39,6 +39,24 @@ pub enum StoreError {
         reason: String,
     },
 
+    /// The SQLite database file (or its `-wal` or `-shm` file) can be read or written by users
+    /// other than its owner. It holds the signing private keys, so the store refuses to open it
+    /// (as OpenSSH refuses a private key others can read), unless
+    /// [`StoreOptions::allow_readable_file`](crate::StoreOptions::allow_readable_file) says so.
+    #[error(
+        "SQLite database {path} has mode {mode:04o}: other users can read it, but it holds the \
+         signing private keys, and anyone who can read it can mint access tokens for any client. \
+         Fix: chmod 600 {fix} (or, to accept the risk, set [store] allow_readable_file = true)"
+    )]
+    ReadableByOthers {
+        /// The first file found too open (the database, or its `-wal` or `-shm` file).
+        path: std::path::PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The files to `chmod 600`, separated by spaces.
+        fix: String,
+    },
+
     /// A migration script failed; the whole migration was rolled back.
     #[error("database migration {version} ({description}) failed: {source}")]
     Migrate {

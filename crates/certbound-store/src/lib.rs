@@ -17,7 +17,10 @@
 //! ```
 //!
 //! Operational behaviour:
-//! - **SQLite** files are created if missing and switched to WAL mode; every connection sets
+//! - **SQLite** files are created if missing, with mode 0600 (SQLite gives the `-wal` and `-shm`
+//!   files the database's mode), and an existing file that other users can read is refused
+//!   ([`StoreError::ReadableByOthers`]): it holds the signing private keys. Files are switched
+//!   to WAL mode; every connection sets
 //!   `foreign_keys`, `busy_timeout` and `synchronous = NORMAL`. Reads use a small pool, writes go
 //!   through a single-connection pool, so writers queue in the process instead of fighting
 //!   over SQLite's lock. `sqlite::memory:` uses exactly one connection for everything (each
@@ -71,6 +74,7 @@ impl fmt::Display for Backend {
 pub struct StoreOptions {
     max_connections: Option<u32>,
     acquire_timeout: Duration,
+    allow_readable_file: bool,
 }
 
 impl Default for StoreOptions {
@@ -78,6 +82,7 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: None,
             acquire_timeout: Duration::from_secs(3),
+            allow_readable_file: false,
         }
     }
 }
@@ -100,6 +105,15 @@ impl StoreOptions {
     /// down. Default 3 s.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Open a SQLite file (or its `-wal`/`-shm` files) that users other than its owner can read
+    /// or write, with a warning, instead of refusing with [`StoreError::ReadableByOthers`].
+    /// Default `false`: the file holds the signing private keys. Unix only; PostgreSQL and
+    /// in-memory databases are unaffected.
+    pub fn allow_readable_file(mut self, allow: bool) -> Self {
+        self.allow_readable_file = allow;
         self
     }
 }
@@ -145,14 +159,22 @@ struct Target {
 
 /// Checks that this process can open (or create) the SQLite file read-write, so a wrong path or
 /// permission is reported once, with the path and the fix, instead of as SQLite's "unable to open
-/// database file" (code 14). Skipped for read-only URLs (`mode=ro`).
-fn check_sqlite_file(url: &str) -> Result<(), StoreError> {
+/// database file" (code 14); a new file is created with mode 0600. Then checks that no other
+/// user can read the file or its `-wal`/`-shm` files ([`check_private_mode`]). Read-only URLs
+/// (`mode=ro`) skip the first check, not the second: the keys are in the file all the same.
+fn check_sqlite_file(url: &str, allow_readable_file: bool) -> Result<(), StoreError> {
     let rest = url.strip_prefix("sqlite://").unwrap_or(url);
     let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
-    if params.split('&').any(|p| p == "mode=ro") {
-        return Ok(());
-    }
     let path = std::path::PathBuf::from(path);
+    if !params.split('&').any(|p| p == "mode=ro") {
+        check_sqlite_open(&path)?;
+    }
+    check_private_mode(&path, allow_readable_file)
+}
+
+/// Opens (or creates, mode 0600) the SQLite file read-write, and explains a failure.
+fn check_sqlite_open(path: &std::path::Path) -> Result<(), StoreError> {
+    let path = path.to_owned();
     let fail = |reason: String| StoreError::SqliteFile {
         path: path.clone(),
         reason,
@@ -185,13 +207,12 @@ fn check_sqlite_file(url: &str) -> Result<(), StoreError> {
         }
     }
     let existed = path.exists();
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-    {
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true).write(true).create(true).truncate(false);
+    // Only the owner may read the keys; SQLite creates -wal and -shm with the database's mode.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(&path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(fail(if existed {
             "permission denied: this user cannot read and write the file; certbound needs read \
@@ -211,6 +232,68 @@ fn check_sqlite_file(url: &str) -> Result<(), StoreError> {
         Err(e) => Err(fail(format!(
             "cannot be opened for reading and writing: {e}"
         ))),
+    }
+}
+
+/// Refuses (or, when allowed, warns about) a SQLite database whose file, `-wal` or `-shm` file
+/// has any group or other permission bit: the database holds the signing private keys, and
+/// whoever can read it can mint tokens. The rule is OpenSSH's for private keys. Files that do
+/// not exist (yet) are skipped. Unix only.
+#[cfg(unix)]
+fn check_private_mode(
+    database: &std::path::Path,
+    allow_readable_file: bool,
+) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut open = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        let file = std::path::PathBuf::from(name);
+        if let Ok(meta) = std::fs::metadata(&file) {
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                open.push((file, mode));
+            }
+        }
+    }
+    let Some((path, mode)) = open.first().cloned() else {
+        return Ok(());
+    };
+    let fix = open
+        .iter()
+        .map(|(f, _)| shell_word(&f.display().to_string()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if allow_readable_file {
+        tracing::warn!(
+            file = %path.display(),
+            mode = %format!("{mode:04o}"),
+            fix = %format!("chmod 600 {fix}"),
+            "the SQLite database holding the signing private keys is readable by other users; \
+             opened anyway because [store] allow_readable_file = true"
+        );
+        return Ok(());
+    }
+    Err(StoreError::ReadableByOthers { path, mode, fix })
+}
+
+#[cfg(not(unix))]
+fn check_private_mode(_: &std::path::Path, _: bool) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// `word` quoted for a POSIX shell when it holds anything but safe characters.
+#[cfg(unix)]
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | ':' | '@')
+        })
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -311,7 +394,7 @@ impl Store {
                 (pool.clone(), pool)
             }
             Backend::Sqlite => {
-                check_sqlite_file(&target.url)?;
+                check_sqlite_file(&target.url, options.allow_readable_file)?;
                 enable_wal(&target.url).await.map_err(connect_err)?;
                 let writes = sqlite_pool(base())
                     .max_connections(1)

@@ -1008,3 +1008,126 @@ async fn client_registry(ctx: Ctx) {
     assert!(!store.delete_client("a").await.expect("delete again"));
     assert_eq!(store.clients().await.expect("list").len(), 1);
 }
+
+/// The permission bits of `path`.
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+#[cfg(unix)]
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A new SQLite file holds the signing private keys: it and the `-wal` and `-shm` files SQLite
+/// creates beside it are readable by the owner only, whatever the process's umask.
+#[cfg(unix)]
+#[tokio::test]
+async fn new_sqlite_files_are_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("cb.db");
+    let store = Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("connect");
+    // A write, so the WAL holds key material too.
+    store
+        .insert_signing_key(&SigningKeyRecord {
+            kid: "k1".into(),
+            alg: "ES256".into(),
+            private_pkcs8: vec![7; 32],
+            public_jwk: r#"{"kty":"EC"}"#.into(),
+            created_at: 1,
+            retired_at: None,
+            publish_until: None,
+        })
+        .await
+        .expect("insert");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = tmp.path().join(format!("cb.db{suffix}"));
+        assert_eq!(mode_of(&file), 0o600, "{}", file.display());
+    }
+    store.close().await;
+}
+
+/// An existing database that other users can read is refused, with the file, its mode, why and
+/// the fix; `allow_readable_file` opens it (with a warning). The same for a `-wal` file, and
+/// for a read-only URL (the keys are in the file all the same).
+#[cfg(unix)]
+#[tokio::test]
+async fn readable_sqlite_files_are_refused_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("cb.db");
+    let url = format!("sqlite://{}", db.display());
+    Store::connect(&url).await.expect("create").close().await;
+
+    set_mode(&db, 0o644);
+    let err = Store::connect(&url).await.expect_err("world-readable");
+    assert!(
+        matches!(err, StoreError::ReadableByOthers { mode: 0o644, .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    for part in [
+        db.display().to_string().as_str(),
+        "0644",
+        "signing private keys",
+        "mint access tokens",
+        &format!("chmod 600 {}", db.display()),
+        "allow_readable_file = true",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from: {text}");
+    }
+    assert_eq!(
+        mode_of(&db),
+        0o644,
+        "the store never changes the mode itself"
+    );
+
+    // Group bits alone are refused too (as OpenSSH does), and so is a read-only URL.
+    set_mode(&db, 0o640);
+    for url in [url.clone(), format!("{url}?mode=ro")] {
+        let err = Store::connect(&url).await.expect_err(&url);
+        assert!(
+            matches!(err, StoreError::ReadableByOthers { .. }),
+            "{err:?}"
+        );
+    }
+
+    let allowed = Store::connect_with(&url, StoreOptions::new().allow_readable_file(true))
+        .await
+        .expect("allowed");
+    allowed.close().await;
+
+    // A private database with a readable WAL: the WAL is named.
+    set_mode(&db, 0o600);
+    let wal = tmp.path().join("cb.db-wal");
+    std::fs::write(&wal, b"").unwrap();
+    set_mode(&wal, 0o604);
+    let err = Store::connect(&url).await.expect_err("readable WAL");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("{} has mode 0604", wal.display())),
+        "{text}"
+    );
+    set_mode(&wal, 0o600);
+    Store::connect(&url)
+        .await
+        .expect("private again")
+        .close()
+        .await;
+}
+
+#[cfg(unix)]
+#[test]
+fn chmod_hints_quote_unusual_paths() {
+    assert_eq!(shell_word("/var/lib/cb.db"), "/var/lib/cb.db");
+    assert_eq!(shell_word("/tmp/my db"), "'/tmp/my db'");
+    assert_eq!(shell_word("/tmp/it's"), r"'/tmp/it'\''s'");
+}

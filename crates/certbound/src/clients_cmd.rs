@@ -71,7 +71,10 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
         } => add::run(&config, metadata.as_deref(), &flags).await,
         ClientsCommand::Remove { config, client_id } => {
             let cfg = Config::load(&config)?;
-            let store = certbound_store::Store::connect(&cfg.config.store.url)
+            let store = cfg
+                .config
+                .store
+                .connect()
                 .await
                 .context("opening the store")?;
             if store.delete_client(&client_id).await? {
@@ -93,7 +96,10 @@ pub async fn run(cmd: ClientsCommand) -> anyhow::Result<bool> {
         }
         ClientsCommand::List { config } => {
             let cfg = Config::load(&config)?;
-            let store = certbound_store::Store::connect(&cfg.config.store.url)
+            let store = cfg
+                .config
+                .store
+                .connect()
                 .await
                 .context("opening the store")?;
             let registry = certbound_server::state::ClientRegistry::new(&cfg.clients);

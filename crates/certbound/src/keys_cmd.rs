@@ -28,7 +28,10 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Rotate { config } => {
             let cfg = Config::load(&config)?;
-            let store = certbound_store::Store::connect(&cfg.config.store.url)
+            let store = cfg
+                .config
+                .store
+                .connect()
                 .await
                 .context("opening the store")?;
             let alg =
@@ -46,7 +49,10 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::List { config } => {
             let cfg = Config::load(&config)?;
-            let store = certbound_store::Store::connect(&cfg.config.store.url)
+            let store = cfg
+                .config
+                .store
+                .connect()
                 .await
                 .context("opening the store")?;
             for k in store.signing_keys().await? {

@@ -1,5 +1,6 @@
 //! The `certbound` command: runs the authorization server and the tools around it.
-#![forbid(unsafe_code)]
+// One audited `unsafe` call: `umask(2)` in `private_umask`.
+#![deny(unsafe_code)]
 
 mod call_cmd;
 mod clients_cmd;
@@ -103,12 +104,27 @@ fn init_logging(format: LogFormat) {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    private_umask();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", describe_error(&e));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Makes everything this process creates private to its user (umask 077), before any thread
+/// or file exists: the SQLite key store and its -wal/-shm files, quickstart's configurations (which
+/// may hold client secrets), PKI files, and anything added later. Files meant for others
+/// (certificates, JWKS) are given mode 0644 explicitly where they are written.
+fn private_umask() {
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    // SAFETY: umask(2) only replaces the process's file mode creation mask: it takes no pointer,
+    // cannot fail, and runs here before any other thread exists.
+    unsafe {
+        libc::umask(0o077);
     }
 }
 
@@ -156,7 +172,9 @@ fn run() -> anyhow::Result<()> {
             Command::Keys(cmd) => keys_cmd::run(cmd).await,
             Command::Migrate { config } => {
                 let cfg = certbound_server::config::Config::load(&config)?;
-                certbound_store::Store::connect(&cfg.config.store.url)
+                cfg.config
+                    .store
+                    .connect()
                     .await
                     .context("migrating the store")?;
                 println!(

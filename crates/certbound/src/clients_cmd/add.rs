@@ -330,7 +330,10 @@ pub async fn run(
         .config
         .register(&meta, &cfg.base)
         .map_err(|(key, message)| anyhow::anyhow!("{label}: {key}: {message}"))?;
-    let store = certbound_store::Store::connect(&cfg.config.store.url)
+    let store = cfg
+        .config
+        .store
+        .connect()
         .await
         .context("opening the store")?;
     store

@@ -20,7 +20,10 @@ pub async fn run(config: &Path, client_id: &str, cert: &Path) -> anyhow::Result<
     let certificate = read_certificate(cert)?;
     describe_certificate(cert, &certificate);
 
-    let store = certbound_store::Store::connect(&cfg.config.store.url)
+    let store = cfg
+        .config
+        .store
+        .connect()
         .await
         .context("opening the store")?;
     let registry = certbound_server::state::ClientRegistry::new(&cfg.clients);
