@@ -648,11 +648,17 @@ static CHAIN_SIGNATURE_ALGS: &[&dyn rustls_pki_types::SignatureVerificationAlgor
 /// RFC 5280 §4.2.1.3: the handshake was signed with the certificate's key, so a keyUsage
 /// extension must allow digitalSignature. The listeners refuse such certificates at the
 /// handshake already; this covers certificates forwarded by a trusted proxy.
-fn check_key_usage(cert: &ClientCertificate, trace: &mut DecisionTrace) -> Result<(), FailureReason> {
+fn check_key_usage(
+    cert: &ClientCertificate,
+    trace: &mut DecisionTrace,
+) -> Result<(), FailureReason> {
     match cert.parsed() {
         Ok(p) => match &p.signing_usage {
             SigningUsage::Forbidden(why) => {
-                trace.fail("key usage", format!("the certificate cannot authenticate a TLS client: {why}"));
+                trace.fail(
+                    "key usage",
+                    format!("the certificate cannot authenticate a TLS client: {why}"),
+                );
                 Err(FailureReason::KeyUsage)
             }
             SigningUsage::Allowed | SigningUsage::Unrestricted => Ok(()),
@@ -665,7 +671,10 @@ fn check_key_usage(cert: &ClientCertificate, trace: &mut DecisionTrace) -> Resul
 /// certbound's policy for `self_signed_tls_client_auth` (docs/policies.md): the registered
 /// certificate must be self-issued. A CA-issued certificate pinned this way would skip its CA's
 /// chain, expiry and revocation checks while looking CA-backed; it belongs with `tls_client_auth`.
-fn check_self_issued(cert: &ClientCertificate, trace: &mut DecisionTrace) -> Result<(), FailureReason> {
+fn check_self_issued(
+    cert: &ClientCertificate,
+    trace: &mut DecisionTrace,
+) -> Result<(), FailureReason> {
     match cert.parsed() {
         Ok(p) if p.self_issued => Ok(()),
         Ok(_) => {
@@ -682,7 +691,10 @@ fn check_self_issued(cert: &ClientCertificate, trace: &mut DecisionTrace) -> Res
             Err(FailureReason::NotSelfSigned)
         }
         Err(e) => {
-            trace.fail("self-signed", format!("the certificate cannot be read: {e}"));
+            trace.fail(
+                "self-signed",
+                format!("the certificate cannot be read: {e}"),
+            );
             Err(FailureReason::UnparsableCertificate)
         }
     }

@@ -19,7 +19,9 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 
 fn ca() -> CertificateAuthority {
     CertificateAuthority::generate(
-        &SubjectSpec::new().org("Example").common_name("Test Root CA"),
+        &SubjectSpec::new()
+            .org("Example")
+            .common_name("Test Root CA"),
         KeyAlgorithm::EcdsaP256,
     )
     .expect("CA")
@@ -104,7 +106,10 @@ fn a_key_usage_without_digital_signature_is_refused_for_both_certificate_methods
         detail.contains("keyUsage (keyEncipherment) lacks digitalSignature"),
         "{detail}"
     );
-    assert_eq!(f.to_oauth_error().description, "client authentication failed");
+    assert_eq!(
+        f.to_oauth_error().description,
+        "client authentication failed"
+    );
 
     // The same name with digitalSignature, or with no keyUsage at all, is accepted.
     let signing = root
@@ -160,7 +165,12 @@ fn a_ca_issued_certificate_pinned_as_self_signed_is_refused() {
 fn look_alike_subjects_match_only_in_rfc4518_mode() {
     let root = ca();
     let anchors = TrustAnchors::from_der(&[root.cert()]).unwrap();
-    for look_alike in ["ｐａｒｔｎｅｒ-ａ", "partner-ª", "partner-\u{FF41}", "ｐartner-a"] {
+    for look_alike in [
+        "ｐａｒｔｎｅｒ-ａ",
+        "partner-ª",
+        "partner-\u{FF41}",
+        "ｐartner-a",
+    ] {
         let cert = root
             .issue(&LeafSpec::client(SubjectSpec::cn_o(look_alike, "Example")))
             .unwrap();
@@ -193,7 +203,10 @@ fn strict_folding_keeps_canonical_equivalence_and_case_folding() {
         ("CN=\u{FB01}nance", "CN=finance"),
     ] {
         assert!(dn(a).matches(&dn(b)), "{a} / {b}");
-        assert!(dn(a).matches_with(&dn(b), Folding::Compatibility), "{a} / {b}");
+        assert!(
+            dn(a).matches_with(&dn(b), Folding::Compatibility),
+            "{a} / {b}"
+        );
     }
     // Compatibility characters: equal only in rfc4518 mode.
     for (a, b) in [
@@ -203,7 +216,10 @@ fn strict_folding_keeps_canonical_equivalence_and_case_folding() {
     ] {
         assert!(!dn(a).matches(&dn(b)), "{a} / {b}");
         assert!(dn(a).matches_only_by_compatibility(&dn(b)), "{a} / {b}");
-        assert!(dn(a).matches_with(&dn(b), Folding::Compatibility), "{a} / {b}");
+        assert!(
+            dn(a).matches_with(&dn(b), Folding::Compatibility),
+            "{a} / {b}"
+        );
         assert!(!dn(a).same_attributes_in_other_order(&dn(b)), "{a} / {b}");
     }
     // Unknown mode names are refused at registration.

@@ -46,11 +46,11 @@ pub use cert::{
     LeafSpec,
 };
 pub use csr::CertificateRequest;
-/// keyUsage bits for [`LeafSpec::key_usages`].
-pub use rcgen::KeyUsagePurpose;
 pub use jwk::{jwk_for_certificate, jwk_for_chain, jwks};
 pub use key::KeyAlgorithm;
 pub use name::{rfc4514, AttributeType, DnAttribute, StringKind, SubjectSpec};
+/// keyUsage bits for [`LeafSpec::key_usages`].
+pub use rcgen::KeyUsagePurpose;
 
 /// The `x5t#S256` of a DER certificate (re-exported so users need not depend on the core).
 pub use certbound_core::Thumbprint;

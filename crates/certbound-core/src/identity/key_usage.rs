@@ -44,7 +44,9 @@ pub fn signing_usage(cert: &x509_cert::Certificate) -> SigningUsage {
         return SigningUsage::Unrestricted;
     };
     if found.next().is_some() {
-        return SigningUsage::Forbidden("the certificate carries more than one keyUsage extension".into());
+        return SigningUsage::Forbidden(
+            "the certificate carries more than one keyUsage extension".into(),
+        );
     }
     match KeyUsage::from_der(ext.extn_value.as_bytes()) {
         Ok(ku) if ku.digital_signature() => SigningUsage::Allowed,

@@ -91,7 +91,10 @@ async fn hostile_requests_get_standard_errors() {
     let long_id = "c".repeat(3000);
     let long_id_form = format!("grant_type=client_credentials&client_id={long_id}");
     // Issue 13's classes: log injection, attacker-sized identifiers, Host confusion.
-    let forged_basic = basic("x\r\n2026-12-07T00:00:00Z INFO token_issued client_id=basic-c\x1b[31m", "y");
+    let forged_basic = basic(
+        "x\r\n2026-12-07T00:00:00Z INFO token_issued client_id=basic-c\x1b[31m",
+        "y",
+    );
     let long_basic = basic(&"b".repeat(300), "y");
     let mtls_host = s.mtls_url.trim_start_matches("https://").to_owned();
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![

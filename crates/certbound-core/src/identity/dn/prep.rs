@@ -76,7 +76,11 @@ pub(super) fn prepare_strict(rule: Rule, text: &str, prepared: &str) -> Option<S
     for c in nfc.chars() {
         fold_into(c, &mut folded);
     }
-    let strict = squeeze_spaces(folded.nfc().map(|c| if is_space_separator(c) { ' ' } else { c }));
+    let strict = squeeze_spaces(
+        folded
+            .nfc()
+            .map(|c| if is_space_separator(c) { ' ' } else { c }),
+    );
     (strict != prepared).then_some(strict)
 }
 
