@@ -9,12 +9,14 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod authorize;
 pub mod client;
 pub mod error;
 pub mod form;
 pub mod identity;
 pub mod jwks;
 pub mod metadata;
+pub mod pkce;
 pub mod secret;
 pub mod token;
 
