@@ -16,6 +16,7 @@ pub mod form;
 pub mod identity;
 pub mod jwks;
 pub mod metadata;
+pub mod oidc;
 pub mod pkce;
 pub mod secret;
 pub mod token;
