@@ -9,6 +9,7 @@
 
 use super::prompt::Prompt;
 use super::{AuthorizationErrorCode, AuthorizeError, ClientPolicy, LocalError, RedirectError};
+use crate::error::{OAuthError, OAuthErrorCode};
 use crate::pkce::CodeChallenge;
 use serde::{Deserialize, Serialize};
 
@@ -176,6 +177,40 @@ impl AuthorizationRequest {
     /// The scopes as one space-separated string.
     pub fn scope_string(&self) -> String {
         self.scopes.join(" ")
+    }
+
+    /// The token endpoint's checks of an `authorization_code` request against the request the
+    /// code was issued for: the authenticated client is the one the code was issued to, the
+    /// `redirect_uri` is identical when the authorization request carried one (RFC 6749 §4.1.3),
+    /// and PKCE passes ([`crate::pkce::check_token_request`], downgrade refused). Pure and
+    /// side-effect free, so it runs *before* the code is consumed (FAPI2.md §7 trap 4): a failed
+    /// attempt never burns a good code. Every failure is `invalid_grant`. Expiry and single use
+    /// are the store's (the same transaction that consumes the code).
+    pub fn check_code_exchange(
+        &self,
+        authenticated_client_id: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+    ) -> Result<(), OAuthError> {
+        let grant = |d: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, d);
+        if self.client_id != authenticated_client_id {
+            return Err(grant("the authorization code was issued to another client"));
+        }
+        match redirect_uri {
+            None if self.redirect_uri_sent => {
+                return Err(grant(
+                    "redirect_uri is required: the authorization request included it",
+                ))
+            }
+            Some(uri) if uri != self.redirect_uri => {
+                return Err(grant(
+                    "redirect_uri does not match the authorization request",
+                ))
+            }
+            _ => {}
+        }
+        crate::pkce::check_token_request(Some(&self.code_challenge), code_verifier)?;
+        Ok(())
     }
 
     /// Validates `params` against `client`. See the module documentation for the order.
@@ -739,5 +774,44 @@ mod tests {
             ),
             Err(AuthorizeError::Local(LocalError::ClientIdMismatch))
         );
+    }
+
+    #[test]
+    fn code_exchange_checks_client_redirect_uri_and_pkce() {
+        const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let r = validate(&with(&[])).unwrap();
+        assert_eq!(
+            r.check_code_exchange("web", Some(CB), Some(VERIFIER)),
+            Ok(())
+        );
+        let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+            ("other", Some(CB), Some(VERIFIER)),
+            ("web", None, Some(VERIFIER)),
+            ("web", Some("https://app.example/other"), Some(VERIFIER)),
+            ("web", Some(CB), None),
+            ("web", Some(CB), Some(&CHALLENGE[..43])),
+        ];
+        for (client, uri, verifier) in cases {
+            let e = r.check_code_exchange(client, *uri, *verifier).unwrap_err();
+            assert_eq!(
+                e.code,
+                OAuthErrorCode::InvalidGrant,
+                "{client} {uri:?} {verifier:?}"
+            );
+        }
+        // When the authorization request relied on the single registered URI, the token
+        // request may omit it, but one it sends must still match.
+        let mut client = Client::new();
+        client.redirect_uris = vec![CB.into()];
+        let r = AuthorizationRequest::validate(
+            &with(&[("redirect_uri", None)]),
+            &client.policy(),
+            Origin::FrontChannel,
+        )
+        .unwrap();
+        assert_eq!(r.check_code_exchange("web", None, Some(VERIFIER)), Ok(()));
+        assert!(r
+            .check_code_exchange("web", Some("https://app.example/cb/"), Some(VERIFIER))
+            .is_err());
     }
 }
