@@ -250,7 +250,12 @@ mod tests {
     fn token_request_refusals_including_downgrade() {
         let c = CodeChallenge::parse(CHALLENGE).unwrap();
         let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl";
-        let cases: &[(Option<&CodeChallenge>, Option<&str>, Result<(), PkceError>)] = &[
+        type Case<'a> = (
+            Option<&'a CodeChallenge>,
+            Option<&'a str>,
+            Result<(), PkceError>,
+        );
+        let cases: &[Case] = &[
             (None, None, Ok(())),
             (
                 None,

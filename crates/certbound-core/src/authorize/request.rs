@@ -452,6 +452,9 @@ mod tests {
         }
     }
 
+    /// Parameters to replace (`Some`) or remove (`None`) in the base request.
+    type Changes<'a> = &'a [(&'a str, Option<&'a str>)];
+
     fn base() -> Vec<(String, String)> {
         [
             ("client_id", "web"),
@@ -526,7 +529,7 @@ mod tests {
 
     #[test]
     fn local_errors_are_never_redirected() {
-        let cases: &[(&[(&str, Option<&str>)], LocalError)] = &[
+        let cases: &[(Changes, LocalError)] = &[
             (&[("client_id", None)], LocalError::MissingClientId),
             (&[("client_id", Some("other"))], LocalError::UnknownClient),
             (
@@ -621,7 +624,7 @@ mod tests {
     fn redirectable_errors_carry_code_and_state() {
         let long = "x".repeat(MAX_HINT_BYTES + 1);
         let long_nonce = "n".repeat(MAX_NONCE_BYTES + 1);
-        let cases: &[(&[(&str, Option<&str>)], &str)] = &[
+        let cases: &[(Changes, &str)] = &[
             (&[("response_type", None)], "invalid_request"),
             (
                 &[("response_type", Some("token"))],
