@@ -61,19 +61,21 @@ impl Params {
     }
 
     /// Parameters from already-decoded pairs (e.g. a framework's query extractor that keeps
-    /// repetitions).
-    pub fn from_pairs<I, K, V>(pairs: I) -> Params
+    /// repetitions). More than [`MAX_PARAMS`] → [`LocalError::Malformed`].
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Params, LocalError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
         V: Into<String>,
     {
-        Params {
-            pairs: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+        let mut out = Vec::new();
+        for (k, v) in pairs {
+            if out.len() >= MAX_PARAMS {
+                return Err(LocalError::Malformed);
+            }
+            out.push((k.into(), v.into()));
         }
+        Ok(Params { pairs: out })
     }
 
     /// The value of `name`: `Ok(None)` when absent or empty, `Err(Repeated)` when it appears
@@ -366,13 +368,27 @@ fn validate_redirect_uri(
     }
 }
 
-/// Defence in depth for a registered URI: absolute, no fragment (RFC 6749 §3.1.2), no userinfo.
+/// Defence in depth for a registered URI: absolute, no fragment (RFC 6749 §3.1.2), no userinfo,
+/// and `https`, or `http` only on a loopback IP literal (FAPI 2.0 §5.3.2.2-8, RFC 8252 §7.3).
 /// Registration validates this too; a bad registration must still never become a redirect.
 fn is_usable_redirect_uri(uri: &str) -> bool {
-    !uri.contains('#')
-        && url::Url::parse(uri)
-            .map(|u| !u.cannot_be_a_base() && u.username().is_empty() && u.password().is_none())
-            .unwrap_or(false)
+    if uri.contains('#') {
+        return false;
+    }
+    let Ok(u) = url::Url::parse(uri) else {
+        return false;
+    };
+    let scheme_ok = match u.scheme() {
+        "https" => true,
+        "http" => {
+            matches!(
+                u.host(),
+                Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+            ) || matches!(u.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+        }
+        _ => false,
+    };
+    scheme_ok && u.has_host() && u.username().is_empty() && u.password().is_none()
 }
 
 /// The requested scopes (RFC 6749 §3.3 syntax, each once, order kept), all registered for the
@@ -477,7 +493,7 @@ mod tests {
                 pairs.push(((*name).to_owned(), (*v).to_owned()));
             }
         }
-        Params::from_pairs(pairs)
+        Params::from_pairs(pairs).unwrap()
     }
 
     fn validate(params: &Params) -> Result<AuthorizationRequest, AuthorizeError> {
@@ -586,13 +602,13 @@ mod tests {
         let mut pairs = base();
         pairs.push(("client_id".into(), "web".into()));
         assert_eq!(
-            validate(&Params::from_pairs(pairs)),
+            validate(&Params::from_pairs(pairs).unwrap()),
             Err(AuthorizeError::Local(LocalError::RepeatedClientId))
         );
         let mut pairs = base();
         pairs.push(("redirect_uri".into(), CB.into()));
         assert_eq!(
-            validate(&Params::from_pairs(pairs)),
+            validate(&Params::from_pairs(pairs).unwrap()),
             Err(AuthorizeError::Local(LocalError::RepeatedRedirectUri))
         );
     }
@@ -680,12 +696,12 @@ mod tests {
         assert_eq!((code.as_str(), state), ("invalid_request", None));
         let mut pairs = base();
         pairs.push(("state".into(), "other".into()));
-        let (code, state) = redirect_code(validate(&Params::from_pairs(pairs)));
+        let (code, state) = redirect_code(validate(&Params::from_pairs(pairs).unwrap()));
         assert_eq!((code.as_str(), state), ("invalid_request", None));
         // A repeated ordinary parameter keeps the state.
         let mut pairs = base();
         pairs.push(("scope".into(), "openid".into()));
-        let (code, state) = redirect_code(validate(&Params::from_pairs(pairs)));
+        let (code, state) = redirect_code(validate(&Params::from_pairs(pairs).unwrap()));
         assert_eq!(
             (code.as_str(), state.as_deref()),
             ("invalid_request", Some("st"))
@@ -741,6 +757,10 @@ mod tests {
         assert_eq!(Params::parse(b"a=%ff"), Err(LocalError::Malformed));
         let many: String = (0..=MAX_PARAMS).map(|i| format!("p{i}=v&")).collect();
         assert_eq!(Params::parse(many.as_bytes()), Err(LocalError::Malformed));
+        assert_eq!(
+            Params::from_pairs((0..=MAX_PARAMS).map(|i| (format!("p{i}"), "v"))),
+            Err(LocalError::Malformed)
+        );
         // An empty repeat still counts as a repeat.
         assert_eq!(
             Params::parse(b"client_id=&client_id=web").map(|p| claimed_client_id(&p).err()),
@@ -816,5 +836,27 @@ mod tests {
         assert!(r
             .check_code_exchange("web", Some("https://app.example/cb/"), Some(VERIFIER))
             .is_err());
+    }
+
+    #[test]
+    fn registered_uris_are_still_checked_for_scheme_and_shape() {
+        for (uri, ok) in [
+            ("https://app.example/cb", true),
+            ("http://127.0.0.1:8080/cb", true),
+            ("http://[::1]:8080/cb", true),
+            ("http://app.example/cb", false),
+            ("http://localhost/cb", false),
+            ("https://user@app.example/cb", false),
+            ("javascript:alert(1)", false),
+            ("data:text/html,x", false),
+            ("com.example.app:/cb", false),
+            ("/relative/cb", false),
+        ] {
+            let mut client = Client::new();
+            client.redirect_uris = vec![uri.to_owned()];
+            let params = with(&[("redirect_uri", Some(uri))]);
+            let r = AuthorizationRequest::validate(&params, &client.policy(), Origin::FrontChannel);
+            assert_eq!(r.is_ok(), ok, "{uri}: {r:?}");
+        }
     }
 }
