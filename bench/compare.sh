@@ -93,7 +93,7 @@ kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
 
 echo "== gateway vs nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') plain mTLS proxy, same upstream (sample API on core $LOAD_CPU)"
 (cd "$WORK/dev" && exec taskset -c $LOAD_CPU "$CB" sample-api --listen 127.0.0.1:$API \
-  --issuer "https://localhost:$AS" --ca pki/ca.pem >"$WORK/api.log" 2>&1) &
+  --issuer "https://localhost:$AS" --ca pki/ca.pem --gateway-client-id gateway >"$WORK/api.log" 2>&1) &
 PIDS+=("$!")
 (cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" gateway --config gateway.toml >"$WORK/gateway.log" 2>&1) &
 GW_PID=$!; PIDS+=("$GW_PID")

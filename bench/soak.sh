@@ -34,7 +34,7 @@ PKI="$WORK/dev/pki"
 AS_PID=$!; PIDS+=("$AS_PID")
 wait_for "https://localhost:$AS/.well-known/oauth-authorization-server"
 (cd "$WORK/dev" && exec taskset -c $LOAD_CPU "$CB" sample-api --listen 127.0.0.1:$API \
-  --issuer "https://localhost:$AS" --ca pki/ca.pem >"$WORK/api.log" 2>&1) &
+  --issuer "https://localhost:$AS" --ca pki/ca.pem --gateway-client-id gateway >"$WORK/api.log" 2>&1) &
 PIDS+=("$!")
 wait_for "http://127.0.0.1:$API/health"
 (cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" gateway --config gateway.toml >"$WORK/gateway.log" 2>&1) &
