@@ -4,7 +4,8 @@
 //! * an integration test (`cargo test -p certbound-core --test fuzz_corpus`) that runs every input
 //!   under `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/` through the harness, so CI checks
 //!   the committed corpus and every saved crash reproducer without cargo-fuzz;
-//! * the body of the cargo-fuzz targets `form`, `dn_string`, `dn_der` and `certificate`, which
+//! * the body of the cargo-fuzz targets `form`, `dn_string`, `dn_der`, `certificate` and
+//!   `authorize_request`, which
 //!   include it with `#[path]` (see `fuzz/fuzz_targets/`), so the fuzzer and CI run the same code
 //!   and check the same properties.
 //!
@@ -268,6 +269,63 @@ pub fn certificate(data: &[u8]) {
 mod replay;
 #[cfg(test)]
 use replay::replay;
+
+// ---------------------------------------------------------------------------------------------
+// authorize_request: the authorization request parser and validator (`/authorize` query and
+// PAR bodies).
+// ---------------------------------------------------------------------------------------------
+
+/// `Params::parse` then `AuthorizationRequest::validate` (front channel and pushed) against one
+/// registered client. Properties: an accepted request names a registered redirect URI, a
+/// registered subset of scopes and an S256 challenge; a redirectable error only ever targets a
+/// registered redirect URI, and its location starts with it and carries `iss`.
+pub fn authorize_request(data: &[u8]) {
+    use certbound_core::authorize::request::{AuthorizationRequest, Origin, Params};
+    use certbound_core::authorize::{AuthorizeError, ClientPolicy};
+    const ISSUER: &str = "https://as.example";
+    let redirect_uris = vec![
+        "https://client.example/cb".to_owned(),
+        "https://client.example/cb?x=1".to_owned(),
+    ];
+    let scopes = vec!["openid".to_owned(), "profile".to_owned(), "accounts".to_owned()];
+    let Ok(params) = Params::parse(data) else {
+        return;
+    };
+    for (origin, require_par) in [
+        (Origin::FrontChannel, false),
+        (Origin::FrontChannel, true),
+        (Origin::Pushed, false),
+    ] {
+        let policy = ClientPolicy {
+            client_id: "partner-web",
+            redirect_uris: &redirect_uris,
+            scopes: &scopes,
+            require_par,
+            require_redirect_uri: matches!(origin, Origin::Pushed),
+        };
+        match AuthorizationRequest::validate(&params, &policy, origin) {
+            Ok(request) => {
+                assert!(!require_par, "a non-PAR request passed for a PAR-only client");
+                assert!(redirect_uris.contains(&request.redirect_uri));
+                assert!(request.scopes.iter().all(|s| scopes.contains(s)));
+                assert_eq!(request.client_id, "partner-web");
+            }
+            Err(AuthorizeError::Redirect(e)) => {
+                assert!(redirect_uris.contains(&e.redirect_uri), "{:?}", e.redirect_uri);
+                let location = e.location(ISSUER);
+                assert!(location.starts_with(&e.redirect_uri), "{location}");
+                assert!(location.contains("iss=https%3A%2F%2Fas.example"), "{location}");
+                assert!(!location.contains('#'), "{location}");
+            }
+            Err(AuthorizeError::Local(_)) => {}
+        }
+    }
+}
+
+#[test]
+fn replay_authorize_request() {
+    replay("authorize_request", authorize_request);
+}
 
 #[test]
 fn replay_form() {
