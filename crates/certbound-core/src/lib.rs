@@ -9,9 +9,11 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod binding;
 pub mod client;
 pub mod error;
 pub mod form;
+pub mod grant;
 pub mod identity;
 pub mod jwks;
 pub mod metadata;

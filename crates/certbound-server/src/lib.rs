@@ -243,6 +243,7 @@ pub async fn start_on(
         mtls_base_url: cfg.listen.mtls_url.as_deref(),
         scopes,
         signing_alg: alg.as_str(),
+        grant_types: &[certbound_core::grant::GrantType::ClientCredentials],
     });
 
     let clients = state::ClientRegistry::new(&config.clients);

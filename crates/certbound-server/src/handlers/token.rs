@@ -9,10 +9,11 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
-use certbound_core::auth::Listener;
+use certbound_core::binding::Binding;
 use certbound_core::error::printable;
-use certbound_core::token::{grant_scope, AccessTokenClaims, Confirmation};
-use certbound_core::{ClientCertificate, OAuthError, OAuthErrorCode};
+use certbound_core::grant::GrantType;
+use certbound_core::token::{grant_scope, AccessTokenClaims};
+use certbound_core::{OAuthError, OAuthErrorCode};
 use certbound_net::ConnectionInfo;
 use http::HeaderMap;
 use serde::Serialize;
@@ -66,7 +67,7 @@ async fn issue(
             ))
         }
     }
-    if !client.client_credentials {
+    if !client.grant_types.allows(GrantType::ClientCredentials) {
         return Err(OAuthError::new(
             OAuthErrorCode::UnauthorizedClient,
             "this client may not use the client_credentials grant",
@@ -74,7 +75,7 @@ async fn issue(
     }
     let scopes = grant_scope(&client.scopes, form.get("scope"))
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e))?;
-    let cnf = binding(client.bound_tokens, certificate, origin.listener())?;
+    let cnf = Binding::for_request(client.bound_tokens, certificate, origin.listener())?;
     let now = now_secs();
     let claims = AccessTokenClaims {
         iss: state.issuer.to_string(),
@@ -105,7 +106,7 @@ async fn issue(
         method = %auth.client.method,
         format = tokens::format_name(client.token_format),
         bound = minted.claims.cnf.is_some(),
-        cert_thumbprint = minted.claims.cnf.as_ref().map(|c| c.x5t_s256.as_str()).unwrap_or(""),
+        cert_thumbprint = minted.claims.cnf.as_ref().and_then(Binding::certificate_thumbprint).map(|t| t.as_str()).unwrap_or(""),
         cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
         jti = %minted.claims.jti,
         used_basic,
@@ -116,26 +117,4 @@ async fn issue(
         expires_in: state.ttl_seconds,
         scope: minted.claims.scope,
     })
-}
-
-/// RFC 8705 §3: a bound client's token carries the thumbprint of the certificate on this request.
-/// A bound client without a certificate gets `invalid_request`, never an unbound token; the
-/// description names the mTLS endpoint (conventional listener) or the client's certificate
-/// configuration (mTLS listener).
-fn binding(
-    bound: bool,
-    certificate: Option<&ClientCertificate>,
-    listener: Listener<'_>,
-) -> Result<Option<Confirmation>, OAuthError> {
-    if !bound {
-        return Ok(None);
-    }
-    match certificate {
-        Some(cert) => Ok(Some(Confirmation {
-            x5t_s256: cert.thumbprint().to_string(),
-        })),
-        None => Err(OAuthError::invalid_request(listener.missing_certificate(
-            "this client receives certificate-bound tokens",
-        ))),
-    }
 }
