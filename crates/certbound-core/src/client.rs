@@ -750,7 +750,8 @@ mod tests {
 
     #[test]
     fn grant_consistency_is_checked_with_the_fix() {
-        let cases: Vec<(Box<dyn Fn(&mut ClientMetadata)>, &str, &str)> = vec![
+        type Change = Box<dyn Fn(&mut ClientMetadata)>;
+        let cases: Vec<(Change, &str, &str)> = vec![
             (
                 Box::new(|m| m.redirect_uris.clear()),
                 "redirect_uris",
