@@ -5,6 +5,9 @@
 //! client, a secret on a certificate client are configuration errors that name the field and the
 //! fix, never surprises at request time.
 
+pub mod redirect_uri;
+
+use crate::grant::{GrantType, GrantTypes, ResponseType};
 use crate::identity::dn::DistinguishedName;
 use crate::identity::san::SanMatcher;
 use crate::jwks;
@@ -53,9 +56,21 @@ pub struct ClientMetadata {
     /// Whether the client's access tokens are bound to its certificate (RFC 8705 §3.4).
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
-    /// Grant types the client may use.
+    /// Grant types the client may use (default `["client_credentials"]`).
     #[serde(default = "default_grant_types")]
     pub grant_types: Vec<String>,
+    /// `redirect_uris` (RFC 7591 §2) of an `authorization_code` client: absolute `https` URIs
+    /// (`http` only on a loopback host), compared as exact strings at the authorization endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
+    /// `response_types` (RFC 7591 §2): only `code`; defaults to `["code"]` for an
+    /// `authorization_code` client and to none otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_types: Option<Vec<String>>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6): this client's authorization
+    /// requests must come through PAR.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
     /// Space-separated scopes the client may request; also the default when it asks for none.
     #[serde(default)]
     pub scope: Option<String>,
@@ -231,8 +246,14 @@ pub struct RegisteredClient {
     pub credential: ClientCredential,
     /// Whether its access tokens are bound to its certificate.
     pub bound_tokens: bool,
-    /// Whether it may use the client_credentials grant.
-    pub client_credentials: bool,
+    /// The grant types it may use.
+    pub grant_types: GrantTypes,
+    /// Its registered redirect URIs, exactly as registered.
+    pub redirect_uris: Vec<String>,
+    /// The response types it may use at the authorization endpoint.
+    pub response_types: Vec<ResponseType>,
+    /// Whether its authorization requests must come through PAR (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
     /// The scopes it may request, in registration order.
     pub scopes: Vec<String>,
     /// The format of its access tokens.
@@ -257,9 +278,6 @@ pub struct ClientMetadataError {
     /// What is wrong and how to fix it.
     pub message: String,
 }
-
-/// The grant types this server implements.
-pub const SUPPORTED_GRANT_TYPES: [&str; 1] = ["client_credentials"];
 
 /// The longest `client_id` that can be registered, in bytes (registered ids are printable
 /// ASCII, so also in characters). A presented id longer than this names no client: it is refused
@@ -433,17 +451,23 @@ impl ClientMetadata {
             },
         };
 
-        for grant in &self.grant_types {
-            if !SUPPORTED_GRANT_TYPES.contains(&grant.as_str()) {
-                return Err(err(
-                    "grant_types",
-                    format!(
-                        "grant type '{grant}' is not supported; supported: {}",
-                        SUPPORTED_GRANT_TYPES.join(", ")
-                    ),
-                ));
-            }
-        }
+        let grant_types = self
+            .grant_types
+            .iter()
+            .map(|g| {
+                GrantType::parse(g).map_err(|_| {
+                    err(
+                        "grant_types",
+                        format!(
+                            "grant type '{}' is not supported; supported: {}",
+                            g.escape_default(),
+                            GrantType::ALL.map(GrantType::as_str).join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<GrantTypes, _>>()?;
+        let (redirect_uris, response_types) = self.authorization_code_fields(&grant_types)?;
         let scopes =
             parse_scope(self.scope.as_deref().unwrap_or("")).map_err(|e| err("scope", e))?;
 
@@ -451,13 +475,107 @@ impl ClientMetadata {
             client_id: self.client_id.clone(),
             credential,
             bound_tokens: self.tls_client_certificate_bound_access_tokens,
-            client_credentials: self.grant_types.iter().any(|g| g == "client_credentials"),
+            grant_types,
+            redirect_uris,
+            response_types,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             scopes,
             token_format: self.access_token_format,
             resource_server: self.resource_server,
             trust_anchors: None,
             subject_folding: self.tls_client_auth_subject_dn_matching,
         })
+    }
+}
+
+impl ClientMetadata {
+    /// Validates the metadata of the authorization code flow against the grant types:
+    /// `authorization_code` needs at least one redirect URI and the `code` response type,
+    /// `refresh_token` needs `authorization_code`, and a client without `authorization_code`
+    /// registers none of its fields (a stray field is a mistake, not something to ignore).
+    fn authorization_code_fields(
+        &self,
+        grants: &GrantTypes,
+    ) -> Result<(Vec<String>, Vec<ResponseType>), ClientMetadataError> {
+        let err = |field: &'static str, message: String| ClientMetadataError {
+            client_id: self.client_id.clone(),
+            field,
+            message,
+        };
+        let code_flow = grants.allows(GrantType::AuthorizationCode);
+        if grants.allows(GrantType::RefreshToken) && !code_flow {
+            return Err(err(
+                "grant_types",
+                "refresh_token is issued only with authorization_code; add \"authorization_code\" to grant_types or remove \"refresh_token\"".into(),
+            ));
+        }
+        let mut redirect_uris: Vec<String> = Vec::with_capacity(self.redirect_uris.len());
+        for uri in &self.redirect_uris {
+            redirect_uri::validate(uri).map_err(|m| err("redirect_uris", m))?;
+            if redirect_uris.contains(uri) {
+                return Err(err(
+                    "redirect_uris",
+                    format!("'{uri}' is listed twice; list each redirect URI once"),
+                ));
+            }
+            redirect_uris.push(uri.clone());
+        }
+        let mut response_types = Vec::new();
+        for name in self.response_types.iter().flatten() {
+            let rt = ResponseType::parse(name).ok_or_else(|| {
+                err(
+                    "response_types",
+                    format!(
+                        "response type '{}' is not supported; use [\"code\"] (FAPI 2.0 and OAuth 2.1 allow only the code flow)",
+                        name.escape_default()
+                    ),
+                )
+            })?;
+            if !response_types.contains(&rt) {
+                response_types.push(rt);
+            }
+        }
+        if !code_flow {
+            let stray = if !redirect_uris.is_empty() {
+                Some("redirect_uris")
+            } else if !response_types.is_empty() {
+                Some("response_types")
+            } else if self.require_pushed_authorization_requests {
+                Some("require_pushed_authorization_requests")
+            } else {
+                None
+            };
+            if let Some(field) = stray {
+                return Err(err(
+                    field,
+                    "is used only by the authorization_code grant; add \"authorization_code\" to grant_types or remove it".into(),
+                ));
+            }
+            return Ok((redirect_uris, response_types));
+        }
+        if redirect_uris.is_empty() {
+            return Err(err(
+                "redirect_uris",
+                "an authorization_code client needs at least one redirect URI, e.g. redirect_uris = [\"https://app.example.com/callback\"]".into(),
+            ));
+        }
+        if self.response_types.is_none() {
+            response_types.push(ResponseType::Code);
+        } else if !response_types.contains(&ResponseType::Code) {
+            return Err(err(
+                "response_types",
+                "an authorization_code client needs the response type \"code\"; set response_types = [\"code\"] or leave it out".into(),
+            ));
+        }
+        Ok((redirect_uris, response_types))
+    }
+}
+
+impl RegisteredClient {
+    /// Whether `uri` is one of the client's registered redirect URIs, compared as exact strings
+    /// (RFC 9700 §4.1.3: no normalisation, no prefix or wildcard matching).
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
     }
 }
 
@@ -501,6 +619,9 @@ mod tests {
             jwks_uri: None,
             tls_client_certificate_bound_access_tokens: true,
             grant_types: default_grant_types(),
+            redirect_uris: Vec::new(),
+            response_types: None,
+            require_pushed_authorization_requests: false,
             scope: Some("read write".into()),
             access_token_format: TokenFormat::Jwt,
             resource_server: false,
@@ -585,6 +706,137 @@ mod tests {
         m.client_secret = Some("0123456789abcdef0123".into());
         m.grant_types = vec!["password".into()];
         assert_eq!(m.validate().unwrap_err().field, "grant_types");
+    }
+
+    fn code_client() -> ClientMetadata {
+        let mut m = base("tls_client_auth");
+        m.tls_client_auth_subject_dn = Some("CN=a".into());
+        m.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
+        m.redirect_uris = vec!["https://app.example/cb".into()];
+        m.scope = Some("openid profile email accounts".into());
+        m
+    }
+
+    #[test]
+    fn grant_types_become_a_set() {
+        let c = base_cc().validate().unwrap();
+        assert!(c.grant_types.allows(GrantType::ClientCredentials));
+        assert!(!c.grant_types.allows(GrantType::AuthorizationCode));
+        assert!(c.redirect_uris.is_empty() && c.response_types.is_empty());
+        let mut none = base_cc();
+        none.grant_types = vec![];
+        assert!(none.validate().unwrap().grant_types.is_empty());
+    }
+
+    #[test]
+    fn an_authorization_code_client_is_registered_with_its_defaults() {
+        let c = code_client().validate().unwrap();
+        assert!(c.grant_types.allows(GrantType::AuthorizationCode));
+        assert!(c.grant_types.allows(GrantType::RefreshToken));
+        assert!(!c.grant_types.allows(GrantType::ClientCredentials));
+        assert_eq!(c.response_types, vec![ResponseType::Code]);
+        assert_eq!(c.scopes, vec!["openid", "profile", "email", "accounts"]);
+        assert!(c.has_redirect_uri("https://app.example/cb"));
+        assert!(!c.has_redirect_uri("https://app.example/cb/"));
+        assert!(!c.has_redirect_uri("https://APP.example/cb"));
+        assert!(!c.require_pushed_authorization_requests);
+        let mut par = code_client();
+        par.require_pushed_authorization_requests = true;
+        par.response_types = Some(vec!["code".into()]);
+        let c = par.validate().unwrap();
+        assert!(c.require_pushed_authorization_requests);
+        assert_eq!(c.response_types, vec![ResponseType::Code]);
+    }
+
+    #[test]
+    fn grant_consistency_is_checked_with_the_fix() {
+        type Change = Box<dyn Fn(&mut ClientMetadata)>;
+        let cases: Vec<(Change, &str, &str)> = vec![
+            (
+                Box::new(|m| m.redirect_uris.clear()),
+                "redirect_uris",
+                "at least one",
+            ),
+            (
+                Box::new(|m| m.grant_types = vec!["refresh_token".into()]),
+                "grant_types",
+                "add \"authorization_code\"",
+            ),
+            (
+                Box::new(|m| m.grant_types = vec!["client_credentials".into()]),
+                "redirect_uris",
+                "used only by the authorization_code grant",
+            ),
+            (
+                Box::new(|m| m.response_types = Some(vec!["token".into()])),
+                "response_types",
+                "only the code flow",
+            ),
+            (
+                Box::new(|m| m.response_types = Some(vec!["code id_token".into()])),
+                "response_types",
+                "not supported",
+            ),
+            (
+                Box::new(|m| m.response_types = Some(vec![])),
+                "response_types",
+                "needs the response type",
+            ),
+            (
+                Box::new(|m| m.redirect_uris.push("https://app.example/cb".into())),
+                "redirect_uris",
+                "twice",
+            ),
+            (
+                Box::new(|m| m.redirect_uris = vec!["http://app.example/cb".into()]),
+                "redirect_uris",
+                "use https",
+            ),
+            (
+                Box::new(|m| m.grant_types = vec!["implicit".into()]),
+                "grant_types",
+                "supported: client_credentials, authorization_code, refresh_token",
+            ),
+        ];
+        for (change, field, words) in cases {
+            let mut m = code_client();
+            change(&mut m);
+            let e = m.validate().unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.message.contains(words), "{e}");
+        }
+        for field in ["response_types", "require_pushed_authorization_requests"] {
+            let mut m = base_cc();
+            if field == "response_types" {
+                m.response_types = Some(vec!["code".into()]);
+            } else {
+                m.require_pushed_authorization_requests = true;
+            }
+            assert_eq!(m.validate().unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn new_fields_are_not_written_for_clients_that_do_not_use_them() {
+        let v = serde_json::to_value(base_cc()).unwrap();
+        for absent in [
+            "redirect_uris",
+            "response_types",
+            "require_pushed_authorization_requests",
+        ] {
+            assert!(v.get(absent).is_none(), "{absent}");
+        }
+        let v = serde_json::to_value(code_client()).unwrap();
+        assert_eq!(v["redirect_uris"][0], "https://app.example/cb");
+        let back: ClientMetadata = serde_json::from_value(v).unwrap();
+        assert_eq!(back.redirect_uris, code_client().redirect_uris);
+    }
+
+    /// A client_credentials client (certificate: no argon2 work in these tests).
+    fn base_cc() -> ClientMetadata {
+        let mut m = base("tls_client_auth");
+        m.tls_client_auth_subject_dn = Some("CN=a".into());
+        m
     }
 
     #[test]

@@ -10,9 +10,11 @@
 
 pub mod auth;
 pub mod authorize;
+pub mod binding;
 pub mod client;
 pub mod error;
 pub mod form;
+pub mod grant;
 pub mod identity;
 pub mod jwks;
 pub mod metadata;

@@ -1,6 +1,7 @@
 //! The RFC 8414 authorization server metadata document, with the RFC 8705 members.
 
 use crate::client::AuthMethod;
+use crate::grant::GrantType;
 use serde_json::{json, Map, Value};
 
 /// What the metadata document is built from.
@@ -15,6 +16,9 @@ pub struct MetadataInput<'a> {
     pub scopes: Vec<String>,
     /// The JWS algorithm access tokens are signed with.
     pub signing_alg: &'a str,
+    /// The grant types the token endpoint serves: only those are published (RFC 8414 §2), never
+    /// one that is merely known or registrable.
+    pub grant_types: &'a [GrantType],
 }
 
 /// The endpoints that accept client authentication, aliased on the mTLS listener (RFC 8705 §5):
@@ -36,10 +40,10 @@ pub fn authorization_server_metadata(input: &MetadataInput<'_>) -> Value {
         doc.insert(name.into(), json!(format!("{base}{path}")));
     }
     doc.insert("jwks_uri".into(), json!(format!("{base}/jwks")));
-    doc.insert(
-        "grant_types_supported".into(),
-        json!(["client_credentials"]),
-    );
+    let grants: Vec<&str> = input.grant_types.iter().map(|g| g.as_str()).collect();
+    if !grants.is_empty() {
+        doc.insert("grant_types_supported".into(), json!(grants));
+    }
     doc.insert(
         "token_endpoint_auth_methods_supported".into(),
         json!(methods),
@@ -91,7 +95,9 @@ mod tests {
             mtls_base_url: Some("https://mtls.as.example"),
             scopes: vec![],
             signing_alg: "ES256",
+            grant_types: &[GrantType::ClientCredentials],
         });
+        assert_eq!(doc["grant_types_supported"], json!(["client_credentials"]));
         assert_eq!(doc["issuer"], "https://as.example");
         assert_eq!(doc["token_endpoint"], "https://as.example/token");
         assert_eq!(doc["tls_client_certificate_bound_access_tokens"], true);

@@ -1,16 +1,9 @@
 //! Access token contents: RFC 9068 JWT claims with the RFC 8705 §3.1 confirmation, and the
 //! RFC 7662 introspection response built from them.
 
+use crate::binding::Binding;
 use crate::identity::thumbprint::Thumbprint;
 use serde::{Deserialize, Serialize};
-
-/// The `cnf` claim of a certificate-bound token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Confirmation {
-    /// `x5t#S256`: base64url SHA-256 of the DER of the client certificate.
-    #[serde(rename = "x5t#S256")]
-    pub x5t_s256: String,
-}
 
 /// The claims of an access token (RFC 9068 §2.2), whatever its format: a JWT carries them signed,
 /// an opaque token has them stored beside its hash.
@@ -33,9 +26,9 @@ pub struct AccessTokenClaims {
     /// Granted scopes, space-separated; omitted when none.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub scope: Option<String>,
-    /// The certificate binding, when the client is bound.
+    /// The binding (`cnf`), when the client is bound.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub cnf: Option<Confirmation>,
+    pub cnf: Option<Binding>,
 }
 
 impl AccessTokenClaims {
@@ -43,7 +36,8 @@ impl AccessTokenClaims {
     pub fn bound_thumbprint(&self) -> Option<Thumbprint> {
         self.cnf
             .as_ref()
-            .map(|c| Thumbprint::from_claim(&c.x5t_s256))
+            .and_then(Binding::certificate_thumbprint)
+            .cloned()
     }
 
     /// Whether the token is expired at `now`.
@@ -142,8 +136,8 @@ mod tests {
             jti: "j".into(),
             client_id: "c".into(),
             scope: Some("read".into()),
-            cnf: cnf.then(|| Confirmation {
-                x5t_s256: "abc".into(),
+            cnf: cnf.then(|| Binding::Certificate {
+                x5t_s256: Thumbprint::from_claim("abc"),
             }),
         }
     }

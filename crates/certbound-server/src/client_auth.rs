@@ -2,7 +2,7 @@
 //! header, the connection's certificate), resolves the registration and calls the core decision.
 //! Failures are logged with their decision trace; the client sees only the OAuth error.
 
-use crate::handlers::Origin;
+use crate::extract::Origin;
 use crate::state::AppState;
 use crate::throttle;
 use certbound_core::auth::{
@@ -33,9 +33,9 @@ pub async fn authenticate_request(
     endpoint: &'static str,
     headers: &HeaderMap,
     form: &Form,
-    origin: &Origin<'_>,
+    origin: &Origin,
 ) -> Result<Authenticated, OAuthError> {
-    let (certificate, peer) = (origin.certificate, origin.peer);
+    let (certificate, peer) = (origin.certificate.as_ref(), origin.peer);
     let basic = match headers.get(http::header::AUTHORIZATION) {
         Some(v) => {
             let v = v
@@ -166,7 +166,7 @@ struct Refusal<'a> {
     state: &'a AppState,
     endpoint: &'static str,
     method: Option<&'static str>,
-    origin: &'a Origin<'a>,
+    origin: &'a Origin,
     failure: auth::AuthFailure,
 }
 
@@ -174,7 +174,7 @@ fn refuse<'a>(
     state: &'a AppState,
     endpoint: &'static str,
     method: Option<&'static str>,
-    origin: &'a Origin<'a>,
+    origin: &'a Origin,
     failure: auth::AuthFailure,
 ) -> Refusal<'a> {
     Refusal {
@@ -193,7 +193,7 @@ impl Refusal<'_> {
     }
 
     fn finish(self, client_id: Option<&str>) -> OAuthError {
-        let certificate: Option<&ClientCertificate> = self.origin.certificate;
+        let certificate: Option<&ClientCertificate> = self.origin.certificate.as_ref();
         tracing::warn!(
             target: "certbound::audit",
             event = "client_authentication_failed",

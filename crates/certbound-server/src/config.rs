@@ -41,6 +41,95 @@ pub struct Config {
     /// `[admin]`: the metrics listener.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// `[authorization]`: the user flows (authorization endpoint, PAR, codes, refresh tokens,
+    /// login sessions).
+    #[serde(default)]
+    pub authorization: AuthorizationConfig,
+}
+
+/// `[authorization]`: lifetimes and policies of the user flows. Validated at load by
+/// [`AuthorizationConfig::validate`].
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthorizationConfig {
+    /// Every client must send its authorization requests through PAR (RFC 9126 §5: published
+    /// as `require_pushed_authorization_requests`); a client can also require it for itself.
+    pub require_pushed_authorization_requests: bool,
+    /// Lifetime of an authorization code (RFC 6749 §4.1.2: short; FAPI 2.0: at most 60 s).
+    pub code_ttl_seconds: u32,
+    /// Lifetime of a pushed authorization request (`expires_in` of the PAR response).
+    pub par_ttl_seconds: u32,
+    /// Lifetime of a refresh token.
+    pub refresh_token_ttl_seconds: u32,
+    /// Issue a new refresh token at every refresh and retire the old one (off by default: FAPI
+    /// 2.0 clients are confidential and sender-constrained, and its test suite retries the old
+    /// refresh token).
+    pub refresh_token_rotation: bool,
+    /// With rotation, how long the previous refresh token still works (lost responses, retries);
+    /// a reuse after this window revokes the grant.
+    pub refresh_token_reuse_grace_seconds: u32,
+    /// Lifetime of a login session (single sign-on across clients).
+    pub session_ttl_seconds: u32,
+}
+
+impl Default for AuthorizationConfig {
+    fn default() -> Self {
+        AuthorizationConfig {
+            require_pushed_authorization_requests: false,
+            code_ttl_seconds: 60,
+            par_ttl_seconds: 60,
+            refresh_token_ttl_seconds: 30 * 86_400,
+            refresh_token_rotation: false,
+            refresh_token_reuse_grace_seconds: 0,
+            session_ttl_seconds: 8 * 3_600,
+        }
+    }
+}
+
+impl AuthorizationConfig {
+    /// The longest refresh token or session lifetime accepted (one year).
+    pub const MAX_LONG_TTL_SECONDS: u32 = 365 * 86_400;
+
+    /// Checks the bounds; errors are (key under `authorization.`, message with the fix).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let range = |key: &'static str, v: u32, min: u32, max: u32| {
+            if (min..=max).contains(&v) {
+                Ok(())
+            } else {
+                Err((
+                    key,
+                    format!("{v} is out of range: must be between {min} and {max} seconds"),
+                ))
+            }
+        };
+        range("code_ttl_seconds", self.code_ttl_seconds, 1, 600)?;
+        range("par_ttl_seconds", self.par_ttl_seconds, 1, 600)?;
+        range(
+            "refresh_token_ttl_seconds",
+            self.refresh_token_ttl_seconds,
+            1,
+            Self::MAX_LONG_TTL_SECONDS,
+        )?;
+        range(
+            "session_ttl_seconds",
+            self.session_ttl_seconds,
+            1,
+            Self::MAX_LONG_TTL_SECONDS,
+        )?;
+        range(
+            "refresh_token_reuse_grace_seconds",
+            self.refresh_token_reuse_grace_seconds,
+            0,
+            60,
+        )?;
+        if self.refresh_token_reuse_grace_seconds > 0 && !self.refresh_token_rotation {
+            return Err((
+                "refresh_token_reuse_grace_seconds",
+                "a reuse grace window applies only to rotated refresh tokens; set refresh_token_rotation = true or remove it".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[rate_limit]`.
@@ -353,6 +442,10 @@ impl Config {
             ));
         }
         config.limits.validate().map_err(|m| err("limits", m))?;
+        config
+            .authorization
+            .validate()
+            .map_err(|(k, m)| err(&format!("authorization.{k}"), m))?;
         let r = &config.rate_limit;
         for (key, rate) in [
             (
@@ -630,6 +723,8 @@ client_ca = ["ca.pem"]
             (format!("{BASE}[tokens]\nttl = 3\n"), "ttl"),
             (BASE.replace("https://as.example\"", "https://as.example/\""), "issuer"),
             (BASE.replace("mtls_url = \"https://mtls.as.example\"\n", ""), "listen.mtls_url"),
+            (format!("{BASE}[authorization]\ncode_ttl = 30\n"), "code_ttl"),
+            (format!("{BASE}[authorization]\ncode_ttl_seconds = 0\n"), "authorization.code_ttl_seconds"),
             (format!("{BASE}[tokens]\naccess_token_ttl_seconds = 0\n"), "tokens.access_token_ttl_seconds"),
             (
                 format!("{BASE}[[clients]]\nclient_id = \"a\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = \"CN=a\"\n[[clients]]\nclient_id = \"a\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = \"CN=a\"\n"),
@@ -645,5 +740,67 @@ client_ca = ["ca.pem"]
             assert_eq!(e.key, key, "{e}");
             assert_eq!(e.file, "c.toml");
         }
+    }
+
+    #[test]
+    fn authorization_table_defaults_and_bounds() {
+        let dir = files();
+        let v = Config::from_toml(BASE, "c.toml", dir.path(), |_| None).unwrap();
+        let a = &v.config.authorization;
+        assert_eq!(a, &AuthorizationConfig::default());
+        assert!(!a.require_pushed_authorization_requests && !a.refresh_token_rotation);
+        assert_eq!(
+            (a.code_ttl_seconds, a.par_ttl_seconds, a.session_ttl_seconds),
+            (60, 60, 28_800)
+        );
+        assert_eq!(a.refresh_token_ttl_seconds, 2_592_000);
+
+        let set = "[authorization]\nrequire_pushed_authorization_requests = true\ncode_ttl_seconds = 30\npar_ttl_seconds = 90\nrefresh_token_ttl_seconds = 86400\nrefresh_token_rotation = true\nrefresh_token_reuse_grace_seconds = 10\nsession_ttl_seconds = 3600\n";
+        let v = Config::from_toml(&format!("{BASE}{set}"), "c.toml", dir.path(), |_| None).unwrap();
+        let a = &v.config.authorization;
+        assert!(a.require_pushed_authorization_requests && a.refresh_token_rotation);
+        assert_eq!(a.refresh_token_reuse_grace_seconds, 10);
+
+        let bad = [
+            ("code_ttl_seconds = 0", "authorization.code_ttl_seconds"),
+            ("code_ttl_seconds = 601", "authorization.code_ttl_seconds"),
+            ("par_ttl_seconds = 0", "authorization.par_ttl_seconds"),
+            ("par_ttl_seconds = 600000", "authorization.par_ttl_seconds"),
+            (
+                "refresh_token_ttl_seconds = 0",
+                "authorization.refresh_token_ttl_seconds",
+            ),
+            (
+                "session_ttl_seconds = 0",
+                "authorization.session_ttl_seconds",
+            ),
+            (
+                "session_ttl_seconds = 40000000",
+                "authorization.session_ttl_seconds",
+            ),
+            (
+                "refresh_token_reuse_grace_seconds = 5",
+                "authorization.refresh_token_reuse_grace_seconds",
+            ),
+            (
+                "refresh_token_rotation = true\nrefresh_token_reuse_grace_seconds = 61",
+                "authorization.refresh_token_reuse_grace_seconds",
+            ),
+            ("allow_plain_pkce = true", "allow_plain_pkce"),
+        ];
+        for (line, key) in bad {
+            let text = format!("{BASE}[authorization]\n{line}\n");
+            let e = Config::from_toml(&text, "c.toml", dir.path(), |_| None).unwrap_err();
+            assert_eq!(e.key, key, "{line}: {e}");
+        }
+        let negative = format!("{BASE}[authorization]\ncode_ttl_seconds = -1\n");
+        assert!(Config::from_toml(&negative, "c.toml", dir.path(), |_| None).is_err());
+        let e = AuthorizationConfig {
+            refresh_token_reuse_grace_seconds: 5,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.1.contains("refresh_token_rotation = true"), "{}", e.1);
     }
 }

@@ -10,6 +10,8 @@
 
 pub mod client_auth;
 pub mod config;
+pub mod extract;
+pub mod grants;
 pub mod handlers;
 pub mod http_error;
 pub mod jwks_uri;
@@ -243,6 +245,7 @@ pub async fn start_on(
         mtls_base_url: cfg.listen.mtls_url.as_deref(),
         scopes,
         signing_alg: alg.as_str(),
+        grant_types: &grants::served(),
     });
 
     let clients = state::ClientRegistry::new(&config.clients);

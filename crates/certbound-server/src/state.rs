@@ -53,6 +53,19 @@ impl AppState {
             inner: Arc::new(inner),
         }
     }
+
+    /// `error` as this server answers it (its `WWW-Authenticate` realm is the issuer).
+    pub fn reject(&self, error: certbound_core::OAuthError) -> crate::http_error::OAuthResponse {
+        crate::http_error::OAuthResponse {
+            error,
+            realm: self.issuer.clone(),
+        }
+    }
+
+    /// The `[authorization]` settings of the user flows (validated at load).
+    pub fn authorization(&self) -> &crate::config::AuthorizationConfig {
+        &self.config.config.authorization
+    }
 }
 
 impl Inner {

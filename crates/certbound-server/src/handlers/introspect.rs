@@ -1,18 +1,15 @@
 //! `POST /introspect` (RFC 7662) with `cnf` for bound tokens (RFC 8705 §3.2), and its signed
 //! JWT form (RFC 9701).
 
-use super::{read_form, Origin};
-use crate::client_auth::authenticate_request;
+use crate::extract::{ClientRequest, IntrospectionEndpoint};
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::{now_secs, AppState};
 use crate::tokens;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use bytes::Bytes;
+use axum::Json;
 use certbound_core::token::{Introspection, IntrospectionJwtClaims, INTROSPECTION_JWT_MEDIA_TYPE};
 use certbound_core::OAuthError;
-use certbound_net::ConnectionInfo;
 use http::HeaderMap;
 
 /// The introspection endpoint. Callers authenticate like at the token endpoint; a client sees
@@ -26,64 +23,54 @@ use http::HeaderMap;
 /// `at+jwt`: a signed answer must not outlive a revocation as a usable access token.
 pub async fn introspect(
     State(state): State<AppState>,
-    conn: Option<Extension<ConnectionInfo>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let origin = Origin::of(&state, &conn, &headers, "introspect");
-    let form = negotiate(&headers);
-    let result: Result<(Introspection, String), OAuthError> = async {
-        let form = read_form(&headers, &body)?;
-        let auth = authenticate_request(&state, "introspect", &headers, &form, &origin).await?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        // token_type_hint is only a hint (RFC 7662 §2.1): every kind is searched.
-        let claims = tokens::active_claims(tokens::find(&state, token).await?);
-        let answer = match claims {
-            Some(c)
-                if auth.registration.resource_server || c.client_id == auth.client.client_id =>
-            {
-                Introspection::active(c)
-            }
-            _ => Introspection::inactive(),
-        };
-        Ok((answer, auth.client.client_id.clone()))
-    }
-    .await;
-    let (answer, caller) = match result {
-        Ok(ok) => ok,
-        Err(error) => {
-            return OAuthResponse {
-                error,
-                realm: state.issuer.clone(),
-            }
-            .into_response()
+    request: ClientRequest<IntrospectionEndpoint>,
+) -> Result<Response, OAuthResponse> {
+    let answer = answer(&state, &request)
+        .await
+        .map_err(|e| state.reject(e))?;
+    let content_type = match negotiate(&request.headers) {
+        AnswerForm::Json => return Ok(no_store(Json(answer).into_response())),
+        AnswerForm::LegacyJwt if !answer.active => {
+            return Ok(no_store(Json(answer).into_response()))
         }
-    };
-    let content_type = match form {
-        AnswerForm::Json => return no_store(Json(answer).into_response()),
-        AnswerForm::LegacyJwt if !answer.active => return no_store(Json(answer).into_response()),
         AnswerForm::LegacyJwt => "application/jwt",
         AnswerForm::Jwt => INTROSPECTION_JWT_MEDIA_TYPE,
     };
     let document = IntrospectionJwtClaims {
         iss: state.issuer.to_string(),
-        aud: caller,
+        aud: request.client.client.client_id.clone(),
         iat: now_secs(),
         token_introspection: answer,
     };
     match state.keys.current().active.sign_introspection(&document) {
-        Ok(jwt) => no_store(([(http::header::CONTENT_TYPE, content_type)], jwt).into_response()),
+        Ok(jwt) => Ok(no_store(
+            ([(http::header::CONTENT_TYPE, content_type)], jwt).into_response(),
+        )),
         Err(e) => {
             tracing::error!(error = %e, "signing the introspection answer failed");
-            OAuthResponse {
-                error: OAuthError::server_error(),
-                realm: state.issuer.clone(),
-            }
-            .into_response()
+            Err(state.reject(OAuthError::server_error()))
         }
     }
+}
+
+/// The RFC 7662 answer for the caller: active only for a token it may see.
+async fn answer(
+    state: &AppState,
+    request: &ClientRequest<IntrospectionEndpoint>,
+) -> Result<Introspection, OAuthError> {
+    let auth = &request.client;
+    let token = request
+        .form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    // token_type_hint is only a hint (RFC 7662 §2.1): every kind is searched.
+    let claims = tokens::active_claims(tokens::find(state, token).await?);
+    Ok(match claims {
+        Some(c) if auth.registration.resource_server || c.client_id == auth.client.client_id => {
+            Introspection::active(c)
+        }
+        _ => Introspection::inactive(),
+    })
 }
 
 /// The form of the answer the caller asked for with `Accept`.
