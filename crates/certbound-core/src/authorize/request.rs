@@ -368,27 +368,11 @@ fn validate_redirect_uri(
     }
 }
 
-/// Defence in depth for a registered URI: absolute, no fragment (RFC 6749 §3.1.2), no userinfo,
-/// and `https`, or `http` only on a loopback IP literal (FAPI 2.0 §5.3.2.2-8, RFC 8252 §7.3).
-/// Registration validates this too; a bad registration must still never become a redirect.
+/// Defence in depth for a registered URI: the registration rules
+/// ([`crate::client::redirect_uri::validate`], the one home for them) are checked again, so a bad
+/// registration can never become a redirect.
 fn is_usable_redirect_uri(uri: &str) -> bool {
-    if uri.contains('#') {
-        return false;
-    }
-    let Ok(u) = url::Url::parse(uri) else {
-        return false;
-    };
-    let scheme_ok = match u.scheme() {
-        "https" => true,
-        "http" => {
-            matches!(
-                u.host(),
-                Some(url::Host::Ipv4(ip)) if ip.is_loopback()
-            ) || matches!(u.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-        }
-        _ => false,
-    };
-    scheme_ok && u.has_host() && u.username().is_empty() && u.password().is_none()
+    crate::client::redirect_uri::validate(uri).is_ok()
 }
 
 /// The requested scopes (RFC 6749 §3.3 syntax, each once, order kept), all registered for the

@@ -12,7 +12,9 @@
 pub const MAX_REDIRECT_URI_LEN: usize = 2000;
 
 /// The hosts on which `http` is allowed (RFC 8252 §7.3: loopback redirects for native apps).
-const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
+/// Only the IP literals: RFC 8252 §8.3 and FAPI 2.0 advise against `localhost`, whose resolution
+/// the client does not control.
+const LOOPBACK_HOSTS: [&str; 2] = ["127.0.0.1", "[::1]"];
 
 /// Checks one registered redirect URI; the error says what is wrong and how to fix it.
 pub fn validate(uri: &str) -> Result<(), String> {
@@ -66,7 +68,7 @@ pub fn validate(uri: &str) -> Result<(), String> {
         "http" if LOOPBACK_HOSTS.contains(&host) => {}
         "http" => {
             return Err(format!(
-                "'{uri}' is http on a host that is not loopback; use https (http is allowed only on 127.0.0.1, [::1] and localhost, RFC 8252 §7.3)"
+                "'{uri}' is http on a host that is not loopback; use https (http is allowed only on 127.0.0.1 and [::1], RFC 8252 §7.3 and §8.3)"
             ))
         }
         other => {
@@ -104,7 +106,6 @@ mod tests {
             "http://127.0.0.1/cb",
             "http://127.0.0.1:51004/cb",
             "http://[::1]:8080/cb",
-            "http://localhost:3000/callback",
             "https://localhost/cb",
         ];
         for uri in ok {
@@ -118,6 +119,7 @@ mod tests {
             ("http://app.example.com/cb", "use https"),
             ("http://127.0.0.2/cb", "use https"),
             ("http://localhost.example.com/cb", "use https"),
+            ("http://localhost:3000/callback", "use https"),
             ("ftp://app.example.com/cb", "scheme"),
             ("com.example.app:/cb", "scheme"),
             ("javascript:alert(1)", "scheme"),
