@@ -1,6 +1,16 @@
-//! Persistent state of the certbound authorization server: JWT signing keys and issued access
-//! tokens (for introspection and revocation), on SQLite (the embedded default) or PostgreSQL
-//! (several server nodes sharing one database).
+//! Persistent state of the certbound authorization server: JWT signing keys, issued access
+//! tokens (for introspection and revocation), clients registered at run time, and the state of
+//! user flows (users, pushed authorization requests, codes, grants, refresh tokens, login
+//! sessions, consents, interactions), on SQLite (the embedded default) or PostgreSQL (several
+//! server nodes sharing one database, so a flow started on one completes on another).
+//!
+//! One module per table: `keys`, `clients`, `tokens`, `users`, `par`, `codes`, `grants`,
+//! `refresh`, `sessions`, `consents`, `interactions`; `purge` deletes what expired in all of
+//! them. Every secret-like value the user flows hand out (codes, refresh tokens, session ids,
+//! `request_uri` handles, interaction ids) is 256 random bits, returned once in plain text at
+//! creation and stored only as its SHA-256. Single-use steps (consuming a pushed request,
+//! redeeming a code, rotating a refresh token, finishing an interaction) are one conditional
+//! write each, so exactly one of concurrent callers wins, on any number of instances.
 //!
 //! There is one SQL code path: every query is written once, with `$n` placeholders, and runs
 //! through sqlx's [`AnyPool`]; only the migration scripts differ per backend (in
@@ -35,11 +45,21 @@
 #![warn(missing_docs)]
 
 mod clients;
+mod codes;
+mod consents;
 mod error;
+mod grants;
+mod handles;
+mod interactions;
 mod keys;
 mod migrate;
+mod par;
+mod purge;
 mod records;
+mod refresh;
+mod sessions;
 mod tokens;
+mod users;
 
 use std::fmt;
 use std::time::Duration;
@@ -47,9 +67,17 @@ use std::time::Duration;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
+pub use codes::{AuthorizationCode, CodeRedemption, IssuedCode, NewAuthorizationCode};
+pub use consents::Consent;
 pub use error::StoreError;
+pub use grants::Grant;
+pub use interactions::{Interaction, NewInteraction};
 pub use migrate::SCHEMA_VERSION;
+pub use par::{ParRequest, REQUEST_URI_PREFIX};
 pub use records::{SigningKeyRecord, TokenLookup, TokenRecord, TOKEN_FORMATS};
+pub use refresh::{NewRefreshToken, RefreshRotation, RefreshTokenRecord};
+pub use sessions::{LoginSession, NewLoginSession};
+pub use users::{valid_username, NewUser, User};
 
 use error::{classify, redact_url};
 
@@ -444,6 +472,17 @@ impl Store {
 
     fn err(&self, e: sqlx::Error) -> StoreError {
         classify(self.backend, e)
+    }
+
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up
+    /// front, so another process writing the same file makes this one wait in the busy handler
+    /// instead of failing when a read lock would be upgraded.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => self.writes.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writes.begin().await,
+        }
+        .map_err(|e| self.err(e))
     }
 }
 

@@ -14,6 +14,24 @@ impl Store {
     /// that is not 32 bytes, an unknown format, claims that are not a JSON object or
     /// `expires_at < issued_at` is [`StoreError::Invalid`].
     pub async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        self.insert_token_row(t, None).await
+    }
+
+    /// [`Store::insert_token`] for a token issued under a user's grant: revoking the grant
+    /// ([`Store::revoke_grant`]) revokes the token too.
+    pub async fn insert_token_for_grant(
+        &self,
+        t: &TokenRecord,
+        grant_id: &str,
+    ) -> Result<(), StoreError> {
+        self.insert_token_row(t, Some(grant_id)).await
+    }
+
+    async fn insert_token_row(
+        &self,
+        t: &TokenRecord,
+        grant_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         if t.hash.len() != 32 {
             return Err(StoreError::Invalid(format!(
                 "token hash must be a 32-byte SHA-256, got {} bytes",
@@ -34,7 +52,8 @@ impl Store {
         }
         check_json_object("claims", &t.claims)?;
         sqlx::query(&format!(
-            "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO access_tokens ({TOKEN_COLUMNS}, grant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(t.hash.as_slice())
         .bind(t.jti.as_str())
@@ -44,6 +63,7 @@ impl Store {
         .bind(t.issued_at)
         .bind(t.expires_at)
         .bind(t.revoked_at)
+        .bind(grant_id)
         .execute(&self.writes)
         .await
         .map_err(|e| self.err(e))?;
@@ -98,27 +118,6 @@ impl Store {
         let changed = done.rows_affected() > 0;
         tracing::debug!(?lookup, client_id, changed, "token revocation");
         Ok(changed)
-    }
-
-    /// Deletes tokens with `expires_at < now`, at most `batch` rows (oldest first) per call,
-    /// so a large backlog never holds the write lock for long; returns rows deleted. Call
-    /// again while it returns `batch`. Revoked tokens are kept until they expire, so a
-    /// revoked JWT is still known as revoked while it would otherwise verify.
-    pub async fn purge_expired(&self, now: i64, batch: u32) -> Result<u64, StoreError> {
-        if batch == 0 {
-            return Ok(0);
-        }
-        let done = sqlx::query(
-            "DELETE FROM access_tokens WHERE hash IN \
-             (SELECT hash FROM access_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
-        )
-        .bind(now)
-        .bind(i64::from(batch))
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        tracing::debug!(deleted = done.rows_affected(), "expired tokens purged");
-        Ok(done.rows_affected())
     }
 }
 
