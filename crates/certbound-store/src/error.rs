@@ -99,6 +99,10 @@ pub enum StoreError {
     #[error("invalid record: {0}")]
     Invalid(String),
 
+    /// The system random number generator failed (no handle or identifier could be made).
+    #[error("the system random number generator failed")]
+    Random,
+
     /// Any other database error: a bug or a broken schema rather than a passing condition.
     #[error("database query failed: {0}")]
     Query(#[source] sqlx::Error),

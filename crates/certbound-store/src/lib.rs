@@ -1,6 +1,16 @@
-//! Persistent state of the certbound authorization server: JWT signing keys and issued access
-//! tokens (for introspection and revocation), on SQLite (the embedded default) or PostgreSQL
-//! (several server nodes sharing one database).
+//! Persistent state of the certbound authorization server: JWT signing keys, issued access
+//! tokens (for introspection and revocation), clients registered at run time, and the state of
+//! user flows (users, pushed authorization requests, codes, grants, refresh tokens, login
+//! sessions, consents, interactions), on SQLite (the embedded default) or PostgreSQL (several
+//! server nodes sharing one database, so a flow started on one completes on another).
+//!
+//! One module per table: `keys`, `clients`, `tokens`, `users`, `par`, `codes`, `grants`,
+//! `refresh`, `sessions`, `consents`, `interactions`; `purge` deletes what expired in all of
+//! them. Every secret-like value the user flows hand out (codes, refresh tokens, session ids,
+//! `request_uri` handles, interaction ids) is 256 random bits, returned once in plain text at
+//! creation and stored only as its SHA-256. Single-use steps (consuming a pushed request,
+//! redeeming a code, rotating a refresh token, finishing an interaction) are one conditional
+//! write each, so exactly one of concurrent callers wins, on any number of instances.
 //!
 //! There is one SQL code path: every query is written once, with `$n` placeholders, and runs
 //! through sqlx's [`AnyPool`]; only the migration scripts differ per backend (in
@@ -34,19 +44,40 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod clients;
+mod codes;
+mod consents;
 mod error;
+mod grants;
+mod handles;
+mod interactions;
+mod keys;
 mod migrate;
+mod par;
+mod purge;
 mod records;
+mod refresh;
+mod sessions;
+mod tokens;
+mod users;
 
 use std::fmt;
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
 
+pub use codes::{AuthorizationCode, CodeRedemption, IssuedCode, NewAuthorizationCode};
+pub use consents::Consent;
 pub use error::StoreError;
+pub use grants::Grant;
+pub use interactions::{Interaction, NewInteraction};
 pub use migrate::SCHEMA_VERSION;
+pub use par::{ParRequest, REQUEST_URI_PREFIX};
 pub use records::{SigningKeyRecord, TokenLookup, TokenRecord, TOKEN_FORMATS};
+pub use refresh::{NewRefreshToken, RefreshRotation, RefreshTokenRecord};
+pub use sessions::{LoginSession, NewLoginSession};
+pub use users::{valid_username, NewUser, User};
 
 use error::{classify, redact_url};
 
@@ -142,11 +173,6 @@ impl fmt::Debug for Store {
 /// Pragmas set on every SQLite connection (WAL itself is set once, when opening the file).
 const SQLITE_PRAGMAS: &str =
     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
-
-const KEY_COLUMNS: &str =
-    "kid, alg, private_pkcs8, public_jwk, created_at, retired_at, publish_until";
-const TOKEN_COLUMNS: &str =
-    "hash, jti, client_id, format, claims, issued_at, expires_at, revoked_at";
 
 /// A database URL, understood.
 struct Target {
@@ -448,281 +474,15 @@ impl Store {
         classify(self.backend, e)
     }
 
-    // ----- signing keys -----
-
-    /// Stores a new signing key. A duplicate `kid` is [`StoreError::Conflict`]; an empty
-    /// `kid` or private key, or a `public_jwk` that is not a JSON object, is
-    /// [`StoreError::Invalid`].
-    pub async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        if key.kid.is_empty() {
-            return Err(StoreError::Invalid("signing key with an empty kid".into()));
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up
+    /// front, so another process writing the same file makes this one wait in the busy handler
+    /// instead of failing when a read lock would be upgraded.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => self.writes.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writes.begin().await,
         }
-        if key.private_pkcs8.is_empty() {
-            return Err(StoreError::Invalid(format!(
-                "signing key {} has no private key",
-                key.kid
-            )));
-        }
-        check_json_object("public_jwk", &key.public_jwk)?;
-        sqlx::query(&format!(
-            "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(key.kid.as_str())
-        .bind(key.alg.as_str())
-        .bind(key.private_pkcs8.as_slice())
-        .bind(key.public_jwk.as_str())
-        .bind(key.created_at)
-        .bind(key.retired_at)
-        .bind(key.publish_until)
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        tracing::info!(kid = %key.kid, alg = %key.alg, "signing key stored");
-        Ok(())
-    }
-
-    /// All signing keys, oldest (`created_at`) first, including retired ones still stored.
-    /// The newest key without `retired_at` is the one to sign with.
-    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, seq"
-        ))
-        .fetch_all(&self.reads)
-        .await
-        .map_err(|e| self.err(e))?;
-        rows.iter()
-            .map(key_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))
-    }
-
-    /// Stops a key from signing: sets `retired_at` (kept if the key was already retired) and
-    /// `publish_until`, until when the key stays in the JWKS. Unknown `kid` is
-    /// [`StoreError::NotFound`]; `publish_until < retired_at` is [`StoreError::Invalid`].
-    pub async fn retire_signing_key(
-        &self,
-        kid: &str,
-        retired_at: i64,
-        publish_until: i64,
-    ) -> Result<(), StoreError> {
-        if publish_until < retired_at {
-            return Err(StoreError::Invalid(format!(
-                "key {kid}: publish_until {publish_until} is before retired_at {retired_at}"
-            )));
-        }
-        let done = sqlx::query(
-            "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $2), publish_until = $3 \
-             WHERE kid = $1",
-        )
-        .bind(kid)
-        .bind(retired_at)
-        .bind(publish_until)
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("signing key {kid}")));
-        }
-        tracing::info!(kid, retired_at, publish_until, "signing key retired");
-        Ok(())
-    }
-
-    /// Deletes retired keys whose `publish_until` is before `now`; returns how many. Keys
-    /// that are not retired are never deleted.
-    pub async fn delete_unpublished_keys(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM signing_keys \
-             WHERE retired_at IS NOT NULL AND publish_until IS NOT NULL AND publish_until < $1",
-        )
-        .bind(now)
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        if done.rows_affected() > 0 {
-            tracing::info!(
-                deleted = done.rows_affected(),
-                "retired signing keys deleted"
-            );
-        }
-        Ok(done.rows_affected())
-    }
-
-    // ----- clients registered at run time -----
-
-    /// Registers or replaces a client. `metadata` is its validated RFC 7591 metadata as a JSON
-    /// object (secrets only as hashes: the caller hashes before storing).
-    pub async fn upsert_client(
-        &self,
-        client_id: &str,
-        metadata: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        if client_id.is_empty() {
-            return Err(StoreError::Invalid("client_id must not be empty".into()));
-        }
-        check_json_object("metadata", metadata)?;
-        sqlx::query(
-            "INSERT INTO clients (client_id, metadata, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = excluded.updated_at",
-        )
-        .bind(client_id)
-        .bind(metadata)
-        .bind(now)
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Removes a client; returns whether it existed.
-    pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-            .bind(client_id)
-            .execute(&self.writes)
-            .await
-            .map_err(|e| self.err(e))?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    /// Every client registered at run time, by `client_id`: (client_id, metadata JSON).
-    pub async fn clients(&self) -> Result<Vec<(String, String)>, StoreError> {
-        sqlx::query_as::<_, (String, String)>(
-            "SELECT client_id, metadata FROM clients ORDER BY client_id",
-        )
-        .fetch_all(&self.reads)
-        .await
         .map_err(|e| self.err(e))
-    }
-
-    // ----- access tokens -----
-
-    /// Records an issued token. A duplicate hash or `jti` is [`StoreError::Conflict`]; a hash
-    /// that is not 32 bytes, an unknown format, claims that are not a JSON object or
-    /// `expires_at < issued_at` is [`StoreError::Invalid`].
-    pub async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
-        if t.hash.len() != 32 {
-            return Err(StoreError::Invalid(format!(
-                "token hash must be a 32-byte SHA-256, got {} bytes",
-                t.hash.len()
-            )));
-        }
-        if !TOKEN_FORMATS.contains(&t.format.as_str()) {
-            return Err(StoreError::Invalid(format!(
-                "token format {:?} is not one of {TOKEN_FORMATS:?}",
-                t.format
-            )));
-        }
-        if t.expires_at < t.issued_at {
-            return Err(StoreError::Invalid(format!(
-                "token {} expires ({}) before it is issued ({})",
-                t.jti, t.expires_at, t.issued_at
-            )));
-        }
-        check_json_object("claims", &t.claims)?;
-        sqlx::query(&format!(
-            "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ))
-        .bind(t.hash.as_slice())
-        .bind(t.jti.as_str())
-        .bind(t.client_id.as_str())
-        .bind(t.format.as_str())
-        .bind(t.claims.as_str())
-        .bind(t.issued_at)
-        .bind(t.expires_at)
-        .bind(t.revoked_at)
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// The token whose SHA-256 is `hash`, revoked or expired ones included (the caller
-    /// decides what is active).
-    pub async fn find_token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
-        self.find_token(TokenLookup::Hash(hash)).await
-    }
-
-    /// The token with this `jti`, revoked or expired ones included.
-    pub async fn find_token_by_jti(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.find_token(TokenLookup::Jti(jti)).await
-    }
-
-    async fn find_token(&self, lookup: TokenLookup<'_>) -> Result<Option<TokenRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE {} = $1",
-            lookup_column(lookup)
-        );
-        let row = bind_lookup(sqlx::query(&sql), lookup)
-            .fetch_optional(&self.reads)
-            .await
-            .map_err(|e| self.err(e))?;
-        row.as_ref()
-            .map(token_from_row)
-            .transpose()
-            .map_err(|e| self.err(e))
-    }
-
-    /// Marks the token revoked at `now`, only if it belongs to `client_id` (RFC 7009 §2.1)
-    /// and is not revoked yet. Returns whether a row changed: `false` for an unknown token,
-    /// another client's token, or one already revoked (whose `revoked_at` is kept).
-    pub async fn revoke_token(
-        &self,
-        lookup: TokenLookup<'_>,
-        client_id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let sql = format!(
-            "UPDATE access_tokens SET revoked_at = $1 \
-             WHERE {} = $2 AND client_id = $3 AND revoked_at IS NULL",
-            lookup_column(lookup)
-        );
-        let done = bind_lookup(sqlx::query(&sql).bind(now), lookup)
-            .bind(client_id)
-            .execute(&self.writes)
-            .await
-            .map_err(|e| self.err(e))?;
-        let changed = done.rows_affected() > 0;
-        tracing::debug!(?lookup, client_id, changed, "token revocation");
-        Ok(changed)
-    }
-
-    /// Deletes tokens with `expires_at < now`, at most `batch` rows (oldest first) per call,
-    /// so a large backlog never holds the write lock for long; returns rows deleted. Call
-    /// again while it returns `batch`. Revoked tokens are kept until they expire, so a
-    /// revoked JWT is still known as revoked while it would otherwise verify.
-    pub async fn purge_expired(&self, now: i64, batch: u32) -> Result<u64, StoreError> {
-        if batch == 0 {
-            return Ok(0);
-        }
-        let done = sqlx::query(
-            "DELETE FROM access_tokens WHERE hash IN \
-             (SELECT hash FROM access_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
-        )
-        .bind(now)
-        .bind(i64::from(batch))
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        tracing::debug!(deleted = done.rows_affected(), "expired tokens purged");
-        Ok(done.rows_affected())
-    }
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
-/// The column a [`TokenLookup`] searches (a fixed identifier, never user input).
-fn lookup_column(lookup: TokenLookup<'_>) -> &'static str {
-    match lookup {
-        TokenLookup::Hash(_) => "hash",
-        TokenLookup::Jti(_) => "jti",
-    }
-}
-
-/// Binds the value a [`TokenLookup`] searches for.
-fn bind_lookup<'q>(query: AnyQuery<'q>, lookup: TokenLookup<'q>) -> AnyQuery<'q> {
-    match lookup {
-        TokenLookup::Hash(hash) => query.bind(hash),
-        TokenLookup::Jti(jti) => query.bind(jti),
     }
 }
 
@@ -747,37 +507,13 @@ async fn enable_wal(url: &str) -> Result<(), sqlx::Error> {
     conn.close().await
 }
 
-fn check_json_object(field: &str, text: &str) -> Result<(), StoreError> {
+/// Refuses `text` unless it is a JSON object (claims, metadata, JWKs).
+pub(crate) fn check_json_object(field: &str, text: &str) -> Result<(), StoreError> {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(_)) => Ok(()),
         Ok(_) => Err(StoreError::Invalid(format!("{field} is not a JSON object"))),
         Err(e) => Err(StoreError::Invalid(format!("{field} is not JSON: {e}"))),
     }
-}
-
-fn key_from_row(row: &AnyRow) -> Result<SigningKeyRecord, sqlx::Error> {
-    Ok(SigningKeyRecord {
-        kid: row.try_get("kid")?,
-        alg: row.try_get("alg")?,
-        private_pkcs8: row.try_get("private_pkcs8")?,
-        public_jwk: row.try_get("public_jwk")?,
-        created_at: row.try_get("created_at")?,
-        retired_at: row.try_get("retired_at")?,
-        publish_until: row.try_get("publish_until")?,
-    })
-}
-
-fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
-    Ok(TokenRecord {
-        hash: row.try_get("hash")?,
-        jti: row.try_get("jti")?,
-        client_id: row.try_get("client_id")?,
-        format: row.try_get("format")?,
-        claims: row.try_get("claims")?,
-        issued_at: row.try_get("issued_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
 }
 
 #[cfg(test)]

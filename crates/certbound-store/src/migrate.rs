@@ -30,6 +30,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "clients",
         sql: include_str!("../migrations/sqlite/0002_clients.sql"),
     },
+    Migration {
+        version: 3,
+        description: "user flows",
+        sql: include_str!("../migrations/sqlite/0003_user_flows.sql"),
+    },
 ];
 
 /// PostgreSQL scripts, oldest first; same versions as [`SQLITE`].
@@ -44,10 +49,15 @@ pub(crate) const POSTGRES: &[Migration] = &[
         description: "clients",
         sql: include_str!("../migrations/postgres/0002_clients.sql"),
     },
+    Migration {
+        version: 3,
+        description: "user flows",
+        sql: include_str!("../migrations/postgres/0003_user_flows.sql"),
+    },
 ];
 
 /// The newest schema version this build knows (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Bookkeeping table; identical on both backends. One row per applied migration.
 const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -1131,3 +1131,5 @@ fn chmod_hints_quote_unusual_paths() {
     assert_eq!(shell_word("/tmp/my db"), "'/tmp/my db'");
     assert_eq!(shell_word("/tmp/it's"), r"'/tmp/it'\''s'");
 }
+
+mod user_flows;

@@ -12,6 +12,7 @@ mod quickstart;
 mod sample_api;
 mod tls_client;
 mod token_cmd;
+mod users_cmd;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -74,6 +75,9 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// Manage the users who sign in at the authorization endpoint (stored in the store).
+    #[command(subcommand)]
+    Users(users_cmd::UsersCommand),
 }
 
 /// Logs to stderr in `format`. Every field value and message is escaped by the formatter
@@ -170,6 +174,12 @@ fn run() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Keys(cmd) => keys_cmd::run(cmd).await,
+            Command::Users(cmd) => {
+                if !users_cmd::run(cmd).await? {
+                    std::process::exit(1);
+                }
+                Ok(())
+            }
             Command::Migrate { config } => {
                 let cfg = certbound_server::config::Config::load(&config)?;
                 cfg.config

@@ -1,0 +1,285 @@
+//! The `authorization_codes` table: codes are 256 random bits, stored only as SHA-256, short-lived
+//! and single use. Issuing a code creates its grant and consumes the pushed request it came from
+//! in one transaction; redeeming is one atomic update, so of two concurrent redemptions exactly
+//! one wins and the other learns it was a replay (and should revoke the grant).
+
+use std::fmt;
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::grants::{self, Grant};
+use crate::par::{self, request_uri_hash};
+use crate::{handles, Store, StoreError};
+
+const CODE_COLUMNS: &str = "grant_id, client_id, user_id, redirect_uri, scope, code_challenge, \
+                            code_challenge_method, nonce, auth_time, sid, x5t_s256, issued_at, \
+                            expires_at, consumed_at";
+
+/// What a code is bound to, given to [`Store::issue_authorization_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuthorizationCode {
+    /// The client the code is for.
+    pub client_id: String,
+    /// The user ([`crate::User::id`]) who signed in and consented.
+    pub user_id: String,
+    /// The `redirect_uri` of the authorization request (compared exactly at the token endpoint).
+    pub redirect_uri: String,
+    /// The granted scope.
+    pub scope: String,
+    /// PKCE `code_challenge` (RFC 7636); always present, PKCE is required.
+    pub code_challenge: String,
+    /// PKCE `code_challenge_method` (`S256`).
+    pub code_challenge_method: String,
+    /// OIDC `nonce`, echoed into the ID token.
+    pub nonce: Option<String>,
+    /// When the user authenticated (the ID token's `auth_time`).
+    pub auth_time: i64,
+    /// The login session's public `sid` (the ID token's `sid`), if any.
+    pub sid: Option<String>,
+    /// `x5t#S256` of the client certificate presented at PAR, if any.
+    pub x5t_s256: Option<String>,
+    /// When the code expires (seconds since the Unix epoch; at most 60 s away under FAPI).
+    pub expires_at: i64,
+}
+
+/// A stored authorization code (without the code itself, which is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    /// The grant created with the code; revoke it when the code is replayed.
+    pub grant_id: String,
+    /// See [`NewAuthorizationCode`].
+    pub client_id: String,
+    /// See [`NewAuthorizationCode`].
+    pub user_id: String,
+    /// See [`NewAuthorizationCode`].
+    pub redirect_uri: String,
+    /// See [`NewAuthorizationCode`].
+    pub scope: String,
+    /// See [`NewAuthorizationCode`].
+    pub code_challenge: String,
+    /// See [`NewAuthorizationCode`].
+    pub code_challenge_method: String,
+    /// See [`NewAuthorizationCode`].
+    pub nonce: Option<String>,
+    /// See [`NewAuthorizationCode`].
+    pub auth_time: i64,
+    /// See [`NewAuthorizationCode`].
+    pub sid: Option<String>,
+    /// See [`NewAuthorizationCode`].
+    pub x5t_s256: Option<String>,
+    /// When the code was issued.
+    pub issued_at: i64,
+    /// When the code expires.
+    pub expires_at: i64,
+    /// When the code was redeemed (or its grant revoked), if it was.
+    pub consumed_at: Option<i64>,
+}
+
+/// A code just issued: the code text (the only time it exists in plain text) and its grant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedCode {
+    /// The code for the redirect. Secret: `Debug` does not print it.
+    pub code: String,
+    /// The grant created with it.
+    pub grant_id: String,
+}
+
+impl fmt::Debug for IssuedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedCode")
+            .field("code", &"<redacted>")
+            .field("grant_id", &self.grant_id)
+            .finish()
+    }
+}
+
+/// What [`Store::redeem_authorization_code`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// This call redeemed the code: issue the tokens.
+    Redeemed(AuthorizationCode),
+    /// The code was already redeemed (or its grant revoked): refuse with `invalid_grant` and
+    /// revoke the grant ([`Store::revoke_grant`]) — whoever holds it is replaying it.
+    Replayed(AuthorizationCode),
+    /// The code expired unredeemed: refuse with `invalid_grant`.
+    Expired(AuthorizationCode),
+    /// No such code: refuse with `invalid_grant`.
+    Unknown,
+}
+
+impl Store {
+    /// Issues a code for `new`, creating its grant, in one transaction. With `request_uri`,
+    /// the pushed request is consumed in the same transaction (RFC 9126: "consumed when the
+    /// code is issued"); if it is not `new.client_id`'s, expired or already used, nothing is
+    /// issued and the answer is [`StoreError::NotFound`]. `expires_at < now`, or an empty
+    /// client, user, redirect URI or PKCE challenge, is [`StoreError::Invalid`].
+    pub async fn issue_authorization_code(
+        &self,
+        new: &NewAuthorizationCode,
+        request_uri: Option<&str>,
+        now: i64,
+    ) -> Result<IssuedCode, StoreError> {
+        for (field, value) in [
+            ("client_id", &new.client_id),
+            ("user_id", &new.user_id),
+            ("redirect_uri", &new.redirect_uri),
+            ("code_challenge", &new.code_challenge),
+            ("code_challenge_method", &new.code_challenge_method),
+        ] {
+            if value.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "authorization code with an empty {field}"
+                )));
+            }
+        }
+        if new.expires_at < now {
+            return Err(StoreError::Invalid(
+                "authorization code expires before it is issued".into(),
+            ));
+        }
+        let par_hash = match request_uri {
+            Some(uri) => Some(request_uri_hash(uri).ok_or_else(unusable_request)?),
+            None => None,
+        };
+        let code = handles::new_handle()?;
+        let grant = Grant {
+            grant_id: handles::new_id()?,
+            client_id: new.client_id.clone(),
+            user_id: new.user_id.clone(),
+            scope: new.scope.clone(),
+            created_at: now,
+            revoked_at: None,
+        };
+
+        let mut tx = self.begin_write().await?;
+        if let Some(hash) = &par_hash {
+            if !par::consume(&mut tx, hash, &new.client_id, now)
+                .await
+                .map_err(|e| self.err(e))?
+            {
+                // Dropping `tx` rolls back.
+                return Err(unusable_request());
+            }
+        }
+        grants::insert(&mut tx, &grant)
+            .await
+            .map_err(|e| self.err(e))?;
+        sqlx::query(&format!(
+            "INSERT INTO authorization_codes (code_hash, {CODE_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL)"
+        ))
+        .bind(code.hash.as_slice())
+        .bind(grant.grant_id.as_str())
+        .bind(new.client_id.as_str())
+        .bind(new.user_id.as_str())
+        .bind(new.redirect_uri.as_str())
+        .bind(new.scope.as_str())
+        .bind(new.code_challenge.as_str())
+        .bind(new.code_challenge_method.as_str())
+        .bind(new.nonce.as_deref())
+        .bind(new.auth_time)
+        .bind(new.sid.as_deref())
+        .bind(new.x5t_s256.as_deref())
+        .bind(now)
+        .bind(new.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        tracing::debug!(client_id = %new.client_id, grant_id = %grant.grant_id, "authorization code issued");
+        Ok(IssuedCode {
+            code: code.text,
+            grant_id: grant.grant_id,
+        })
+    }
+
+    /// The code's record without redeeming it, redeemed or expired ones included: the token
+    /// endpoint checks client, `redirect_uri` and PKCE on it *before*
+    /// [`Store::redeem_authorization_code`].
+    pub async fn authorization_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
+        ))
+        .bind(handles::sha256(code).as_slice())
+        .fetch_optional(&self.reads)
+        .await
+        .map_err(|e| self.err(e))?;
+        row.as_ref()
+            .map(code_from_row)
+            .transpose()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Redeems the code: one atomic update that succeeds only if the code is unredeemed and
+    /// unexpired at `now`, so exactly one of any number of concurrent calls (on any instance)
+    /// gets [`CodeRedemption::Redeemed`]. The others get [`CodeRedemption::Replayed`], with
+    /// the grant to revoke.
+    pub async fn redeem_authorization_code(
+        &self,
+        code: &str,
+        now: i64,
+    ) -> Result<CodeRedemption, StoreError> {
+        let hash = handles::sha256(code);
+        let row = sqlx::query(&format!(
+            "UPDATE authorization_codes SET consumed_at = $1 \
+             WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at >= $1 \
+             RETURNING {CODE_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(hash.as_slice())
+        .fetch_optional(&self.writes)
+        .await
+        .map_err(|e| self.err(e))?;
+        if let Some(row) = row {
+            let redeemed = code_from_row(&row).map_err(|e| self.err(e))?;
+            return Ok(CodeRedemption::Redeemed(redeemed));
+        }
+        // Read through the write pool: on SQLite it sees the update that beat us.
+        let row = sqlx::query(&format!(
+            "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
+        ))
+        .bind(hash.as_slice())
+        .fetch_optional(&self.writes)
+        .await
+        .map_err(|e| self.err(e))?;
+        let Some(row) = row else {
+            return Ok(CodeRedemption::Unknown);
+        };
+        let found = code_from_row(&row).map_err(|e| self.err(e))?;
+        Ok(if found.consumed_at.is_some() {
+            tracing::warn!(client_id = %found.client_id, grant_id = %found.grant_id, "authorization code replayed");
+            CodeRedemption::Replayed(found)
+        } else {
+            CodeRedemption::Expired(found)
+        })
+    }
+}
+
+fn unusable_request() -> StoreError {
+    StoreError::NotFound(
+        "pushed authorization request (unknown, expired, used, or another client's)".into(),
+    )
+}
+
+fn code_from_row(row: &AnyRow) -> Result<AuthorizationCode, sqlx::Error> {
+    Ok(AuthorizationCode {
+        grant_id: row.try_get("grant_id")?,
+        client_id: row.try_get("client_id")?,
+        user_id: row.try_get("user_id")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        scope: row.try_get("scope")?,
+        code_challenge: row.try_get("code_challenge")?,
+        code_challenge_method: row.try_get("code_challenge_method")?,
+        nonce: row.try_get("nonce")?,
+        auth_time: row.try_get("auth_time")?,
+        sid: row.try_get("sid")?,
+        x5t_s256: row.try_get("x5t_s256")?,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+        consumed_at: row.try_get("consumed_at")?,
+    })
+}

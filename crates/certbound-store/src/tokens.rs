@@ -1,0 +1,153 @@
+//! The `access_tokens` table: issued access tokens (opaque ones only as their SHA-256) and their
+//! revocations, for introspection and revocation.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{check_json_object, Store, StoreError, TokenLookup, TokenRecord, TOKEN_FORMATS};
+
+const TOKEN_COLUMNS: &str =
+    "hash, jti, client_id, format, claims, issued_at, expires_at, revoked_at";
+
+impl Store {
+    /// Records an issued token. A duplicate hash or `jti` is [`StoreError::Conflict`]; a hash
+    /// that is not 32 bytes, an unknown format, claims that are not a JSON object or
+    /// `expires_at < issued_at` is [`StoreError::Invalid`].
+    pub async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        self.insert_token_row(t, None).await
+    }
+
+    /// [`Store::insert_token`] for a token issued under a user's grant: revoking the grant
+    /// ([`Store::revoke_grant`]) revokes the token too.
+    pub async fn insert_token_for_grant(
+        &self,
+        t: &TokenRecord,
+        grant_id: &str,
+    ) -> Result<(), StoreError> {
+        self.insert_token_row(t, Some(grant_id)).await
+    }
+
+    async fn insert_token_row(
+        &self,
+        t: &TokenRecord,
+        grant_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if t.hash.len() != 32 {
+            return Err(StoreError::Invalid(format!(
+                "token hash must be a 32-byte SHA-256, got {} bytes",
+                t.hash.len()
+            )));
+        }
+        if !TOKEN_FORMATS.contains(&t.format.as_str()) {
+            return Err(StoreError::Invalid(format!(
+                "token format {:?} is not one of {TOKEN_FORMATS:?}",
+                t.format
+            )));
+        }
+        if t.expires_at < t.issued_at {
+            return Err(StoreError::Invalid(format!(
+                "token {} expires ({}) before it is issued ({})",
+                t.jti, t.expires_at, t.issued_at
+            )));
+        }
+        check_json_object("claims", &t.claims)?;
+        sqlx::query(&format!(
+            "INSERT INTO access_tokens ({TOKEN_COLUMNS}, grant_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(t.hash.as_slice())
+        .bind(t.jti.as_str())
+        .bind(t.client_id.as_str())
+        .bind(t.format.as_str())
+        .bind(t.claims.as_str())
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .bind(t.revoked_at)
+        .bind(grant_id)
+        .execute(&self.writes)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The token whose SHA-256 is `hash`, revoked or expired ones included (the caller
+    /// decides what is active).
+    pub async fn find_token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
+        self.find_token(TokenLookup::Hash(hash)).await
+    }
+
+    /// The token with this `jti`, revoked or expired ones included.
+    pub async fn find_token_by_jti(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.find_token(TokenLookup::Jti(jti)).await
+    }
+
+    async fn find_token(&self, lookup: TokenLookup<'_>) -> Result<Option<TokenRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE {} = $1",
+            lookup_column(lookup)
+        );
+        let row = bind_lookup(sqlx::query(&sql), lookup)
+            .fetch_optional(&self.reads)
+            .await
+            .map_err(|e| self.err(e))?;
+        row.as_ref()
+            .map(token_from_row)
+            .transpose()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Marks the token revoked at `now`, only if it belongs to `client_id` (RFC 7009 §2.1)
+    /// and is not revoked yet. Returns whether a row changed: `false` for an unknown token,
+    /// another client's token, or one already revoked (whose `revoked_at` is kept).
+    pub async fn revoke_token(
+        &self,
+        lookup: TokenLookup<'_>,
+        client_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE access_tokens SET revoked_at = $1 \
+             WHERE {} = $2 AND client_id = $3 AND revoked_at IS NULL",
+            lookup_column(lookup)
+        );
+        let done = bind_lookup(sqlx::query(&sql).bind(now), lookup)
+            .bind(client_id)
+            .execute(&self.writes)
+            .await
+            .map_err(|e| self.err(e))?;
+        let changed = done.rows_affected() > 0;
+        tracing::debug!(?lookup, client_id, changed, "token revocation");
+        Ok(changed)
+    }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// The column a [`TokenLookup`] searches (a fixed identifier, never user input).
+fn lookup_column(lookup: TokenLookup<'_>) -> &'static str {
+    match lookup {
+        TokenLookup::Hash(_) => "hash",
+        TokenLookup::Jti(_) => "jti",
+    }
+}
+
+/// Binds the value a [`TokenLookup`] searches for.
+fn bind_lookup<'q>(query: AnyQuery<'q>, lookup: TokenLookup<'q>) -> AnyQuery<'q> {
+    match lookup {
+        TokenLookup::Hash(hash) => query.bind(hash),
+        TokenLookup::Jti(jti) => query.bind(jti),
+    }
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
+    Ok(TokenRecord {
+        hash: row.try_get("hash")?,
+        jti: row.try_get("jti")?,
+        client_id: row.try_get("client_id")?,
+        format: row.try_get("format")?,
+        claims: row.try_get("claims")?,
+        issued_at: row.try_get("issued_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
