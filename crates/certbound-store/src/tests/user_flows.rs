@@ -220,8 +220,9 @@ async fn password_check_hides_unknown_users(ctx: Ctx) {
             "{user:?}"
         );
     }
-    // The unknown user costs an argon2 verification like a wrong password: within a factor
-    // (not a timing test, a guard against the check being skipped).
+    // The unknown user costs an argon2 verification like a wrong password: within a wide factor
+    // (not a timing test, a guard against the check being skipped, which would make the unknown
+    // user thousands of times faster; the factor leaves room for a loaded CI machine).
     let time = |user: &'static str| {
         let store = store.clone();
         async move {
@@ -235,7 +236,7 @@ async fn password_check_hides_unknown_users(ctx: Ctx) {
     let known = time("alice").await;
     let unknown = time("nobody").await;
     assert!(
-        unknown * 3 > known && known * 3 > unknown,
+        unknown * 10 > known && known * 10 > unknown,
         "known {known:?} vs unknown {unknown:?}"
     );
 
