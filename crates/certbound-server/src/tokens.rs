@@ -223,6 +223,21 @@ pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), 
                 .map_err(|e| store_error(state, "revoke", e))?;
         }
         TokenFormat::Jwt => {
+            // A user's JWT is recorded at issuance (under its grant): mark that row. A client's
+            // own JWT has no row yet: insert one carrying the revocation.
+            let marked = state
+                .store
+                .revoke_token(
+                    TokenLookup::Jti(&found.claims.jti),
+                    &found.claims.client_id,
+                    now,
+                )
+                .await
+                .map_err(|e| store_error(state, "revoke", e))?;
+            if marked {
+                state.metrics.tokens_revoked.inc();
+                return Ok(());
+            }
             let record = TokenRecord {
                 hash: token_hash(token),
                 jti: found.claims.jti.clone(),
