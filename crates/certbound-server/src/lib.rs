@@ -2,9 +2,10 @@
 //!
 //! [`start`] binds the conventional listener (no client certificate requested) and the optional
 //! mTLS listener (certificate requested, any certificate with proof of possession accepted), and
-//! serves metadata, JWKS, token, introspection and revocation on both. Clients authenticate with
-//! `tls_client_auth`, `self_signed_tls_client_auth`, `client_secret_basic` or `client_secret_post`;
-//! bound clients get tokens carrying `cnf.x5t#S256` of the certificate they presented.
+//! serves metadata, JWKS, token, introspection, revocation and userinfo on both. Clients
+//! authenticate with `tls_client_auth`, `self_signed_tls_client_auth`, `client_secret_basic` or
+//! `client_secret_post`; bound clients get tokens carrying `cnf.x5t#S256` of the certificate they
+//! presented.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
