@@ -2,6 +2,7 @@
 
 use crate::client::AuthMethod;
 use crate::grant::GrantType;
+use crate::oidc::OpenIdDiscovery;
 use serde_json::{json, Map, Value};
 
 /// What the metadata document is built from.
@@ -29,8 +30,47 @@ pub const MTLS_ALIASED: [(&str, &str); 3] = [
     ("revocation_endpoint", "/revoke"),
 ];
 
-/// Builds the document. Members with no values are omitted, never `[]` (RFC 8414 §3.2);
-/// `response_types_supported` is therefore absent: certbound has no authorization endpoint yet.
+/// The members of the authorization code flow that the RFC 8414 document carries too (RFC 8414
+/// §2, RFC 9126 §5, RFC 9207 §3, RFC 7636 §6.2), taken from the OpenID discovery members so the
+/// two documents cannot disagree. The OpenID-only members (subject types, ID token algorithms,
+/// claims, logout) are in `/.well-known/openid-configuration` only.
+pub const AUTHORIZATION_CODE_MEMBERS: [&str; 8] = [
+    "authorization_endpoint",
+    "pushed_authorization_request_endpoint",
+    "require_pushed_authorization_requests",
+    "userinfo_endpoint",
+    "response_types_supported",
+    "response_modes_supported",
+    "code_challenge_methods_supported",
+    "authorization_response_iss_parameter_supported",
+];
+
+/// Both discovery documents: the RFC 8414 one (`/.well-known/oauth-authorization-server`), and
+/// the OpenID Connect Discovery one (`/.well-known/openid-configuration`), which is the RFC 8414
+/// document with every member of `openid` merged in ([`OpenIdDiscovery::merge_into`]). The
+/// RFC 8414 document takes [`AUTHORIZATION_CODE_MEMBERS`] and the mTLS aliases from the merged
+/// one, so every member the two share has the same value; only `scopes_supported` differs, the
+/// OpenID one always listing `openid`.
+pub fn discovery_documents(input: &MetadataInput<'_>, openid: &OpenIdDiscovery) -> (Value, Value) {
+    let mut oauth = authorization_server_metadata(input);
+    let mut oidc = oauth.clone();
+    openid.merge_into(&mut oidc);
+    if let (Some(doc), Some(merged)) = (oauth.as_object_mut(), oidc.as_object()) {
+        for name in AUTHORIZATION_CODE_MEMBERS {
+            if let Some(v) = merged.get(name) {
+                doc.insert(name.to_owned(), v.clone());
+            }
+        }
+        if let Some(aliases) = merged.get("mtls_endpoint_aliases") {
+            doc.insert("mtls_endpoint_aliases".to_owned(), aliases.clone());
+        }
+    }
+    (oauth, oidc)
+}
+
+/// Builds the base document (client-facing endpoints, authentication methods, RFC 8705). Members
+/// with no values are omitted, never `[]` (RFC 8414 §3.2); [`discovery_documents`] adds the
+/// authorization code flow's.
 pub fn authorization_server_metadata(input: &MetadataInput<'_>) -> Value {
     let base = input.base_url.trim_end_matches('/');
     let methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
@@ -126,5 +166,98 @@ mod tests {
             .unwrap();
         assert!(methods.iter().any(|m| m == "tls_client_auth"));
         assert!(methods.iter().any(|m| m == "self_signed_tls_client_auth"));
+    }
+
+    #[test]
+    fn both_documents_agree_and_golden_member_names() {
+        use crate::oidc::DiscoveryInput;
+        let algs = vec!["ES256".to_owned()];
+        let scopes = vec!["accounts".to_owned()];
+        let input = MetadataInput {
+            issuer: "https://as.example",
+            base_url: "https://as.example",
+            mtls_base_url: Some("https://mtls.as.example"),
+            scopes: scopes.clone(),
+            signing_alg: "ES256",
+            grant_types: &GrantType::ALL,
+        };
+        let openid = OpenIdDiscovery::new(&DiscoveryInput {
+            base_url: "https://as.example",
+            mtls_base_url: Some("https://mtls.as.example"),
+            require_par: false,
+            id_token_signing_algs: &algs,
+            scopes: &scopes,
+        });
+        let (oauth, oidc) = discovery_documents(&input, &openid);
+        let names = |v: &Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let mut want_oauth = vec![
+            "access_token_signing_alg_values_supported",
+            "authorization_endpoint",
+            "authorization_response_iss_parameter_supported",
+            "code_challenge_methods_supported",
+            "grant_types_supported",
+            "introspection_endpoint",
+            "introspection_endpoint_auth_methods_supported",
+            "introspection_signing_alg_values_supported",
+            "issuer",
+            "jwks_uri",
+            "mtls_endpoint_aliases",
+            "pushed_authorization_request_endpoint",
+            "require_pushed_authorization_requests",
+            "response_modes_supported",
+            "response_types_supported",
+            "revocation_endpoint",
+            "revocation_endpoint_auth_methods_supported",
+            "scopes_supported",
+            "tls_client_certificate_bound_access_tokens",
+            "token_endpoint",
+            "token_endpoint_auth_methods_supported",
+            "userinfo_endpoint",
+        ];
+        want_oauth.sort();
+        assert_eq!(names(&oauth), want_oauth);
+        let mut want_oidc = want_oauth.clone();
+        want_oidc.extend([
+            "claims_parameter_supported",
+            "claims_supported",
+            "end_session_endpoint",
+            "id_token_signing_alg_values_supported",
+            "request_parameter_supported",
+            "request_uri_parameter_supported",
+            "subject_types_supported",
+        ]);
+        want_oidc.sort();
+        assert_eq!(names(&oidc), want_oidc);
+        for (k, v) in oauth.as_object().unwrap() {
+            if k != "scopes_supported" {
+                assert_eq!(&oidc[k], v, "{k} differs");
+            }
+        }
+        assert_eq!(oauth["scopes_supported"], json!(["accounts"]));
+        assert_eq!(oidc["scopes_supported"], json!(["accounts", "openid"]));
+        assert_eq!(
+            oauth["grant_types_supported"],
+            json!(["client_credentials", "authorization_code", "refresh_token"])
+        );
+        assert_eq!(oauth["response_types_supported"], json!(["code"]));
+        assert_eq!(oauth["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(oauth["require_pushed_authorization_requests"], false);
+        let aliases = oauth["mtls_endpoint_aliases"].as_object().unwrap();
+        assert_eq!(
+            aliases["userinfo_endpoint"],
+            "https://mtls.as.example/userinfo"
+        );
+        assert_eq!(
+            aliases["pushed_authorization_request_endpoint"],
+            "https://mtls.as.example/par"
+        );
+        assert!(!aliases.contains_key("authorization_endpoint"));
+        for k in aliases.keys() {
+            assert!(oauth.get(k).is_some(), "alias {k} must also be top-level");
+        }
     }
 }

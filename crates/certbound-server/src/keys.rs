@@ -9,6 +9,7 @@ use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bytes::Bytes;
+use certbound_core::oidc::id_token::ID_TOKEN_JWT_TYPE;
 use certbound_core::token::INTROSPECTION_JWT_TYPE;
 use certbound_store::{SigningKeyRecord, Store, StoreError};
 use serde_json::{json, Value};
@@ -82,6 +83,8 @@ pub struct SigningKey {
     header_b64: String,
     /// base64url of the JWS header `{"alg","typ":"token-introspection+jwt","kid"}` (RFC 9701).
     introspection_header_b64: String,
+    /// base64url of the JWS header `{"alg","typ":"JWT","kid"}` (OpenID Connect ID tokens).
+    id_token_header_b64: String,
     /// The public JWK.
     pub public_jwk: Value,
 }
@@ -144,6 +147,7 @@ impl SigningKey {
             signer,
             header_b64: header("at+jwt"),
             introspection_header_b64: header(INTROSPECTION_JWT_TYPE),
+            id_token_header_b64: header(ID_TOKEN_JWT_TYPE),
             public_jwk,
         })
     }
@@ -161,6 +165,16 @@ impl SigningKey {
         claims: &certbound_core::token::IntrospectionJwtClaims,
     ) -> Result<String, KeyError> {
         self.sign_with_header(&self.introspection_header_b64, claims)
+    }
+
+    /// Signs an OpenID Connect ID token (`typ: JWT`, same `alg` and `kid` as access tokens). Its
+    /// type keeps it from passing as an access token anywhere certbound verifies one (`at+jwt`
+    /// only), so a client cannot present its ID token as a bearer token.
+    pub fn sign_id_token(
+        &self,
+        claims: &certbound_core::oidc::IdTokenClaims,
+    ) -> Result<String, KeyError> {
+        self.sign_with_header(&self.id_token_header_b64, claims)
     }
 
     /// Signs `claims` as a compact JWS with the pre-encoded header `header_b64`.

@@ -2,9 +2,10 @@
 //!
 //! [`start`] binds the conventional listener (no client certificate requested) and the optional
 //! mTLS listener (certificate requested, any certificate with proof of possession accepted), and
-//! serves metadata, JWKS, token, introspection and revocation on both. Clients authenticate with
-//! `tls_client_auth`, `self_signed_tls_client_auth`, `client_secret_basic` or `client_secret_post`;
-//! bound clients get tokens carrying `cnf.x5t#S256` of the certificate they presented.
+//! serves metadata, JWKS, token, introspection, revocation and userinfo on both. Clients
+//! authenticate with `tls_client_auth`, `self_signed_tls_client_auth`, `client_secret_basic` or
+//! `client_secret_post`; bound clients get tokens carrying `cnf.x5t#S256` of the certificate they
+//! presented.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -25,7 +26,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use certbound_core::auth::TrustAnchors;
-use certbound_core::metadata::{authorization_server_metadata, MetadataInput};
+use certbound_core::metadata::{discovery_documents, MetadataInput};
+use certbound_core::oidc::{DiscoveryInput, OpenIdDiscovery};
 use certbound_net::{
     load_cert_chain, load_key_pair, server_config, ClientCertMode, ServeOptions, TlsHandle,
 };
@@ -239,14 +241,25 @@ pub async fn start_on(
             }
         }
     }
-    let metadata = authorization_server_metadata(&MetadataInput {
-        issuer: &cfg.issuer,
+    let id_token_algs = [alg.as_str().to_owned()];
+    let openid = OpenIdDiscovery::new(&DiscoveryInput {
         base_url: &cfg.issuer,
         mtls_base_url: cfg.listen.mtls_url.as_deref(),
-        scopes,
-        signing_alg: alg.as_str(),
-        grant_types: &grants::served(),
+        require_par: cfg.authorization.require_pushed_authorization_requests,
+        id_token_signing_algs: &id_token_algs,
+        scopes: &scopes,
     });
+    let (metadata, openid_configuration) = discovery_documents(
+        &MetadataInput {
+            issuer: &cfg.issuer,
+            base_url: &cfg.issuer,
+            mtls_base_url: cfg.listen.mtls_url.as_deref(),
+            scopes: scopes.clone(),
+            signing_alg: alg.as_str(),
+            grant_types: &grants::served(),
+        },
+        &openid,
+    );
 
     let clients = state::ClientRegistry::new(&config.clients);
     clients.reload(&store, &config).await?;
@@ -265,6 +278,7 @@ pub async fn start_on(
         store: store.clone(),
         jwks_uri,
         metadata: bytes::Bytes::from(metadata.to_string()),
+        openid_configuration: bytes::Bytes::from(openid_configuration.to_string()),
         config: config.clone(),
     });
 
@@ -487,13 +501,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/.well-known/openid-configuration",
-            get(handlers::discovery::metadata),
+            get(handlers::discovery::openid_configuration),
         )
         .route("/jwks", get(handlers::discovery::jwks))
         .route("/health", get(handlers::discovery::health))
         .route("/token", post(handlers::token::token))
         .route("/introspect", post(handlers::introspect::introspect))
         .route("/revoke", post(handlers::revoke::revoke))
+        .route(
+            certbound_core::oidc::USERINFO_PATH,
+            get(handlers::userinfo::userinfo).post(handlers::userinfo::userinfo),
+        )
         // The body is buffered (and bounded) by `limits::buffer_body` in front of the routes.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

@@ -42,6 +42,9 @@ pub struct Inner {
     pub jwks_uri: JwksUriCache,
     /// The metadata document, serialised once.
     pub metadata: Bytes,
+    /// The OpenID Connect discovery document (the metadata plus the OpenID members), serialised
+    /// once.
+    pub openid_configuration: Bytes,
     /// The configuration it was built from.
     pub config: ValidatedConfig,
 }

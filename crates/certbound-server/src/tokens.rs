@@ -50,46 +50,87 @@ fn key_error(e: KeyError) -> OAuthError {
     OAuthError::server_error()
 }
 
-/// Mints a token with `claims` in the given format.
+/// Mints a token with `claims` in the given format (a client's own token: only opaque tokens
+/// are recorded).
 pub async fn mint(
     state: &AppState,
     claims: AccessTokenClaims,
     format: TokenFormat,
 ) -> Result<Minted, OAuthError> {
+    let access_token = token_string(state, &claims, format)?;
+    if format == TokenFormat::Opaque {
+        let record = record_of(&access_token, &claims, format)?;
+        state
+            .store
+            .insert_token(&record)
+            .await
+            .map_err(|e| store_error(state, "mint", e))?;
+    }
+    Ok(Minted {
+        access_token,
+        claims,
+    })
+}
+
+/// Mints a user's access token issued under `grant_id`, recorded in either format so revoking
+/// the grant (a replayed code, a revoked refresh token) revokes it: introspection and userinfo
+/// find a JWT's revocation by `jti` and an opaque token by its hash.
+pub async fn mint_for_grant(
+    state: &AppState,
+    claims: AccessTokenClaims,
+    format: TokenFormat,
+    grant_id: &str,
+) -> Result<Minted, OAuthError> {
+    let access_token = token_string(state, &claims, format)?;
+    let record = record_of(&access_token, &claims, format)?;
+    state
+        .store
+        .insert_token_for_grant(&record, grant_id)
+        .await
+        .map_err(|e| store_error(state, "mint", e))?;
+    Ok(Minted {
+        access_token,
+        claims,
+    })
+}
+
+/// The token string: a signed JWT, or 256 random bits.
+fn token_string(
+    state: &AppState,
+    claims: &AccessTokenClaims,
+    format: TokenFormat,
+) -> Result<String, OAuthError> {
     match format {
-        TokenFormat::Jwt => {
-            let ring = state.keys.current();
-            let access_token = ring.active.sign_jwt(&claims).map_err(key_error)?;
-            Ok(Minted {
-                access_token,
-                claims,
-            })
-        }
+        TokenFormat::Jwt => state
+            .keys
+            .current()
+            .active
+            .sign_jwt(claims)
+            .map_err(key_error),
         TokenFormat::Opaque => {
             let mut b = [0u8; 32];
             aws_lc_rs::rand::fill(&mut b).map_err(|_| OAuthError::server_error())?;
-            let access_token = URL_SAFE_NO_PAD.encode(b);
-            let record = TokenRecord {
-                hash: token_hash(&access_token),
-                jti: claims.jti.clone(),
-                client_id: claims.client_id.clone(),
-                format: "opaque".to_owned(),
-                claims: serde_json::to_string(&claims).map_err(|_| OAuthError::server_error())?,
-                issued_at: claims.iat,
-                expires_at: claims.exp,
-                revoked_at: None,
-            };
-            state
-                .store
-                .insert_token(&record)
-                .await
-                .map_err(|e| store_error(state, "mint", e))?;
-            Ok(Minted {
-                access_token,
-                claims,
-            })
+            Ok(URL_SAFE_NO_PAD.encode(b))
         }
     }
+}
+
+/// The store record of a freshly minted token (only its hash, never the token itself).
+fn record_of(
+    access_token: &str,
+    claims: &AccessTokenClaims,
+    format: TokenFormat,
+) -> Result<TokenRecord, OAuthError> {
+    Ok(TokenRecord {
+        hash: token_hash(access_token),
+        jti: claims.jti.clone(),
+        client_id: claims.client_id.clone(),
+        format: format_name(format).to_owned(),
+        claims: serde_json::to_string(claims).map_err(|_| OAuthError::server_error())?,
+        issued_at: claims.iat,
+        expires_at: claims.exp,
+        revoked_at: None,
+    })
 }
 
 /// A token this server issued, as found by introspection or revocation.
@@ -182,6 +223,21 @@ pub async fn revoke(state: &AppState, token: &str, found: &Found) -> Result<(), 
                 .map_err(|e| store_error(state, "revoke", e))?;
         }
         TokenFormat::Jwt => {
+            // A user's JWT is recorded at issuance (under its grant): mark that row. A client's
+            // own JWT has no row yet: insert one carrying the revocation.
+            let marked = state
+                .store
+                .revoke_token(
+                    TokenLookup::Jti(&found.claims.jti),
+                    &found.claims.client_id,
+                    now,
+                )
+                .await
+                .map_err(|e| store_error(state, "revoke", e))?;
+            if marked {
+                state.metrics.tokens_revoked.inc();
+                return Ok(());
+            }
             let record = TokenRecord {
                 hash: token_hash(token),
                 jti: found.claims.jti.clone(),

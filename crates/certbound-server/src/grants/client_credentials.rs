@@ -77,5 +77,7 @@ pub async fn issue(
         token_type: "Bearer",
         expires_in: state.ttl_seconds,
         scope: minted.claims.scope,
+        refresh_token: None,
+        id_token: None,
     })
 }

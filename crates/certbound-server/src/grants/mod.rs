@@ -3,7 +3,10 @@
 //! grants this server implements: the dispatch refuses the others and the metadata document
 //! publishes only these (`grant_types_supported`), so the two cannot drift apart.
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod refresh_token;
+pub mod user_tokens;
 
 use crate::extract::{ClientRequest, TokenEndpoint};
 use crate::state::AppState;
@@ -23,11 +26,21 @@ pub struct TokenResponse {
     /// The granted scope, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// A refresh token (user grants, when the client has the refresh_token grant; on refresh
+    /// only when rotation issued a successor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The OpenID Connect ID token, when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Whether the token endpoint serves `grant`.
 pub fn serves(grant: GrantType) -> bool {
-    matches!(grant, GrantType::ClientCredentials)
+    matches!(
+        grant,
+        GrantType::ClientCredentials | GrantType::AuthorizationCode | GrantType::RefreshToken
+    )
 }
 
 /// The grants the token endpoint serves, for the metadata document.
@@ -51,11 +64,8 @@ pub async fn dispatch(
     }
     match grant {
         GrantType::ClientCredentials => client_credentials::issue(state, request).await,
-        // Not served yet (issue 14): the next step adds `authorization_code.rs` (code bound to
-        // the client and redirect_uri, PKCE S256, every check before the single-use consumption)
-        // and `refresh_token.rs` (bound to the client, new access token bound to the certificate
-        // of the refresh request), then turns them on in `serves`.
-        GrantType::AuthorizationCode | GrantType::RefreshToken => Err(grant.not_served()),
+        GrantType::AuthorizationCode => authorization_code::issue(state, request).await,
+        GrantType::RefreshToken => refresh_token::issue(state, request).await,
     }
 }
 
@@ -64,9 +74,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_implemented_grants_are_served() {
-        assert_eq!(served(), vec![GrantType::ClientCredentials]);
-        assert!(!serves(GrantType::AuthorizationCode));
-        assert!(!serves(GrantType::RefreshToken));
+    fn every_known_grant_is_served() {
+        assert_eq!(served(), GrantType::ALL.to_vec());
     }
 }

@@ -1,4 +1,4 @@
-//! Metadata (RFC 8414), the JWKS and the health check.
+//! Metadata (RFC 8414, OpenID Connect Discovery), the JWKS and the health check.
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -18,9 +18,15 @@ fn json_bytes(body: bytes::Bytes, cache_seconds: u32) -> Response {
     r
 }
 
-/// `/.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+/// `/.well-known/oauth-authorization-server` (RFC 8414).
 pub async fn metadata(State(state): State<AppState>) -> Response {
     json_bytes(state.metadata.clone(), 300)
+}
+
+/// `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0): the RFC 8414 document
+/// with the OpenID members, built from the same values at start.
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    json_bytes(state.openid_configuration.clone(), 300)
 }
 
 /// `/jwks`: every published signing key. Short cache lifetime so rotations are seen quickly.

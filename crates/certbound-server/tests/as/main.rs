@@ -4,15 +4,19 @@
 pub use certbound_testkit as support;
 
 mod authority;
+mod code_grant;
 mod diagnostics;
 mod discovery;
 mod hostile;
 mod introspection;
 mod introspection_jwt;
 mod mtls_auth;
+mod oidc_discovery;
 mod oversized_ids;
+mod refresh;
 mod resumption;
 mod secrets;
 mod self_signed;
 mod subject_matching;
 mod tools;
+mod userinfo;
