@@ -494,6 +494,7 @@ pub fn router(state: AppState) -> Router {
         .route("/token", post(handlers::token::token))
         .route("/introspect", post(handlers::introspect::introspect))
         .route("/revoke", post(handlers::revoke::revoke))
+        .route("/par", post(handlers::par::par))
         // The body is buffered (and bounded) by `limits::buffer_body` in front of the routes.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

@@ -4,5 +4,6 @@
 
 pub mod discovery;
 pub mod introspect;
+pub mod par;
 pub mod revoke;
 pub mod token;
