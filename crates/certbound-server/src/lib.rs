@@ -20,6 +20,7 @@ pub mod readiness;
 pub mod state;
 pub mod throttle;
 pub mod tokens;
+pub mod web;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -269,6 +270,9 @@ pub async fn start_on(
     });
 
     let app = router(state.clone());
+    // The browser routes (authorization endpoint, login, consent, logout) exist only on the
+    // conventional listener: never aliased, never behind a certificate request (RFC 8705 §5).
+    let https_app = app.clone().merge(web::router(state.clone()));
     let limits = &cfg.limits;
     let (shutdown, rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -291,7 +295,7 @@ pub async fn start_on(
         https,
         https_tls.clone(),
         listener_app(
-            &app,
+            &https_app,
             &config.https_cert_policy,
             &metrics,
             "https",
