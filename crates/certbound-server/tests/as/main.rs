@@ -4,6 +4,7 @@
 pub use certbound_testkit as support;
 
 mod authority;
+mod authorize;
 mod diagnostics;
 mod discovery;
 mod hostile;
@@ -11,6 +12,7 @@ mod introspection;
 mod introspection_jwt;
 mod mtls_auth;
 mod oversized_ids;
+mod par;
 mod resumption;
 mod secrets;
 mod self_signed;
