@@ -22,6 +22,9 @@ pub fn web_client(id: &str, cn: &str, extra: &str) -> String {
     )
 }
 
+/// A form body as pairs.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 pub struct Flow {
     /// Keeps the PKI files alive.
     pub _pki: Pki,
@@ -356,7 +359,7 @@ async fn par_over_mtls_and_on_the_conventional_listener() {
 #[tokio::test]
 async fn par_errors_are_rfc9126_json() {
     let f = Flow::start("").await;
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<(Form, u16, &str)> = vec![
         // request_uri inside a PAR body.
         (
             Flow::par_body(
