@@ -64,6 +64,12 @@ impl Form {
     pub fn has(&self, name: &str) -> bool {
         self.params.contains_key(name)
     }
+
+    /// Every (non-empty) parameter, in no particular order: for endpoints that hand the whole
+    /// body to a validator (PAR passes it to the authorization request rules).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
 }
 
 fn decode(raw: &[u8]) -> Result<String, FormError> {

@@ -23,11 +23,13 @@ pub struct MetadataInput<'a> {
 }
 
 /// The endpoints that accept client authentication, aliased on the mTLS listener (RFC 8705 §5):
-/// only endpoints a client calls directly.
-pub const MTLS_ALIASED: [(&str, &str); 3] = [
+/// only endpoints a client calls directly. PAR (RFC 9126) is one: the client authenticates there
+/// exactly as at the token endpoint. The authorization endpoint never is (the browser calls it).
+pub const MTLS_ALIASED: [(&str, &str); 4] = [
     ("token_endpoint", "/token"),
     ("introspection_endpoint", "/introspect"),
     ("revocation_endpoint", "/revoke"),
+    ("pushed_authorization_request_endpoint", "/par"),
 ];
 
 /// The members of the authorization code flow that the RFC 8414 document carries too (RFC 8414

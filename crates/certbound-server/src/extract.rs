@@ -61,6 +61,13 @@ impl Endpoint for RevocationEndpoint {
     const PATH: &'static str = "/revoke";
 }
 
+/// `POST /par` (RFC 9126 §2: "the same client authentication as at the token endpoint").
+pub struct ParEndpoint;
+impl Endpoint for ParEndpoint {
+    const NAME: &'static str = "par";
+    const PATH: &'static str = "/par";
+}
+
 /// A request to a client-authenticated endpoint, after the form was read and the client
 /// authenticated. Extracting it answers every failure itself (the RFC 6749 §5.2 JSON error), so
 /// the handler only sees authenticated requests.
@@ -276,6 +283,7 @@ mod tests {
             TokenEndpoint::PATH,
             IntrospectionEndpoint::PATH,
             RevocationEndpoint::PATH,
+            ParEndpoint::PATH,
         ] {
             assert!(MTLS_ALIASED.iter().any(|(_, p)| *p == path), "{path}");
         }

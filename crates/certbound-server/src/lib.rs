@@ -21,6 +21,7 @@ pub mod readiness;
 pub mod state;
 pub mod throttle;
 pub mod tokens;
+pub mod web;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -283,6 +284,9 @@ pub async fn start_on(
     });
 
     let app = router(state.clone());
+    // The browser routes (authorization endpoint, login, consent, logout) exist only on the
+    // conventional listener: never aliased, never behind a certificate request (RFC 8705 §5).
+    let https_app = app.clone().merge(web::router(state.clone()));
     let limits = &cfg.limits;
     let (shutdown, rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -305,7 +309,7 @@ pub async fn start_on(
         https,
         https_tls.clone(),
         listener_app(
-            &app,
+            &https_app,
             &config.https_cert_policy,
             &metrics,
             "https",
@@ -512,6 +516,7 @@ pub fn router(state: AppState) -> Router {
             certbound_core::oidc::USERINFO_PATH,
             get(handlers::userinfo::userinfo).post(handlers::userinfo::userinfo),
         )
+        .route("/par", post(handlers::par::par))
         // The body is buffered (and bounded) by `limits::buffer_body` in front of the routes.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

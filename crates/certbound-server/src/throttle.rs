@@ -5,6 +5,8 @@
 //!   that client's bucket. An empty bucket means `429` with `Retry-After` before any credential is
 //!   checked. Certificate failures do not lock a client id out (nothing there can be guessed, and a
 //!   lockout by client id would let anyone deny service to a certificate client).
+//! - **Failed logins** at the login page (on with the failed-authentication limits, at the same
+//!   rates): per source address and per username digest, in buckets of their own.
 //! - **Requests** (off by default): a rate per source address and per claimed client id.
 //!
 //! Memory is `max_tracked_keys` × a small constant per limit: addresses are fixed-size, and a
@@ -26,9 +28,11 @@ pub struct Throttle {
     failed_by_client: Option<KeyedLimiter<ClientKey>>,
     requests_by_address: Option<KeyedLimiter<IpAddr>>,
     requests_by_client: Option<KeyedLimiter<ClientKey>>,
+    failed_login_by_address: Option<KeyedLimiter<IpAddr>>,
+    failed_login_by_user: Option<KeyedLimiter<ClientKey>>,
 }
 
-/// How a client id is tracked: the SHA-256 digest of the presented id, 32 bytes whatever its
+/// How a client id (or a username, at the login page) is tracked: the SHA-256 digest of the presented id, 32 bytes whatever its
 /// length (a collision, which would share a bucket, is not feasible to find).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientKey([u8; 32]);
@@ -63,6 +67,42 @@ impl Throttle {
             requests_by_client: config
                 .requests_per_client
                 .map(|r| KeyedLimiter::new(r, max)),
+            failed_login_by_address: config
+                .failed_auth
+                .then(|| KeyedLimiter::new(config.failed_auth_per_address, max)),
+            failed_login_by_user: config
+                .failed_auth
+                .then(|| KeyedLimiter::new(config.failed_auth_per_client, max)),
+        }
+    }
+
+    /// Before a password is checked at the login page: refuses when the address or the
+    /// username (by digest, whether or not such a user exists, so the answer tells nothing) has
+    /// used up its failed logins. The same rates as failed client authentications.
+    pub fn admit_login(
+        &self,
+        address: Option<IpAddr>,
+        username: &str,
+    ) -> Result<(), (LimitKind, RetryAfter)> {
+        let now = Instant::now();
+        if let (Some(l), Some(a)) = (&self.failed_login_by_address, address) {
+            l.check(&a, now).map_err(|r| ("failed_login_address", r))?;
+        }
+        if let Some(l) = &self.failed_login_by_user {
+            l.check(&ClientKey::of(username), now)
+                .map_err(|r| ("failed_login_user", r))?;
+        }
+        Ok(())
+    }
+
+    /// After a failed login: counts it against the address and the username.
+    pub fn failed_login(&self, address: Option<IpAddr>, username: &str) {
+        let now = Instant::now();
+        if let (Some(l), Some(a)) = (&self.failed_login_by_address, address) {
+            let _ = l.take(&a, now);
+        }
+        if let Some(l) = &self.failed_login_by_user {
+            let _ = l.take(&ClientKey::of(username), now);
         }
     }
 
@@ -227,6 +267,33 @@ mod tests {
             "failed_auth_client"
         );
         assert!(t.admit(None, Some(&long[1..]), true).is_ok());
+    }
+
+    #[test]
+    fn failed_logins_lock_the_username_and_the_address_out() {
+        let t = Throttle::new(&config());
+        // Two failures for one username from different addresses lock that username only.
+        for i in 0..2u8 {
+            t.failed_login(Some(IpAddr::from([10, 1, 0, i])), "alice");
+        }
+        let (kind, _) = t
+            .admit_login(Some(IpAddr::from([10, 1, 1, 1])), "alice")
+            .unwrap_err();
+        assert_eq!(kind, "failed_login_user");
+        assert!(t
+            .admit_login(Some(IpAddr::from([10, 1, 1, 1])), "bob")
+            .is_ok());
+        // Three failures from one address lock the address for every username.
+        let a = Some(IpAddr::from([10, 1, 2, 1]));
+        for name in ["u1", "u2", "u3"] {
+            t.failed_login(a, name);
+        }
+        assert_eq!(
+            t.admit_login(a, "u4").unwrap_err().0,
+            "failed_login_address"
+        );
+        // Failed logins do not count against client authentication.
+        assert!(t.admit(a, Some("x"), true).is_ok());
     }
 
     #[test]

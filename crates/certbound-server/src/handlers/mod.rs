@@ -4,6 +4,7 @@
 
 pub mod discovery;
 pub mod introspect;
+pub mod par;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

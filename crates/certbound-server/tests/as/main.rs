@@ -5,6 +5,7 @@ pub use certbound_testkit as support;
 
 mod authority;
 mod code_grant;
+mod authorize;
 mod diagnostics;
 mod discovery;
 mod hostile;
@@ -14,6 +15,7 @@ mod mtls_auth;
 mod oidc_discovery;
 mod oversized_ids;
 mod refresh;
+mod par;
 mod resumption;
 mod secrets;
 mod self_signed;

@@ -1,0 +1,480 @@
+//! PAR (RFC 9126) at `/par` on both listeners, and the fixture the authorization-flow tests
+//! share: a web client (`tls_client_auth`, authorization_code), a user in the store, and a
+//! browser (cookies kept by hand, redirects not followed).
+
+use crate::support::*;
+use certbound_pki::IssuedCertificate;
+use reqwest::header::HeaderMap;
+use std::collections::HashMap;
+
+pub const CB: &str = "https://app.example/cb";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The web client's registration (plus `extra` lines).
+pub fn web_client(id: &str, cn: &str, extra: &str) -> String {
+    format!(
+        "[[clients]]\nclient_id = \"{id}\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\n\
+         tls_client_auth_subject_dn = \"CN={cn},O=Example\"\n\
+         tls_client_certificate_bound_access_tokens = true\n\
+         grant_types = [\"authorization_code\", \"refresh_token\"]\n\
+         redirect_uris = [\"{CB}\"]\nscope = \"openid profile email\"\n{extra}\n"
+    )
+}
+
+/// A form body as pairs.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
+pub struct Flow {
+    /// Keeps the PKI files alive.
+    pub _pki: Pki,
+    pub s: TestServer,
+    /// The certificate of client `web`.
+    pub cert: IssuedCertificate,
+    /// The certificate of client `other`.
+    pub other_cert: IssuedCertificate,
+}
+
+impl Flow {
+    /// A server with clients `web` and `other` (and `extra` configuration), and user `alice`.
+    pub async fn start(extra: &str) -> Flow {
+        let pki = Pki::new();
+        let config = format!(
+            "{}{}{extra}",
+            web_client("web", "web", ""),
+            web_client("other", "other", "")
+        );
+        let s = TestServer::start(&pki, &config).await;
+        let hash = certbound_core::secret::hash_password(PASSWORD).unwrap();
+        s.server
+            .state
+            .store
+            .add_user(
+                &certbound_store::NewUser {
+                    username: "alice".into(),
+                    email: Some("alice@example.com".into()),
+                    name: Some("Alice".into()),
+                    claims: "{}".into(),
+                    password_hash: hash.phc().to_owned(),
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        let cert = pki.client("web", "Example");
+        let other_cert = pki.client("other", "Example");
+        Flow {
+            _pki: pki,
+            s,
+            cert,
+            other_cert,
+        }
+    }
+
+    /// The standard pushed request body for `client_id` (`extra` pairs appended).
+    pub fn par_body<'a>(
+        client_id: &'a str,
+        extra: &[(&'a str, &'a str)],
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut body = vec![
+            ("client_id", client_id),
+            ("response_type", "code"),
+            ("redirect_uri", CB),
+            ("scope", "openid profile"),
+            ("state", "st-1"),
+            ("nonce", "n-1"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        body.extend_from_slice(extra);
+        body
+    }
+
+    /// PAR for `other` (its own certificate) with the standard body.
+    pub async fn other_request_uri(&self) -> String {
+        let c = self.s.http(Some(&self.other_cert));
+        let r = self
+            .s
+            .post(&c, &self.s.mtls("/par"), &Self::par_body("other", &[]))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        r.json["request_uri"].as_str().unwrap().to_owned()
+    }
+
+    /// PAR for `web` over mTLS with `form`.
+    pub async fn par(&self, form: &[(&str, &str)]) -> Response {
+        let c = self.s.http(Some(&self.cert));
+        self.s.post(&c, &self.s.mtls("/par"), form).await
+    }
+
+    /// A fresh request_uri for `web` with the standard body (plus `extra`).
+    pub async fn request_uri(&self, extra: &[(&str, &str)]) -> String {
+        let r = self.par(&Self::par_body("web", extra)).await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        r.json["request_uri"].as_str().unwrap().to_owned()
+    }
+
+    /// `/authorize` for a pushed request.
+    pub fn authorize_url(&self, client_id: &str, request_uri: &str) -> String {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", client_id)
+            .append_pair("request_uri", request_uri)
+            .finish();
+        format!("{}/authorize?{q}", self.s.issuer)
+    }
+
+    pub fn browser(&self) -> Browser {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(self.s.ca_pem.as_bytes()).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            http,
+            base: self.s.issuer.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+}
+
+/// A browser without JavaScript: a cookie jar and no automatic redirects.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub cookies: HashMap<String, String>,
+}
+
+/// One response as the browser saw it.
+pub struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> &str {
+        self.header("location")
+            .unwrap_or_else(|| panic!("no Location ({}): {}", self.status, self.body))
+    }
+
+    /// The query parameters of the Location.
+    pub fn redirect_params(&self) -> HashMap<String, String> {
+        let url = url::Url::parse(self.location()).unwrap();
+        url.query_pairs().into_owned().collect()
+    }
+
+    /// The value of the hidden CSRF field.
+    pub fn csrf(&self) -> String {
+        attr_after(&self.body, "name=\"csrf\" value=\"")
+    }
+
+    /// The form's action.
+    pub fn action(&self) -> String {
+        attr_after(&self.body, "action=\"")
+    }
+}
+
+fn attr_after(body: &str, marker: &str) -> String {
+    let start = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in page: {body}"))
+        + marker.len();
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].to_owned()
+}
+
+impl Browser {
+    fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("https://") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read(&mut self, r: reqwest::Response) -> Page {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        for c in headers.get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let body = r.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path_or_url: &str) -> Page {
+        let r = self
+            .http
+            .get(self.url(path_or_url))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.read(r).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.read(r).await
+    }
+
+    /// Follows `303`s on this server until a page, or a redirect elsewhere (returned as is).
+    pub async fn follow(&mut self, mut page: Page) -> Page {
+        for _ in 0..5 {
+            if page.status != 303 || !page.location().starts_with('/') {
+                return page;
+            }
+            let next = page.location().to_owned();
+            page = self.get(&next).await;
+        }
+        page
+    }
+
+    /// Opens `url` and follows to the first page or external redirect.
+    pub async fn open(&mut self, url: &str) -> Page {
+        let first = self.get(url).await;
+        self.follow(first).await
+    }
+
+    /// Submits the login form on `page`.
+    pub async fn login(&mut self, page: &Page, username: &str, password: &str) -> Page {
+        assert!(page.body.contains("name=\"username\""), "{}", page.body);
+        let (action, csrf) = (page.action(), page.csrf());
+        let r = self
+            .post(
+                &action,
+                &[
+                    ("csrf", &csrf),
+                    ("username", username),
+                    ("password", password),
+                    ("login", "login"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "every POST answers 303: {}", r.body);
+        self.follow(r).await
+    }
+
+    /// Submits the consent form on `page` with `decision`.
+    pub async fn consent(&mut self, page: &Page, decision: &str, remember: bool) -> Page {
+        assert!(
+            page.body.contains("id=\"consent-approve\""),
+            "{}",
+            page.body
+        );
+        let (action, csrf) = (page.action(), page.csrf());
+        let mut form = vec![("csrf", csrf.as_str()), ("decision", decision)];
+        if remember {
+            form.push(("remember", "yes"));
+        }
+        let r = self.post(&action, &form).await;
+        assert_eq!(r.status, 303, "every POST answers 303: {}", r.body);
+        self.follow(r).await
+    }
+}
+
+#[tokio::test]
+async fn par_over_mtls_and_on_the_conventional_listener() {
+    let f = Flow::start("").await;
+    let r = f.par(&Flow::par_body("web", &[])).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let uri = r.json["request_uri"].as_str().unwrap();
+    assert!(
+        uri.starts_with("urn:ietf:params:oauth:request_uri:"),
+        "{uri}"
+    );
+    assert_eq!(r.json["expires_in"], 60);
+    // The conventional listener serves PAR too (a tls_client_auth client without a certificate
+    // there is refused, as at /token).
+    let c = f.s.http(None);
+    let r =
+        f.s.post(
+            &c,
+            &format!("{}/par", f.s.issuer),
+            &Flow::par_body("web", &[]),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 401, "{}", r.json);
+    assert_eq!(r.error(), "invalid_client");
+    // Metadata publishes it, aliased on the mTLS listener.
+    let meta: serde_json::Value =
+        f.s.http(None)
+            .get(format!(
+                "{}/.well-known/oauth-authorization-server",
+                f.s.issuer
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        meta["pushed_authorization_request_endpoint"],
+        format!("{}/par", f.s.issuer)
+    );
+    assert_eq!(
+        meta["mtls_endpoint_aliases"]["pushed_authorization_request_endpoint"],
+        f.s.mtls("/par")
+    );
+    assert!(meta["mtls_endpoint_aliases"]
+        .get("authorization_endpoint")
+        .is_none());
+}
+
+#[tokio::test]
+async fn par_errors_are_rfc9126_json() {
+    let f = Flow::start("").await;
+    let cases: Vec<(Form, u16, &str)> = vec![
+        // request_uri inside a PAR body.
+        (
+            Flow::par_body(
+                "web",
+                &[("request_uri", "urn:ietf:params:oauth:request_uri:abc")],
+            ),
+            400,
+            "invalid_request",
+        ),
+        // PKCE plain, and no method (which means plain).
+        (
+            Flow::par_body("web", &[])
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "code_challenge_method" {
+                        (k, "plain")
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
+            400,
+            "invalid_request",
+        ),
+        (
+            Flow::par_body("web", &[])
+                .into_iter()
+                .filter(|(k, _)| *k != "code_challenge_method")
+                .collect(),
+            400,
+            "invalid_request",
+        ),
+        // Unregistered redirect_uri, and none at all.
+        (
+            Flow::par_body("web", &[])
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "redirect_uri" {
+                        (k, "https://evil.example/cb")
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
+            400,
+            "invalid_request",
+        ),
+        (
+            Flow::par_body("web", &[])
+                .into_iter()
+                .filter(|(k, _)| *k != "redirect_uri")
+                .collect(),
+            400,
+            "invalid_request",
+        ),
+        // response_type token.
+        (
+            Flow::par_body("web", &[])
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "response_type" {
+                        (k, "token")
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
+            400,
+            "invalid_request",
+        ),
+        // A scope the client does not have.
+        (
+            Flow::par_body("web", &[])
+                .into_iter()
+                .map(|(k, v)| {
+                    if k == "scope" {
+                        (k, "openid admin")
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
+            400,
+            "invalid_scope",
+        ),
+    ];
+    for (form, status, code) in cases {
+        let r = f.par(&form).await;
+        r.assert_error(status, code);
+    }
+    // Another client's id with web's certificate: the certificate does not match "other".
+    let r = f.par(&Flow::par_body("other", &[])).await;
+    r.assert_error(401, "invalid_client");
+    // GET is not PAR.
+    let r =
+        f.s.http(Some(&f.cert))
+            .get(f.s.mtls("/par"))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+}
+
+#[tokio::test]
+async fn par_refuses_a_client_without_the_authorization_code_grant() {
+    let pki = Pki::new();
+    let s = TestServer::start(
+        &pki,
+        &tls_client("m2m", "tls_client_auth_subject_dn", "CN=m2m,O=Example"),
+    )
+    .await;
+    let cert = pki.client("m2m", "Example");
+    let c = s.http(Some(&cert));
+    let r = s
+        .post(&c, &s.mtls("/par"), &Flow::par_body("m2m", &[]))
+        .await;
+    r.assert_error(400, "unauthorized_client");
+}
