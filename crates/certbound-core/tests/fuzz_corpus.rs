@@ -287,7 +287,11 @@ pub fn authorize_request(data: &[u8]) {
         "https://client.example/cb".to_owned(),
         "https://client.example/cb?x=1".to_owned(),
     ];
-    let scopes = vec!["openid".to_owned(), "profile".to_owned(), "accounts".to_owned()];
+    let scopes = vec![
+        "openid".to_owned(),
+        "profile".to_owned(),
+        "accounts".to_owned(),
+    ];
     let Ok(params) = Params::parse(data) else {
         return;
     };
@@ -305,16 +309,26 @@ pub fn authorize_request(data: &[u8]) {
         };
         match AuthorizationRequest::validate(&params, &policy, origin) {
             Ok(request) => {
-                assert!(!require_par, "a non-PAR request passed for a PAR-only client");
+                assert!(
+                    !require_par,
+                    "a non-PAR request passed for a PAR-only client"
+                );
                 assert!(redirect_uris.contains(&request.redirect_uri));
                 assert!(request.scopes.iter().all(|s| scopes.contains(s)));
                 assert_eq!(request.client_id, "partner-web");
             }
             Err(AuthorizeError::Redirect(e)) => {
-                assert!(redirect_uris.contains(&e.redirect_uri), "{:?}", e.redirect_uri);
+                assert!(
+                    redirect_uris.contains(&e.redirect_uri),
+                    "{:?}",
+                    e.redirect_uri
+                );
                 let location = e.location(ISSUER);
                 assert!(location.starts_with(&e.redirect_uri), "{location}");
-                assert!(location.contains("iss=https%3A%2F%2Fas.example"), "{location}");
+                assert!(
+                    location.contains("iss=https%3A%2F%2Fas.example"),
+                    "{location}"
+                );
                 assert!(!location.contains('#'), "{location}");
             }
             Err(AuthorizeError::Local(_)) => {}

@@ -610,3 +610,89 @@ async fn metrics_count_requests_decisions_and_tokens() {
     assert!(!text.contains("partner"), "{text}");
     assert!(!text.contains("stranger"));
 }
+
+fn get(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+/// The browser-facing endpoints (issue 14) under hostile input: never a 5xx, never a redirect
+/// before the client and its redirect URI are validated (RFC 6749 §4.1.2.1), never a reflected
+/// raw value, always the security headers; unknown interactions and forms without their CSRF
+/// token are refused.
+#[tokio::test]
+async fn hostile_browser_requests_get_local_pages() {
+    let pki = Pki::new();
+    let s = TestServer::start(&pki, &config("")).await;
+    let many_params: String = (0..200).map(|i| format!("p{i}=v&")).collect();
+    let long_state = "s".repeat(5000);
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("no parameters", get("/authorize"), 400),
+        (
+            "an unknown client with a redirect_uri (never redirected)",
+            get("/authorize?response_type=code&client_id=nobody&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&state=x"),
+            400,
+        ),
+        (
+            "a client without the code grant",
+            get("/authorize?response_type=code&client_id=basic-c&redirect_uri=https%3A%2F%2Fevil.example%2Fcb"),
+            400,
+        ),
+        (
+            "a repeated client_id",
+            get("/authorize?client_id=basic-c&client_id=other&response_type=code"),
+            400,
+        ),
+        (
+            "markup and control characters in client_id",
+            get("/authorize?client_id=%3Cscript%3Ealert(1)%3C%2Fscript%3E%0D%0ASet-Cookie%3A%20x%3D1"),
+            400,
+        ),
+        ("invalid UTF-8", get("/authorize?client_id=%ff%fe&response_type=code"), 400),
+        ("200 parameters", get(&format!("/authorize?{many_params}")), 400),
+        (
+            "a 5000-byte state for an unknown client",
+            get(&format!("/authorize?client_id=x&state={long_state}")),
+            400,
+        ),
+        (
+            "a request_uri that was never pushed",
+            get("/authorize?client_id=basic-c&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Aforged"),
+            400,
+        ),
+        ("an unknown interaction", get("/interaction/forged"), 400),
+        (
+            "a login post to an unknown interaction without CSRF",
+            post(
+                "/interaction/forged/login",
+                &[FORM],
+                b"username=alice&password=wrong",
+            ),
+            400,
+        ),
+        (
+            "a consent post to an unknown interaction",
+            post("/interaction/forged/consent", &[FORM], b"decision=allow"),
+            400,
+        ),
+    ];
+    let issuer = addr(&s.issuer);
+    for (name, request, status) in &cases {
+        let r = exchange(issuer, &s.ca_pem, request).await;
+        assert!(r.status < 500, "{name}: {r:?}");
+        assert_eq!(r.status, *status, "{name}: {r:?}");
+        assert!(r.header("location").is_none(), "{name} redirected: {r:?}");
+        assert!(
+            !r.body.contains("<script>"),
+            "{name} reflected markup: {r:?}"
+        );
+        assert!(
+            r.header("set-cookie").map_or(true, |c| !c.contains("x=1")),
+            "{name}"
+        );
+        assert!(
+            r.header("content-security-policy")
+                .is_some_and(|v| v.contains("frame-ancestors 'none'")),
+            "{name}: {r:?}"
+        );
+    }
+}

@@ -4,8 +4,8 @@
 pub use certbound_testkit as support;
 
 mod authority;
-mod code_grant;
 mod authorize;
+mod code_grant;
 mod diagnostics;
 mod discovery;
 mod hostile;
@@ -14,8 +14,8 @@ mod introspection_jwt;
 mod mtls_auth;
 mod oidc_discovery;
 mod oversized_ids;
-mod refresh;
 mod par;
+mod refresh;
 mod resumption;
 mod secrets;
 mod self_signed;
