@@ -324,6 +324,63 @@ pub(super) fn call_view(c: &CallResult, now: u64) -> CallView {
     }
 }
 
+/// The view of step 5's pushed request.
+pub(super) fn pushed_view(p: &Pushed, now: u64) -> PushedView {
+    PushedView {
+        at: rfc3339(p.at),
+        at_words: in_words(p.at, now),
+        endpoint: p.endpoint.clone(),
+        request_uri: p.request_uri.clone(),
+        expires_in: p.expires_in,
+        authorize_url: p.authorize_url.clone(),
+    }
+}
+
+fn id_token_view(id: &IdToken, now: u64) -> IdTokenView {
+    IdTokenView {
+        claims: claim_rows(&id.claims, now),
+        signature: match &id.signature {
+            Ok(kid) => format!(
+                "verified with the authorization server's published key (key id {kid}); iss, aud \
+                 and exp checked"
+            ),
+            Err(e) => format!("not verified: {e}"),
+        },
+        nonce: match id.nonce_matches {
+            Some(true) => "nonce equals the one this sign-in sent".to_owned(),
+            Some(false) => "nonce differs from the one this sign-in sent".to_owned(),
+            None => "no nonce (ID tokens from a refresh carry none)".to_owned(),
+        },
+        raw: id.raw.clone(),
+    }
+}
+
+/// The view of step 6's tokens.
+pub(super) fn signed_in_view(tokens: &UserTokens, now: u64) -> SignedInView {
+    SignedInView {
+        t: token_view(&tokens.access, now),
+        id_token: tokens.id_token.as_ref().map(|i| id_token_view(i, now)),
+        has_refresh_token: tokens.refresh_token.is_some(),
+    }
+}
+
+/// The view of step 8's refreshed token, against the first token (`None` when it is gone).
+pub(super) fn refresh_view(new: &UserTokens, first: Option<&TokenResult>, now: u64) -> RefreshView {
+    let claim = |t: &TokenResult, name: &str| t.claims.get(name).map(text_of).unwrap_or_default();
+    let first_jti = first.map(|f| claim(f, "jti")).unwrap_or_default();
+    let same_grant = first.is_some_and(|f| {
+        ["sub", "client_id", "scope"]
+            .iter()
+            .all(|c| claim(f, c) == claim(&new.access, c))
+    });
+    RefreshView {
+        t: token_view(&new.access, now),
+        first_jti,
+        new_jti: claim(&new.access, "jti"),
+        same_grant,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,62 +469,5 @@ mod tests {
         assert!(!html.contains("tok\"en"), "{html}");
         assert!(!html.contains(r#"error="invalid_token""#), "{html}");
         assert!(html.contains("401"), "{html}");
-    }
-}
-
-/// The view of step 5's pushed request.
-pub(super) fn pushed_view(p: &Pushed, now: u64) -> PushedView {
-    PushedView {
-        at: rfc3339(p.at),
-        at_words: in_words(p.at, now),
-        endpoint: p.endpoint.clone(),
-        request_uri: p.request_uri.clone(),
-        expires_in: p.expires_in,
-        authorize_url: p.authorize_url.clone(),
-    }
-}
-
-fn id_token_view(id: &IdToken, now: u64) -> IdTokenView {
-    IdTokenView {
-        claims: claim_rows(&id.claims, now),
-        signature: match &id.signature {
-            Ok(kid) => format!(
-                "verified with the authorization server's published key (key id {kid}); iss, aud \
-                 and exp checked"
-            ),
-            Err(e) => format!("not verified: {e}"),
-        },
-        nonce: match id.nonce_matches {
-            Some(true) => "nonce equals the one this sign-in sent".to_owned(),
-            Some(false) => "nonce differs from the one this sign-in sent".to_owned(),
-            None => "no nonce (ID tokens from a refresh carry none)".to_owned(),
-        },
-        raw: id.raw.clone(),
-    }
-}
-
-/// The view of step 6's tokens.
-pub(super) fn signed_in_view(tokens: &UserTokens, now: u64) -> SignedInView {
-    SignedInView {
-        t: token_view(&tokens.access, now),
-        id_token: tokens.id_token.as_ref().map(|i| id_token_view(i, now)),
-        has_refresh_token: tokens.refresh_token.is_some(),
-    }
-}
-
-/// The view of step 8's refreshed token, against the first token (`None` when it is gone).
-pub(super) fn refresh_view(new: &UserTokens, first: Option<&TokenResult>, now: u64) -> RefreshView {
-    let claim = |t: &TokenResult, name: &str| t.claims.get(name).map(text_of).unwrap_or_default();
-    let first_jti = first.map(|f| claim(f, "jti")).unwrap_or_default();
-    let same_grant = first.is_some_and(|f| {
-        ["sub", "client_id", "scope"]
-            .iter()
-            .all(|c| claim(f, c) == claim(&new.access, c))
-    });
-    RefreshView {
-        t: token_view(&new.access, now),
-        first_jti,
-        new_jti: claim(&new.access, "jti"),
-        same_grant,
     }
 }
