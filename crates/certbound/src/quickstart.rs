@@ -1,9 +1,10 @@
 //! `certbound quickstart`: the whole system locally in one command. Generates a development PKI and
-//! configurations (one client per authentication method, a gateway with its own client), starts
-//! the authorization server, the sample API, the gateway and the demo client, plays the
-//! stolen-token story against them (get a bound token, call the API, replay the token with another partner's
-//! certificate and get 401), prints commands that work, and stops everything on Ctrl-C. Running
-//! it again reuses what it generated.
+//! configurations (one client per authentication method, a web client for the user flow, a gateway
+//! with its own client), creates the user `alice` when it serves, starts the authorization server,
+//! the sample API, the gateway and the demo client, plays the stolen-token story against them (get
+//! a bound token, call the API, replay the token with another partner's certificate and get 401),
+//! prints commands that work, and stops everything on Ctrl-C. Running it again reuses what it
+//! generated.
 
 use anyhow::Context;
 use certbound_pki::{dir as pki, KeyAlgorithm, LeafSpec, SubjectSpec};
@@ -39,6 +40,12 @@ pub struct QuickstartArgs {
 
 /// The PKCS#12 password of the generated partner certificate (development only).
 pub const P12_PASSWORD: &str = "certbound";
+
+/// The user the quickstart creates, who signs in on the demo page's user flow.
+pub const DEMO_USER: &str = "alice";
+
+/// The web client of the user flow (authorization code with PAR, partner-a's certificate).
+pub const WEB_CLIENT: &str = "partner-web";
 
 impl QuickstartArgs {
     /// Every port the system uses, with the flag that sets it.
@@ -98,11 +105,65 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     } else {
         generate(&args)?
     };
-    print_instructions(&args, &secret);
     if args.no_serve {
+        print_instructions(&args, &secret, &UserPassword::NotServed);
         return Ok(());
     }
+    let user = ensure_user(&config).await?;
+    print_instructions(&args, &secret, &user);
     run_all(&args, &config, &secret).await
+}
+
+/// What the summary says about the demo user's password.
+enum UserPassword {
+    /// Created now: the password, printed this once (only its argon2id hash is stored).
+    New(String),
+    /// Created by an earlier run.
+    Existing,
+    /// `--no-serve`: the user is created when the quickstart serves.
+    NotServed,
+}
+
+/// Adds the demo user to the store through the store API, with a random password, unless a
+/// user of that name is there already (an earlier run). Runs before the server starts.
+async fn ensure_user(config: &Path) -> anyhow::Result<UserPassword> {
+    let cfg = certbound_server::config::Config::load(config)?;
+    let store = cfg
+        .config
+        .store
+        .connect()
+        .await
+        .context("opening the store to add the demo user")?;
+    if store.user_by_username(DEMO_USER).await?.is_some() {
+        return Ok(UserPassword::Existing);
+    }
+    let password = random_secret();
+    let hashed = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || certbound_core::secret::hash_password(&password))
+            .await
+            .context("hashing the demo user's password")?
+            .map_err(|e| anyhow::anyhow!("hashing the demo user's password: {e}"))?
+    };
+    let new = certbound_store::NewUser {
+        username: DEMO_USER.to_owned(),
+        email: Some("alice@example.com".to_owned()),
+        name: Some("Alice Example".to_owned()),
+        claims: "{}".to_owned(),
+        password_hash: hashed.phc().to_owned(),
+    };
+    store
+        .add_user(&new, now_secs())
+        .await
+        .context("adding the demo user")?;
+    Ok(UserPassword::New(password))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// Starts the four services, plays the story, and waits for Ctrl-C.
@@ -142,6 +203,8 @@ async fn run_all(args: &QuickstartArgs, config: &Path, secret: &str) -> anyhow::
         )),
         replay_cert: Some(dir.join("pki/partner-b.pem")),
         replay_key: Some(dir.join("pki/partner-b.key")),
+        web_client_id: Some(WEB_CLIENT.to_owned()),
+        redirect_uri: Some(redirect_uri(args.demo_port)),
     };
     let demo_listener = tokio::net::TcpListener::bind(demo_args.listen)
         .await
@@ -315,6 +378,18 @@ fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
             "grant_types": [],
         },
         {
+            "client_id": WEB_CLIENT,
+            "client_name": "partner-a's web application: users sign in (authorization code, PAR, PKCE)",
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": partner_a.subject,
+            "tls_client_certificate_bound_access_tokens": true,
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "redirect_uris": [redirect_uri(args.demo_port)],
+            "require_pushed_authorization_requests": true,
+            "scope": "openid profile email transactions",
+        },
+        {
             "client_id": "partner-secret",
             "client_name": "client secret (client_secret_basic), unbound bearer tokens",
             "token_endpoint_auth_method": "client_secret_basic",
@@ -388,6 +463,11 @@ scopes = ["transactions"]
     Ok(secret)
 }
 
+/// The demo client's callback, registered for the web client (loopback `http` is allowed).
+fn redirect_uri(demo_port: u16) -> String {
+    format!("http://127.0.0.1:{demo_port}/callback")
+}
+
 /// Writes a generated configuration with mode 0600 (whatever the umask, replacing any file
 /// there): certbound.toml holds the `client_secret` of partner-secret in clear.
 fn write_config(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -422,7 +502,7 @@ fn existing_secret(config: &Path) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn print_instructions(args: &QuickstartArgs, secret: &str) {
+fn print_instructions(args: &QuickstartArgs, secret: &str, user: &UserPassword) {
     let d = args.dir.display();
     let (p, m, g, w) = (args.port, args.port + 1, args.gateway_port, args.demo_port);
     let (a, ga) = (args.admin_port, args.admin_port.saturating_add(1));
@@ -434,12 +514,25 @@ fn print_instructions(args: &QuickstartArgs, secret: &str) {
             format!("\n\n# 8. is the authorization server ready (store reachable, keys loaded)?\ncurl http://127.0.0.1:{a}/readyz"),
         )
     };
+    let user_line = match user {
+        UserPassword::New(password) => format!(
+            "{DEMO_USER}, password {password}   (shown only now; only its hash is stored)"
+        ),
+        UserPassword::Existing => format!(
+            "{DEMO_USER}   (password printed when it was created; set a new one with \
+             `certbound users passwd --config {d}/certbound.toml --username {DEMO_USER} --password-stdin`)"
+        ),
+        UserPassword::NotServed => {
+            format!("{DEMO_USER}   (created, with its password printed, when the quickstart serves)")
+        }
+    };
     println!(
         r#"
 certbound development setup in {d}/
   issuer            https://localhost:{p}   (metadata: https://localhost:{p}/.well-known/oauth-authorization-server)
   mTLS endpoints    https://localhost:{m}   (token, introspect, revoke)
   gateway           https://localhost:{g}   (/api/ needs a token bound to the caller's certificate){admin_line}
+  user              {user_line}
 
 Try it (in another terminal). The `certbound` commands need the binary on your PATH:
   cargo install --path crates/certbound --locked     (from the repository; installs ~/.cargo/bin/certbound)
@@ -471,6 +564,10 @@ certbound call --issuer https://localhost:{p} --client-id partner-a \
 
 # 6. the demo web page, in a browser: the same story, step by step
 http://127.0.0.1:{w}/home
+
+# 6b. the user flow on the same page: "Sign in as a user", then sign in as {DEMO_USER} with the
+#     password above (the browser visits https://localhost:{p}: trust {d}/pki/ca.pem or accept its warning)
+http://127.0.0.1:{w}/home#user
 
 # 7. why would a certificate (not) authenticate a client?
 certbound clients check --config {d}/certbound.toml --client-id partner-a --cert {d}/pki/partner-s.pem{readyz}

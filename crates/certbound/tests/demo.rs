@@ -254,3 +254,237 @@ fn the_whole_system_from_the_quickstart() {
         "{list}"
     );
 }
+
+/// Cookies by host, as a browser keeps them (enough for these two sites: name=value, no paths).
+#[derive(Default)]
+struct Jar(std::collections::HashMap<String, Vec<(String, String)>>);
+
+impl Jar {
+    fn store(&mut self, url: &str, r: &reqwest::blocking::Response) {
+        let host = url::Url::parse(url).unwrap().host_str().unwrap().to_owned();
+        let cookies = self.0.entry(host).or_default();
+        for v in r.headers().get_all("set-cookie") {
+            let pair = v.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn header(&self, url: &str) -> String {
+        let host = url::Url::parse(url).unwrap().host_str().unwrap().to_owned();
+        self.0
+            .get(&host)
+            .map(|c| {
+                c.iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A browser without JavaScript: follows nothing by itself, keeps cookies, trusts the dev CA.
+struct Browser {
+    http: reqwest::blocking::Client,
+    jar: Jar,
+}
+
+impl Browser {
+    fn new(ca: &std::path::Path) -> Browser {
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+        Browser {
+            http: reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .add_root_certificate(ca)
+                .build()
+                .unwrap(),
+            jar: Jar::default(),
+        }
+    }
+
+    fn origin(url: &str) -> String {
+        url::Url::parse(url).unwrap().origin().ascii_serialization()
+    }
+
+    fn get(&mut self, url: &str) -> reqwest::blocking::Response {
+        let r = self
+            .http
+            .get(url)
+            .header("cookie", self.jar.header(url))
+            .send()
+            .unwrap();
+        self.jar.store(url, &r);
+        r
+    }
+
+    fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::blocking::Response {
+        let r = self
+            .http
+            .post(url)
+            .header("cookie", self.jar.header(url))
+            .header("origin", Self::origin(url))
+            .form(form)
+            .send()
+            .unwrap();
+        self.jar.store(url, &r);
+        r
+    }
+
+    /// The absolute URL of a 303's `Location`, relative to `from`.
+    fn location(from: &str, r: &reqwest::blocking::Response) -> String {
+        assert_eq!(r.status(), 303, "from {from}");
+        let location = r.headers()["location"].to_str().unwrap();
+        url::Url::parse(from)
+            .unwrap()
+            .join(location)
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// The value of the hidden `csrf` field of a page.
+fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    let len = html[start..].find('"').unwrap();
+    html[start..start + len].to_owned()
+}
+
+/// The password the quickstart printed for alice.
+fn alice_password(output: &str) -> String {
+    let line = output
+        .lines()
+        .find(|l| l.contains("alice, password "))
+        .unwrap_or_else(|| panic!("no password for alice in {output}"));
+    let rest = &line[line.find("alice, password ").unwrap() + 16..];
+    rest.split_whitespace().next().unwrap().to_owned()
+}
+
+/// The user story of the demo page, driven by hand through the real quickstart: the demo
+/// backend pushes the request, the "browser" follows each redirect, signs in as alice and
+/// consents; back at the callback the page shows the user token, the ID token, 201 through the
+/// gateway, the refresh and 401 for the stolen token. Then the callback cannot be replayed.
+#[test]
+fn the_user_story_without_a_browser() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let q = Quickstart::start();
+    let output = q.output();
+    let password = alice_password(&output);
+    assert!(password.len() >= 16, "{output}");
+    assert!(output.contains("Sign in as a user"), "{output}");
+    let mut b = Browser::new(&q.p("pki/ca.pem"));
+    let demo = format!("http://127.0.0.1:{}", q.demo);
+    let home = format!("{demo}/home");
+    let issuer = format!("https://localhost:{}", q.port);
+
+    let page = b.get(&home).text().unwrap();
+    assert!(page.contains("Sign in as a user"), "{page}");
+    let csp = b.get(&home);
+    let csp = csp.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains(&format!("form-action 'self' {issuer};")),
+        "{csp}"
+    );
+    let csrf = csrf_of(&page);
+
+    // 5. The backend pushes the request; the browser is sent with client_id and request_uri only.
+    let r = b.post(&format!("{demo}/user/start"), &[("csrf", &csrf)]);
+    let authorize = Browser::location(&format!("{demo}/user/start"), &r);
+    let url = url::Url::parse(&authorize).unwrap();
+    assert_eq!(
+        url.as_str().split('?').next().unwrap(),
+        format!("{issuer}/authorize")
+    );
+    let params: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(params, ["client_id", "request_uri"], "{authorize}");
+    assert!(authorize.contains("client_id=partner-web"), "{authorize}");
+
+    // Login and consent at the authorization server.
+    let r = b.get(&authorize);
+    let interaction = Browser::location(&authorize, &r);
+    let login = b.get(&interaction).text().unwrap();
+    assert!(login.contains("name=\"password\""), "{login}");
+    let action = format!("{interaction}/login");
+    let r = b.post(
+        &action,
+        &[
+            ("csrf", &csrf_of(&login)),
+            ("username", "alice"),
+            ("password", &password),
+        ],
+    );
+    assert_eq!(Browser::location(&action, &r), interaction);
+    let consent = b.get(&interaction).text().unwrap();
+    assert!(consent.contains("consent-approve"), "{consent}");
+    let action = format!("{interaction}/consent");
+    let r = b.post(
+        &action,
+        &[
+            ("csrf", &csrf_of(&consent)),
+            ("decision", "allow"),
+            ("remember", "yes"),
+        ],
+    );
+    assert_eq!(Browser::location(&action, &r), interaction);
+    let r = b.get(&interaction);
+    let callback = Browser::location(&interaction, &r);
+    assert!(
+        callback.starts_with(&format!("{demo}/callback?code=")),
+        "{callback}"
+    );
+    assert!(
+        callback.contains("iss=https%3A%2F%2Flocalhost"),
+        "{callback}"
+    );
+
+    // 6-9 at the callback, then the page.
+    let r = b.get(&callback);
+    assert_eq!(
+        Browser::location(&callback, &r),
+        format!("{demo}/home#step-6")
+    );
+    let page = b.get(&home).text().unwrap();
+    let section = |n: u32| {
+        let start = page.find(&format!("id=\"step-{n}\"")).unwrap();
+        let end = page[start..].find("</section>").unwrap();
+        page[start..start + end].to_owned()
+    };
+    let a_thumb = thumbprint(&q.p("pki/partner-a.pem"));
+    let s6 = section(6);
+    assert!(s6.contains("Bound to the certificate used"), "{s6}");
+    assert!(s6.contains(&a_thumb), "{s6}");
+    assert!(s6.contains("partner-web"), "{s6}");
+    assert!(
+        s6.contains("ID token") && s6.contains("Alice Example"),
+        "{s6}"
+    );
+    assert!(
+        s6.contains("nonce equals the one this sign-in sent"),
+        "{s6}"
+    );
+    assert!(s6.contains("auth_time"), "{s6}");
+    let s7 = section(7);
+    assert!(s7.contains("201 Created"), "{s7}");
+    let s8 = section(8);
+    assert!(s8.contains("same user, client and scope"), "{s8}");
+    let s9 = section(9);
+    assert!(s9.contains("401 Unauthorized"), "{s9}");
+    assert!(
+        s9.contains("invalid_token") && s9.contains("CN=partner-b"),
+        "{s9}"
+    );
+    // The refresh token never reaches the browser.
+    assert!(s6.contains("never shows it"), "{s6}");
+
+    // The callback is used once: replayed, it is refused and the results are replaced by why.
+    let r = b.get(&callback);
+    assert_eq!(r.status(), 303);
+    let page = b.get(&home).text().unwrap();
+    assert!(
+        page.contains("no sign-in was started in this browser"),
+        "{page}"
+    );
+}

@@ -6,7 +6,9 @@
 //! written to `$CERTBOUND_DEMO_SCREENSHOTS` (default: the test's temporary directory, which also
 //! gets the 1280x900 and 400x900 viewport screenshots).
 //!
-//! A second test checks the forms' defences with a plain HTTP client (no browser needed).
+//! A second browser test signs in as a user (the quickstart's `alice`) through the authorization
+//! server's login and consent pages. A third test checks the forms' defences with a plain HTTP
+//! client (no browser needed).
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; with `CERTBOUND_SKIP_BROWSER=1` the browser
 //! test is skipped instead of failing.
@@ -24,7 +26,7 @@ fn certbound() -> Command {
 
 /// A running `certbound quickstart` on free ports, killed on drop.
 struct Quickstart {
-    _process: Process,
+    process: Process,
     dir: tempfile::TempDir,
     demo: u16,
 }
@@ -46,11 +48,7 @@ impl Quickstart {
             Output::Stdout,
         );
         process.wait_for("Ctrl-C stops everything");
-        Quickstart {
-            _process: process,
-            dir,
-            demo,
-        }
+        Quickstart { process, dir, demo }
     }
 
     fn home(&self) -> String {
@@ -123,6 +121,12 @@ impl ChromeDriver {
 
     /// A new headless browser with its own profile (so its own cookies).
     fn browser(&self, chromium: &Path) -> Browser<'_> {
+        self.browser_with(chromium, false)
+    }
+
+    /// A new headless browser; with `insecure_certs` it accepts the authorization server's
+    /// certificate, which the quickstart's own CA issued (a person trusts `pki/ca.pem` instead).
+    fn browser_with(&self, chromium: &Path, insecure_certs: bool) -> Browser<'_> {
         let profile = tempfile::tempdir().unwrap();
         let args = [
             "--headless".to_owned(),
@@ -140,6 +144,7 @@ impl ChromeDriver {
         ];
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "acceptInsecureCerts": insecure_certs,
             "goog:chromeOptions": {"binary": chromium, "args": args},
         }}});
         let r: Value = self
@@ -220,6 +225,56 @@ impl Browser<'_> {
         let e = self.post("/element", json!({"using": "css selector", "value": css}));
         let id = e[ELEMENT].as_str().unwrap().to_owned();
         self.post(&format!("/element/{id}/click"), json!({}));
+    }
+
+    /// Types `text` into the element `css`.
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.post("/element", json!({"using": "css selector", "value": css}));
+        let id = e[ELEMENT].as_str().unwrap().to_owned();
+        self.post(&format!("/element/{id}/value"), json!({ "text": text }));
+    }
+
+    /// Waits (bounded) until an element matches `css` (a page loaded after a redirect chain).
+    fn wait_for(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let script = format!("return document.querySelector({}) !== null;", json!(css));
+        while self.script(&script) != json!(true) {
+            assert!(
+                Instant::now() < deadline,
+                "{css} never appeared; the browser is at {}",
+                self.get("/url")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The part of the page from the element `from` to the end of the element `to`, as PNG.
+    fn region_png(&self, from: &str, to: &str) -> Vec<u8> {
+        let script = format!(
+            "const a = document.querySelector({}).getBoundingClientRect(); \
+             const b = document.querySelector({}).getBoundingClientRect(); \
+             return [window.scrollY + a.top, window.scrollY + b.bottom, \
+                     document.documentElement.scrollWidth];",
+            json!(from),
+            json!(to)
+        );
+        let r = self.script(&script);
+        let (top, bottom, w) = (
+            r[0].as_f64().unwrap(),
+            r[1].as_f64().unwrap(),
+            r[2].as_f64().unwrap(),
+        );
+        let (top, bottom) = ((top - 12.0).max(0.0), bottom + 12.0);
+        let shot = self.post(
+            "/goog/cdp/execute",
+            json!({"cmd": "Page.captureScreenshot", "params": {
+                "format": "png", "captureBeyondViewport": true,
+                "clip": {"x": 0, "y": top, "width": w, "height": bottom - top, "scale": 1},
+            }}),
+        );
+        base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap()
     }
 
     fn script(&self, script: &str) -> Value {
@@ -432,6 +487,116 @@ fn the_demo_page_tells_the_story_in_a_browser() {
     // And the first browser still has its own.
     first.open(&q.home());
     assert_eq!(first.text("#bound-cnf"), a_thumb);
+}
+
+/// The password the quickstart printed for alice.
+fn alice_password(output: &str) -> String {
+    let line = output
+        .lines()
+        .find(|l| l.contains("alice, password "))
+        .unwrap_or_else(|| panic!("no password for alice in {output}"));
+    let rest = &line[line.find("alice, password ").unwrap() + 16..];
+    rest.split_whitespace().next().unwrap().to_owned()
+}
+
+/// "Sign in as a user" in a real browser: the demo page sends Chromium to the authorization
+/// server, which fills the login form (`username`, `password`, `#login-submit`) and consents
+/// (`#consent-approve`) the way a person would, and lands back on the demo page with the user
+/// token, the ID token, 201 through the gateway and 401 for the stolen token. Screenshots of that
+/// part at 1280 and 400 px go to `$CERTBOUND_DEMO_SCREENSHOTS` as `demo-user-1280.png` and
+/// `demo-user-400.png`.
+#[test]
+fn the_user_story_in_a_browser() {
+    if std::env::var("CERTBOUND_SKIP_BROWSER").as_deref() == Ok("1") {
+        println!("SKIPPED: the demo page browser test (CERTBOUND_SKIP_BROWSER=1)");
+        return;
+    }
+    let chromium = on_path(&["chromium", "chromium-browser"]);
+    let chromedriver = on_path(&["chromedriver"]);
+    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        panic!(
+            "this test drives Chromium through chromedriver, and they are not installed. \
+             On Debian: apt-get install chromium chromium-driver \
+             (or set CERTBOUND_SKIP_BROWSER=1 to skip it)"
+        );
+    };
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let shots = std::env::var_os("CERTBOUND_DEMO_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tmp.clone());
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let q = Quickstart::start();
+    let password = alice_password(&q.process.output());
+    let a_thumb = q.thumbprint("partner-a");
+    let driver = ChromeDriver::start(&chromedriver);
+    let b = driver.browser_with(&chromium, true);
+    b.resize(1280, 900);
+    b.open(&q.home());
+    assert_eq!(b.text("#step-5 .result"), "Not signed in yet.");
+
+    // 5. To the authorization server's login page, filled and sent like a person would.
+    b.click("#user-sign-in");
+    b.wait_for("input[name=username]");
+    let at = b.get("/url");
+    assert!(
+        at.as_str().unwrap().starts_with("https://localhost:"),
+        "{at}"
+    );
+    b.type_into("input[name=username]", "alice");
+    b.type_into("input[name=password]", &password);
+    b.click("#login-submit");
+    b.wait_for("#consent-approve");
+    b.click("#consent-approve");
+
+    // Back on the demo page: 6 to 9 ran at the callback.
+    b.wait_for("#step-7 .status");
+    assert_eq!(b.text("#step-7 .status"), "201 Created");
+    assert_eq!(b.text("#step-9 .status"), "401 Unauthorized");
+    let s6 = b.text("#step-6 .result");
+    assert!(s6.contains("Bound to the certificate used"), "{s6}");
+    assert!(s6.contains(&a_thumb), "{s6}");
+    let id_token = b.text("#id-token");
+    assert!(
+        id_token.contains("Alice Example") && id_token.contains("auth_time"),
+        "{id_token}"
+    );
+    assert!(
+        id_token.contains("ago") || id_token.contains("just now"),
+        "readable times: {id_token}"
+    );
+    assert!(b
+        .text("#same-grant")
+        .contains("same user, client and scope"));
+    let s9 = b.text("#step-9 .result");
+    assert!(
+        s9.contains("error=\"invalid_token\"") && s9.contains("CN=partner-b"),
+        "{s9}"
+    );
+    let s5 = b.text("#step-5 .result");
+    assert!(s5.contains("urn:ietf:params:oauth:request_uri:"), "{s5}");
+
+    // Screenshots of the user story at both widths, and no horizontal scrolling at 400 px.
+    save(
+        &shots,
+        "demo-user-1280.png",
+        &b.region_png("#user", "#step-9"),
+    );
+    b.resize(400, 900);
+    b.open(&q.home());
+    let widths = b.script("return [document.documentElement.scrollWidth, window.innerWidth];");
+    let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(
+        scroll <= inner,
+        "horizontal scrolling at {inner} px: the page is {scroll} px wide"
+    );
+    save(
+        &shots,
+        "demo-user-400.png",
+        &b.region_png("#user", "#step-9"),
+    );
+    b.script("document.querySelector('#step-6').scrollIntoView(); return null;");
+    save(&tmp, "demo-user-400-viewport.png", &b.viewport_png());
 }
 
 /// The session id and the form token of a fresh session.

@@ -1,18 +1,22 @@
 //! `certbound demo-client`: a partner's web application that tells the certificate-bound token
 //! story in the browser, in four steps: a plain token, a bound token, a call through the gateway
-//! with it (201), and the same token replayed with another partner's certificate (401). Each
-//! browser has its own session; forms are protected against cross-site requests. Server-rendered
-//! HTML (askama templates in `templates/`), no JavaScript.
+//! with it (201), and the same token replayed with another partner's certificate (401). Then the
+//! same story for a user ("Sign in as a user", steps 5 to 9): PAR over mutual TLS, login and
+//! consent at the authorization server, the code exchanged for a bound user token and an ID
+//! token, a call through the gateway, a refresh, and the stolen user token refused. Each
+//! browser has its own session; forms are protected against cross-site requests, the callback
+//! by `state`. Server-rendered HTML (askama templates in `templates/`), no JavaScript.
 
 mod csrf;
 mod session;
 mod steps;
+mod user_flow;
 mod view;
 
 use anyhow::Context;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -25,7 +29,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use steps::{CallResult, Step, TokenResult};
-use view::{call_view, token_view, HomePage, Shown};
+use user_flow::{Pending, Pushed, UserTokens};
+use view::{call_view, pushed_view, refresh_view, signed_in_view, token_view, HomePage, Shown};
 
 /// Arguments of `certbound demo-client`.
 #[derive(Clone, clap::Args)]
@@ -64,6 +69,13 @@ pub struct DemoClientArgs {
     /// Its private key (PEM).
     #[arg(long, requires = "replay_cert")]
     pub replay_key: Option<PathBuf>,
+    /// client_id of the web client for "Sign in as a user" (authorization code with PAR and
+    /// PKCE; it authenticates with --cert over mutual TLS). Without it the page has no user flow.
+    #[arg(long)]
+    pub web_client_id: Option<String>,
+    /// The web client's registered redirect URI (default: http://<listen>/callback).
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
 }
 
 /// Most browser sessions held at once (the least recently used one goes first).
@@ -79,6 +91,24 @@ struct Results {
     plain: Option<Result<TokenResult, String>>,
     bound: Option<Result<TokenResult, String>>,
     call: Option<Result<CallResult, String>>,
+    replay: Option<Result<CallResult, String>>,
+    user: UserResults,
+}
+
+/// The user story's part of one browser's page (steps 5 to 9).
+#[derive(Default)]
+struct UserResults {
+    /// The sign-in started here and not yet called back (used once).
+    pending: Option<Pending>,
+    /// 5. The pushed authorization request.
+    pushed: Option<Result<Pushed, String>>,
+    /// 6. The callback and the code exchange.
+    signed_in: Option<Result<UserTokens, String>>,
+    /// 7. The user token through the gateway.
+    call: Option<Result<CallResult, String>>,
+    /// 8. The refreshed token.
+    refreshed: Option<Result<UserTokens, String>>,
+    /// 9. The refreshed token replayed with another certificate.
     replay: Option<Result<CallResult, String>>,
 }
 
@@ -114,6 +144,8 @@ struct DemoState {
     args: DemoClientArgs,
     /// Subject of the replay certificate, for the page's text.
     replay_subject: Option<String>,
+    /// The page's Content-Security-Policy: its forms may lead to the authorization server.
+    csp: HeaderValue,
     sessions: Sessions<Results>,
 }
 
@@ -164,9 +196,11 @@ fn serve(
         }
         _ => None,
     };
+    let csp = page_csp(&args.issuer)?;
     let state = Arc::new(DemoState {
         args,
         replay_subject,
+        csp,
         sessions: Sessions::new(MAX_SESSIONS, SESSION_IDLE),
     });
     let app = axum::Router::new()
@@ -176,6 +210,8 @@ fn serve(
         .route("/step/bound-token", post(bound_token))
         .route("/step/call", post(call))
         .route("/step/replay", post(replay))
+        .route("/user/start", post(user_start))
+        .route("/callback", get(callback))
         .route("/reset", post(reset))
         .route(
             "/health",
@@ -198,16 +234,28 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Headers of every page: not cached, no scripts, no framing, no external resources.
-fn page_headers(headers: &mut HeaderMap) {
+/// The page's Content-Security-Policy: no scripts, no framing, no external resources; forms
+/// post to the page itself, and "Sign in as a user" is redirected on to the authorization
+/// server's origin (browsers apply `form-action` to the redirects after a form submission).
+fn page_csp(issuer: &str) -> anyhow::Result<HeaderValue> {
+    let origin = url::Url::parse(issuer)
+        .with_context(|| format!("--issuer {issuer:?} is not a URL"))?
+        .origin()
+        .ascii_serialization();
+    if !origin.starts_with("http") || origin.contains([';', ',', '\'', ' ']) {
+        anyhow::bail!("--issuer {issuer:?} has no http(s) origin");
+    }
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {origin}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    ))
+    .context("the issuer's origin does not fit in a header")
+}
+
+/// Headers of every page: not cached, the page's Content-Security-Policy, no sniffing.
+fn page_headers(headers: &mut HeaderMap, csp: &HeaderValue) {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+    headers.insert(CONTENT_SECURITY_POLICY, csp.clone());
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -248,7 +296,7 @@ async fn home(State(state): State<Arc<DemoState>>, headers: HeaderMap) -> Respon
         Err(e) => return server_error(&e.into()),
     };
     let mut response = Html(html).into_response();
-    page_headers(response.headers_mut());
+    page_headers(response.headers_mut(), &state.csp);
     if new {
         match HeaderValue::from_str(&session::set_cookie(&id, SESSION_IDLE)) {
             Ok(v) => {
@@ -281,7 +329,133 @@ fn page(state: &DemoState, csrf: &str, r: &Results) -> HomePage {
         bound: Shown::of(&r.bound, |t| token_view(t, now)),
         call: Shown::of(&r.call, |c| call_view(c, now)),
         replay: Shown::of(&r.replay, |c| call_view(c, now)),
+        web_client: a
+            .web_client_id
+            .clone()
+            .unwrap_or_else(|| "not set: start the demo client with --web-client-id".to_owned()),
+        redirect_uri: user_flow::redirect_uri(a),
+        scope: user_flow::SCOPE,
+        pushed: Shown::of(&r.user.pushed, |p| pushed_view(p, now)),
+        signed_in: Shown::of(&r.user.signed_in, |t| signed_in_view(t, now)),
+        user_call: Shown::of(&r.user.call, |c| call_view(c, now)),
+        refreshed: Shown::of(&r.user.refreshed, |t| {
+            let first = r
+                .user
+                .signed_in
+                .as_ref()
+                .and_then(|s| s.as_ref().ok())
+                .map(|s| &s.access);
+            refresh_view(t, first, now)
+        }),
+        user_replay: Shown::of(&r.user.replay, |c| call_view(c, now)),
     }
+}
+
+/// Step 5: pushes the authorization request (over mutual TLS, from this backend) and sends the
+/// browser to the authorization endpoint with the `request_uri`. On failure, back to the page
+/// with the reason.
+async fn user_start(
+    State(state): State<Arc<DemoState>>,
+    headers: HeaderMap,
+    form: Result<Form<StepForm>, FormRejection>,
+) -> Response {
+    let id = match authorize(&state, &headers, form) {
+        Ok(id) => id,
+        Err(refused) => return refused.into_response(),
+    };
+    let started = user_flow::start(&state.args).await;
+    let target = state.sessions.with(&id, Instant::now(), |s| {
+        let user = &mut s.data.user;
+        *user = UserResults::default();
+        match started {
+            Ok((pending, pushed)) => {
+                let url = pushed.authorize_url.clone();
+                user.pending = Some(pending);
+                user.pushed = Some(Ok(pushed));
+                url
+            }
+            Err(e) => {
+                user.pushed = Some(Err(format!("{e:#}")));
+                "/home#step-5".to_owned()
+            }
+        }
+    });
+    match target {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => Refusal::NoSession.into_response(),
+    }
+}
+
+/// Steps 6 to 9, where the authorization server sends the browser back: checks the callback
+/// against this browser's pending sign-in (used once), exchanges the code, calls the API with the
+/// user token, refreshes it, and replays the new token with the other certificate. Then back to
+/// the page at step 6.
+async fn callback(
+    State(state): State<Arc<DemoState>>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Response {
+    let Some(id) = session::session_id(&headers).map(str::to_owned) else {
+        return Refusal::NoSession.into_response();
+    };
+    let Some(pending) = state
+        .sessions
+        .with(&id, Instant::now(), |s| s.data.user.pending.take())
+    else {
+        return Refusal::NoSession.into_response();
+    };
+    let args = &state.args;
+    let words = |e: anyhow::Error| format!("{e:#}");
+    let mut user = UserResults {
+        pushed: state
+            .sessions
+            .with(&id, Instant::now(), |s| s.data.user.pushed.take())
+            .flatten(),
+        ..UserResults::default()
+    };
+    let code = match pending {
+        None => Err(
+            "no sign-in was started in this browser, or its callback was already used: \
+                     refused"
+                .to_owned(),
+        ),
+        Some(pending) => {
+            user_flow::check_callback(query.0.as_deref().unwrap_or(""), &pending, &args.issuer)
+                .map(|code| (pending, code))
+        }
+    };
+    match code {
+        Err(e) => user.signed_in = Some(Err(e)),
+        Ok((pending, code)) => {
+            let signed_in = user_flow::exchange(args, &pending, &code)
+                .await
+                .map_err(words);
+            if let Ok(tokens) = &signed_in {
+                user.call = Some(
+                    steps::call(args, Some(&tokens.access), false)
+                        .await
+                        .map_err(words),
+                );
+                let refreshed = match &tokens.refresh_token {
+                    Some(rt) => user_flow::refresh(args, rt).await.map_err(words),
+                    None => Err("the token endpoint issued no refresh token".to_owned()),
+                };
+                if let Ok(new) = &refreshed {
+                    user.replay = Some(
+                        steps::call(args, Some(&new.access), true)
+                            .await
+                            .map_err(words),
+                    );
+                }
+                user.refreshed = Some(refreshed);
+            }
+            user.signed_in = Some(signed_in);
+        }
+    }
+    state
+        .sessions
+        .with(&id, Instant::now(), |s| s.data.user = user);
+    Redirect::to("/home#step-6").into_response()
 }
 
 async fn plain_token(

@@ -2,6 +2,7 @@
 //! (`templates/demo.html`, auto-escaped by askama), with times in RFC 3339 and in words.
 
 use super::steps::{CallResult, TokenResult};
+use super::user_flow::{IdToken, Pushed, UserTokens};
 use askama::Template;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -107,6 +108,52 @@ pub(super) struct HomePage {
     pub bound: Shown<TokenView>,
     pub call: Shown<CallView>,
     pub replay: Shown<CallView>,
+    pub web_client: String,
+    pub redirect_uri: String,
+    pub scope: &'static str,
+    pub pushed: Shown<PushedView>,
+    pub signed_in: Shown<SignedInView>,
+    pub user_call: Shown<CallView>,
+    pub refreshed: Shown<RefreshView>,
+    pub user_replay: Shown<CallView>,
+}
+
+/// Step 5's result: the pushed authorization request.
+pub(super) struct PushedView {
+    pub at: String,
+    pub at_words: String,
+    pub endpoint: String,
+    pub request_uri: String,
+    pub expires_in: u64,
+    pub authorize_url: String,
+}
+
+/// An ID token, ready to show.
+pub(super) struct IdTokenView {
+    pub claims: Vec<ClaimRow>,
+    pub signature: String,
+    /// The `nonce` check, in words.
+    pub nonce: String,
+    pub raw: String,
+}
+
+/// Step 6's result: the user's access token and ID token.
+pub(super) struct SignedInView {
+    /// The access token (`t` in `demo/token.html`).
+    pub t: TokenView,
+    pub id_token: Option<IdTokenView>,
+    pub has_refresh_token: bool,
+}
+
+/// Step 8's result: the refreshed access token, compared with the first.
+pub(super) struct RefreshView {
+    /// The new access token (`t` in `demo/token.html`).
+    pub t: TokenView,
+    /// The first token's `jti` and the new one's.
+    pub first_jti: String,
+    pub new_jti: String,
+    /// Same user, client and scope as the first token: the same grant.
+    pub same_grant: bool,
 }
 
 /// Claims whose value is a time (NumericDate, RFC 7519 §2).
@@ -277,6 +324,63 @@ pub(super) fn call_view(c: &CallResult, now: u64) -> CallView {
     }
 }
 
+/// The view of step 5's pushed request.
+pub(super) fn pushed_view(p: &Pushed, now: u64) -> PushedView {
+    PushedView {
+        at: rfc3339(p.at),
+        at_words: in_words(p.at, now),
+        endpoint: p.endpoint.clone(),
+        request_uri: p.request_uri.clone(),
+        expires_in: p.expires_in,
+        authorize_url: p.authorize_url.clone(),
+    }
+}
+
+fn id_token_view(id: &IdToken, now: u64) -> IdTokenView {
+    IdTokenView {
+        claims: claim_rows(&id.claims, now),
+        signature: match &id.signature {
+            Ok(kid) => format!(
+                "verified with the authorization server's published key (key id {kid}); iss, aud \
+                 and exp checked"
+            ),
+            Err(e) => format!("not verified: {e}"),
+        },
+        nonce: match id.nonce_matches {
+            Some(true) => "nonce equals the one this sign-in sent".to_owned(),
+            Some(false) => "nonce differs from the one this sign-in sent".to_owned(),
+            None => "no nonce (ID tokens from a refresh carry none)".to_owned(),
+        },
+        raw: id.raw.clone(),
+    }
+}
+
+/// The view of step 6's tokens.
+pub(super) fn signed_in_view(tokens: &UserTokens, now: u64) -> SignedInView {
+    SignedInView {
+        t: token_view(&tokens.access, now),
+        id_token: tokens.id_token.as_ref().map(|i| id_token_view(i, now)),
+        has_refresh_token: tokens.refresh_token.is_some(),
+    }
+}
+
+/// The view of step 8's refreshed token, against the first token (`None` when it is gone).
+pub(super) fn refresh_view(new: &UserTokens, first: Option<&TokenResult>, now: u64) -> RefreshView {
+    let claim = |t: &TokenResult, name: &str| t.claims.get(name).map(text_of).unwrap_or_default();
+    let first_jti = first.map(|f| claim(f, "jti")).unwrap_or_default();
+    let same_grant = first.is_some_and(|f| {
+        ["sub", "client_id", "scope"]
+            .iter()
+            .all(|c| claim(f, c) == claim(&new.access, c))
+    });
+    RefreshView {
+        t: token_view(&new.access, now),
+        first_jti,
+        new_jti: claim(&new.access, "jti"),
+        same_grant,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,8 +450,17 @@ mod tests {
                 token_cnf: "c".into(),
                 matches: false,
             }),
+            web_client: "w".into(),
+            redirect_uri: "http://127.0.0.1:5002/callback?<x>".into(),
+            scope: "openid",
+            pushed: Shown::Nothing,
+            signed_in: Shown::Failed("<script>alert(2)</script>".into()),
+            user_call: Shown::Nothing,
+            refreshed: Shown::Nothing,
+            user_replay: Shown::Nothing,
         };
         let html = page.render().unwrap();
+        assert!(!html.contains("callback?<x>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(
             html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
