@@ -53,6 +53,10 @@ const config = await client.discovery(
   { [client.customFetch]: backChannel },
 );
 
+// Also verify the ID tokens' signatures against jwks_uri (openid-client skips that by default for
+// token endpoint responses, OIDC Core §3.1.3.7: TLS authenticates the issuer).
+client.enableNonRepudiationChecks(config);
+
 const codeVerifier = client.randomPKCECodeVerifier();
 const state = client.randomState();
 const nonce = client.randomNonce();
@@ -125,7 +129,7 @@ for (let step = 0; step < 12 && !callback; step++) {
 assert.ok(callback, `no redirect to ${redirectUri} after ${JSON.stringify(pages)}`);
 
 // The library checks iss (RFC 9207), state, the code exchange with the PKCE verifier, and the ID
-// token (iss, aud, exp, iat, nonce, and its signature algorithm against the metadata).
+// token (signature against the JWKS; iss, aud, exp, iat, nonce).
 const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
   pkceCodeVerifier: codeVerifier,
   expectedState: state,
@@ -150,6 +154,7 @@ console.log(
     token_endpoint: posts[1],
     refresh_endpoint: posts[2],
     userinfo_endpoint: log.at(-1).replace(/^GET /, ''),
+    jwks_fetched: log.some((l) => l.startsWith('GET ') && l.endsWith('/jwks')),
     callback_iss: new URL(callback).searchParams.get('iss'),
     id_token: { iss: idToken.iss, aud: idToken.aud, sub: idToken.sub, nonce: idToken.nonce, nonce_sent: nonce },
     bound: claimsOf(tokens.access_token).cnf?.['x5t#S256'] ?? null,

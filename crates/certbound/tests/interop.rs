@@ -474,6 +474,10 @@ fn node_openid_client_runs_the_code_flow_with_par_and_pkce_over_mtls() {
         .expect("node must be installed for the interop tests");
     let r = report("node openid-client code flow", out);
     assert_eq!(r["client"], "openid-client");
+    assert_eq!(
+        r["jwks_fetched"], true,
+        "openid-client verified the ID token signatures"
+    );
     assert_code_flow(&qs, "node openid-client code flow", &sub, &r);
     eprintln!(
         "interop: node {} openid-client {} code flow (PAR, PKCE, refresh, userinfo) passed",
