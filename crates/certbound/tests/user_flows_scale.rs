@@ -1,7 +1,7 @@
 //! The user flow across two `certbound serve` processes on one PostgreSQL database, as behind a
 //! load balancer that does not keep a browser or a client on one instance: PAR on instance A,
 //! `/authorize` with login and consent on B, the code exchanged on A, the refresh token used on B,
-//! userinfo on A. Then the code replayed on B is `invalid_grant` and revokes the grant on both
+//! userinfo on A. The pushed request, used up on B, is unknown on A. The code replayed on B is `invalid_grant` and revokes the grant on both
 //! instances: the refresh token, the access tokens (introspection and userinfo) are refused
 //! everywhere.
 //!
@@ -360,6 +360,20 @@ fn the_code_flow_spans_two_instances_on_one_postgresql() {
         "B redirects with the one issuer"
     );
     let code = returned.get("code").expect("code").to_owned();
+    // The pushed request was used up on B: A shows its own error page, no redirect.
+    let again = browser.go(
+        &Url::parse_with_params(
+            &format!("https://127.0.0.1:{pa}/authorize"),
+            &[("client_id", WEB_CLIENT), ("request_uri", &request_uri)],
+        )
+        .unwrap(),
+        None,
+    );
+    assert_eq!(
+        again.status, 400,
+        "the request_uri is single-use across instances"
+    );
+    assert!(again.location.is_none() && again.html.contains("Authorization error"));
 
     // The code exchanged on A.
     let exchange = |port: u16| {
