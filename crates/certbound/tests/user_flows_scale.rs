@@ -1,9 +1,9 @@
 //! The user flow across two `certbound serve` processes on one PostgreSQL database, as behind a
 //! load balancer that does not keep a browser or a client on one instance: PAR on instance A,
 //! `/authorize` with login and consent on B, the code exchanged on A, the refresh token used on B,
-//! userinfo on A. The pushed request, used up on B, is unknown on A. The code replayed on B is `invalid_grant` and revokes the grant on both
-//! instances: the refresh token, the access tokens (introspection and userinfo) are refused
-//! everywhere.
+//! userinfo on A. The pushed request, used up on B, is unknown on A. The code replayed on B is
+//! `invalid_grant` and revokes the grant on both instances: the refresh token and the access
+//! tokens (introspection and userinfo) are refused everywhere.
 //!
 //! Reads `CERTBOUND_TEST_POSTGRES_URL` (an admin URL; the test creates and drops its own database).
 //! Without it the test prints a visible SKIPPED line; `.ci/run` sets it.
