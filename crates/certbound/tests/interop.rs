@@ -6,12 +6,17 @@
 //! through the gateway, and the same token refused with another certificate. Each client runs as
 //! `partner-a` (CA-issued, `tls_client_auth`) and, where the runner allows it, as `partner-s`
 //! (self-signed, `self_signed_tls_client_auth`). The clients live in `interop/`.
+//!
+//! The user flow: openid-client (Node.js) and authlib (Python) run the authorization code flow
+//! against a user and a web client registered through the CLI: PAR + PKCE over mTLS, login and
+//! consent by plain HTTP, the code exchange, a refresh and userinfo, all with bound tokens.
 
 use certbound_testkit::process::{free_port, free_port_pair, Output, Process};
 use serde_json::Value;
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -29,19 +34,38 @@ struct Quickstart {
 
 impl Quickstart {
     fn start() -> Quickstart {
+        Quickstart::start_with(|_| {})
+    }
+
+    /// Generates the quickstart directory, lets `prepare` change its store through the CLI (with
+    /// the path of `certbound.toml`), then serves it: what `prepare` registered is there from the
+    /// first request, without waiting for the run-time client reload.
+    fn start_with(prepare: impl FnOnce(&Path)) -> Quickstart {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("dev");
         let (port, gateway, api, demo) = (free_port_pair(), free_port(), free_port(), free_port());
-        let process = Process::spawn(
-            Command::new(env!("CARGO_BIN_EXE_certbound"))
-                .args(["quickstart", "--admin-port", "0", "--dir"])
+        let quickstart = |no_serve: bool| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_certbound"));
+            c.arg("quickstart");
+            if no_serve {
+                c.arg("--no-serve");
+            }
+            c.args(["--admin-port", "0", "--dir"])
                 .arg(&dir)
                 .args(["--port", &port.to_string()])
                 .args(["--gateway-port", &gateway.to_string()])
                 .args(["--api-port", &api.to_string()])
-                .args(["--demo-port", &demo.to_string()]),
-            Output::Stdout,
+                .args(["--demo-port", &demo.to_string()]);
+            c
+        };
+        let generated = quickstart(true).output().unwrap();
+        assert!(
+            generated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&generated.stderr)
         );
+        prepare(&dir.join("certbound.toml"));
+        let process = Process::spawn(&mut quickstart(false), Output::Stdout);
         process.wait_for("Ctrl-C stops everything");
         Quickstart {
             _process: process,
@@ -202,6 +226,7 @@ fn node_packages() -> PathBuf {
         );
     }
     sync("node/client.mjs", &dir);
+    sync("node/code_flow.mjs", &dir);
     dir
 }
 
@@ -294,6 +319,190 @@ fn java_httpclient_with_a_pkcs12_keymanager() {
     assert_eq!(r["stolen"], 401);
     eprintln!(
         "interop: java {} as partner-a passed",
+        r["version"].as_str().unwrap_or("?")
+    );
+}
+
+/// The user and the web client the code flow scripts use, registered through the CLI as an
+/// operator would (`certbound users add`, `certbound clients add --metadata`).
+const USERNAME: &str = "alice";
+const PASSWORD: &str = "interop-alice-password-7Qx";
+const WEB_CLIENT: &str = "partner-a-web";
+/// Never contacted: the scripts read the 303 Location that points at it.
+const REDIRECT_URI: &str = "https://localhost:1/callback";
+
+/// Registers alice and `partner-a-web` (tls_client_auth with partner-a's certificate, the
+/// authorization_code and refresh_token grants, bound tokens) in `config`'s store; returns
+/// alice's `sub`.
+fn register_user_and_web_client(config: &Path) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certbound"))
+        .args(["users", "add", "--username", USERNAME, "--password-stdin"])
+        .args(["--email", "alice@example.com", "--name", "Alice Example"])
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(PASSWORD.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "users add: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sub = stdout
+        .split("(sub ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("users add prints the sub: {stdout}"))
+        .to_owned();
+
+    let metadata = config.with_file_name("partner-a-web.json");
+    std::fs::write(
+        &metadata,
+        serde_json::json!({
+            "client_id": WEB_CLIENT,
+            "client_name": "partner-a's web application",
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": "CN=partner-a,O=Example",
+            "tls_client_certificate_bound_access_tokens": true,
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "redirect_uris": [REDIRECT_URI],
+            "scope": "openid profile email",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certbound"))
+        .args(["clients", "add", "--config"])
+        .arg(config)
+        .arg("--metadata")
+        .arg(&metadata)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "clients add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sub
+}
+
+/// The arguments both code flow scripts take: ISSUER CERT KEY CA CLIENT_ID REDIRECT_URI USERNAME
+/// (the password comes in `INTEROP_PASSWORD`).
+fn code_flow_args(qs: &Quickstart) -> Vec<OsString> {
+    vec![
+        qs.issuer().into(),
+        qs.pki("partner-a.pem").into(),
+        qs.pki("partner-a.key").into(),
+        qs.pki("ca.pem").into(),
+        WEB_CLIENT.into(),
+        REDIRECT_URI.into(),
+        USERNAME.into(),
+    ]
+}
+
+/// What every code flow run must show: login then consent; PAR, code exchange, refresh and
+/// userinfo at the mTLS aliases; `iss` on the redirect; an ID token for alice with the nonce
+/// sent; both access tokens bound to partner-a's certificate; userinfo for alice.
+fn assert_code_flow(qs: &Quickstart, label: &str, sub: &str, r: &Value) {
+    let mtls = |path: &str| format!("https://localhost:{}{path}", qs.port + 1);
+    assert_eq!(r["client_id"], WEB_CLIENT, "{label}");
+    assert_eq!(
+        r["pages"],
+        serde_json::json!(["login", "consent"]),
+        "{label}"
+    );
+    assert_eq!(
+        r["par_endpoint"],
+        mtls("/par"),
+        "{label}: PAR at the mTLS alias"
+    );
+    assert_eq!(
+        r["token_endpoint"],
+        mtls("/token"),
+        "{label}: code at the alias"
+    );
+    assert_eq!(r["refresh_endpoint"], mtls("/token"), "{label}: refresh");
+    assert_eq!(
+        r["userinfo_endpoint"],
+        mtls("/userinfo"),
+        "{label}: userinfo"
+    );
+    assert_eq!(r["callback_iss"], qs.issuer(), "{label}: RFC 9207 iss");
+    let id = &r["id_token"];
+    assert_eq!(id["iss"], qs.issuer(), "{label}");
+    assert_eq!(id["aud"], WEB_CLIENT, "{label}");
+    assert_eq!(id["sub"], sub, "{label}: the ID token is alice's");
+    assert!(
+        id["nonce"].is_string() && id["nonce"] == id["nonce_sent"],
+        "{label}: {id}"
+    );
+    let thumbprint = qs.thumbprint("partner-a");
+    assert_eq!(r["bound"], thumbprint, "{label}: cnf.x5t#S256 of partner-a");
+    assert_eq!(
+        r["refreshed_bound"], thumbprint,
+        "{label}: the refreshed token too"
+    );
+    assert_eq!(r["refreshed_id_token_sub"], sub, "{label}");
+    assert_eq!(r["access_sub"], sub, "{label}");
+    assert_eq!(r["userinfo"]["sub"], sub, "{label}: userinfo is alice's");
+    assert_eq!(r["userinfo"]["email"], "alice@example.com", "{label}");
+    assert_eq!(r["userinfo"]["name"], "Alice Example", "{label}");
+}
+
+#[test]
+fn node_openid_client_runs_the_code_flow_with_par_and_pkce_over_mtls() {
+    let packages = node_packages();
+    let mut sub = String::new();
+    let qs = Quickstart::start_with(|config| sub = register_user_and_web_client(config));
+    let out = Command::new("node")
+        .arg(packages.join("code_flow.mjs"))
+        .args(code_flow_args(&qs))
+        .env("INTEROP_PASSWORD", PASSWORD)
+        .current_dir(&packages)
+        .output()
+        .expect("node must be installed for the interop tests");
+    let r = report("node openid-client code flow", out);
+    assert_eq!(r["client"], "openid-client");
+    assert_eq!(
+        r["jwks_fetched"], true,
+        "openid-client verified the ID token signatures"
+    );
+    assert_code_flow(&qs, "node openid-client code flow", &sub, &r);
+    eprintln!(
+        "interop: node {} openid-client {} code flow (PAR, PKCE, refresh, userinfo) passed",
+        r["node"].as_str().unwrap_or("?"),
+        r["version"].as_str().unwrap_or("?"),
+    );
+}
+
+#[test]
+fn python_authlib_runs_the_code_flow_with_par_and_pkce_over_mtls() {
+    let packages = python_packages();
+    let mut sub = String::new();
+    let qs = Quickstart::start_with(|config| sub = register_user_and_web_client(config));
+    let out = Command::new("python3")
+        .arg(workspace().join("interop/python_code_flow.py"))
+        .args(code_flow_args(&qs))
+        .env("INTEROP_PASSWORD", PASSWORD)
+        .env("PYTHONPATH", &packages)
+        .output()
+        .expect("python3 must be installed for the interop tests");
+    let r = report("python authlib code flow", out);
+    assert_eq!(r["client"], "authlib");
+    assert_code_flow(&qs, "python authlib code flow", &sub, &r);
+    eprintln!(
+        "interop: python authlib {} code flow (PAR, PKCE, refresh, userinfo) passed",
         r["version"].as_str().unwrap_or("?")
     );
 }
