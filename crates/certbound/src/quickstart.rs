@@ -137,7 +137,7 @@ async fn ensure_user(config: &Path) -> anyhow::Result<UserPassword> {
     if store.user_by_username(DEMO_USER).await?.is_some() {
         return Ok(UserPassword::Existing);
     }
-    let password = random_secret();
+    let password = random_secret()?;
     let hashed = {
         let password = password.clone();
         tokio::task::spawn_blocking(move || certbound_core::secret::hash_password(&password))
@@ -333,7 +333,7 @@ fn generate(args: &QuickstartArgs) -> anyhow::Result<String> {
     .context("creating partner-s's self-signed certificate")?;
     let jwks: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&jwks_path)?)?;
 
-    let secret = random_secret();
+    let secret = random_secret()?;
     let clients = serde_json::json!([
         {
             "client_id": "partner-a",
@@ -475,11 +475,20 @@ fn write_config(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn random_secret() -> String {
+/// 192 random bits, base64url. Never starting with `-`, so a generated secret or password can be
+/// pasted after a command-line option (`--secret X`) without being read as another option. A
+/// failing random generator is an error, never a predictable secret.
+fn random_secret() -> anyhow::Result<String> {
     use base64::Engine;
-    let mut bytes = [0u8; 24];
-    let _ = aws_lc_rs_fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    loop {
+        let mut bytes = [0u8; 24];
+        aws_lc_rs_fill(&mut bytes)
+            .map_err(|()| anyhow::anyhow!("the system random generator failed"))?;
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        if !secret.starts_with('-') {
+            return Ok(secret);
+        }
+    }
 }
 
 fn aws_lc_rs_fill(bytes: &mut [u8]) -> Result<(), ()> {

@@ -154,8 +154,7 @@ fn partner_flow_against_a_running_server() {
             &s.issuer(),
             "--client-id",
             "partner-secret",
-            "--secret",
-            &secret,
+            &format!("--secret={secret}"),
             "--cacert",
         ])
         .arg(s.p("pki/ca.pem")));
