@@ -248,6 +248,67 @@ def seed_form():
         write("form", f"{i:02}", f)
     write("form", "raw-utf8-invalid", b"client_id=\xff\xfe&scope=x")
 
+# --- login_form, cookies (certbound-server web::parse, web::session) ---------------------------
+
+# The harness's expected CSRF token (crates/certbound-server/tests/fuzz_corpus.rs).
+CSRF = "q3T1cXGm0Yf9n5b_Vw-2kRj8sLhA4eZoPuDiC6xN7Ea"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def seed_login_form():
+    bodies = [
+        f"csrf={CSRF}&username=alice&password=correct+horse",
+        f"csrf={CSRF}&username=al%C3%AFce&password=p%26ss%3Dw0rd",
+        f"username=alice&password=x&csrf={CSRF}",
+        f"csrf={CSRF}&username=alice",
+        f"csrf={CSRF}&username=&password=",
+        f"csrf={CSRF}&username=alice&password=" + "p" * 1025,
+        f"csrf={CSRF}&username=" + "u" * 1024 + "&password=p",
+        f"csrf={CSRF[:-1]}&username=alice&password=x",
+        f"csrf={CSRF}x&username=alice&password=x",
+        f"csrf=&username=alice&password=x",
+        f"csrf={CSRF}&csrf={CSRF}&username=alice&password=x",
+        "username=alice&password=x",
+        f"csrf={CSRF}&decision=allow&remember=on",
+        f"csrf={CSRF}&decision=allow",
+        f"csrf={CSRF}&decision=deny",
+        f"csrf={CSRF}&decision=ALLOW",
+        f"csrf={CSRF}&decision=",
+        f"csrf={CSRF.replace('_', '%5F')}&decision=deny",
+    ]
+    for i, b in enumerate(bodies):
+        write("login_form", f"{i:02}", f"{FORM_TYPE}\n{b}")
+    write("login_form", "charset", f"{FORM_TYPE}; charset=utf-8\ncsrf={CSRF}&username=a&password=b")
+    write("login_form", "json", f"application/json\n{{\"csrf\":\"{CSRF}\"}}")
+    write("login_form", "no-type", f"csrf={CSRF}&username=a&password=b")
+    write("login_form", "utf8-invalid", f"{FORM_TYPE}\ncsrf={CSRF}&username=\xff&password=b".encode("latin-1"))
+
+
+def seed_cookies():
+    handle = "dGhpcyBpcyBhIDI1Ni1iaXQgc3RvcmUgaGFuZGxlISE"
+    headers = [
+        f"__Host-cb_i={handle}",
+        f"__Host-cb_s={handle}",
+        f"__Host-cb_i={handle}; __Host-cb_s={handle}",
+        f"a=1; __Host-cb_s={handle}; b=2",
+        f"__Host-cb_s={handle}\n__Host-cb_i={handle}",
+        f"__Host-cb_s=a; __Host-cb_s=b",
+        f"__Host-cb_s=a\n__Host-cb_s=b",
+        f"__Host-cb_s=",
+        f"__Host-cb_s=\"{handle}\"",
+        "__Host-cb_s=" + "a" * 128,
+        "__Host-cb_s=" + "a" * 129,
+        f"__host-cb_s={handle}",
+        f"__Host-cb_s ={handle}",
+        f" __Host-cb_s={handle} ",
+        f"__Host-cb_s={handle}==",
+        f"cb_s={handle}; __Host-cb_={handle}",
+        f"__Host-cb_s={handle};;;=;__Host-cb_i",
+    ]
+    for i, h in enumerate(headers):
+        write("cookies", f"{i:02}", h)
+    write("cookies", "non-ascii", f"__Host-cb_s={handle}\xe9".encode("latin-1"))
+
 
 def seed_forwarded(certs):
     leaf, inter = certs["leaf"], certs["inter"]
@@ -433,6 +494,8 @@ def main():
     seed_forwarded(certs)
     seed_jwt()
     seed_configs(args.quickstart)
+    seed_login_form()
+    seed_cookies()
 
 
 if __name__ == "__main__":

@@ -281,6 +281,7 @@ pub async fn start_on(
         metadata: bytes::Bytes::from(metadata.to_string()),
         openid_configuration: bytes::Bytes::from(openid_configuration.to_string()),
         config: config.clone(),
+        login_step: Arc::new(web::login_step::BuiltIn),
     });
 
     let app = router(state.clone());

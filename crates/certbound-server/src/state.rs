@@ -47,6 +47,9 @@ pub struct Inner {
     pub openid_configuration: Bytes,
     /// The configuration it was built from.
     pub config: ValidatedConfig,
+    /// The login step of the user flows (the built-in username/password form today; an external
+    /// login app later).
+    pub login_step: Arc<dyn crate::web::login_step::LoginStep>,
 }
 
 impl AppState {

@@ -7,9 +7,9 @@
 //! (with `state` and `iss`) and uses up the pushed request.
 
 use super::interaction::{self};
+use super::parse::{checked_form, consent_decision, ConsentDecision};
 use super::templates::{error_page, see_other};
-use super::{csrf, Browser};
-use crate::extract::read_form;
+use super::Browser;
 use crate::state::{now_secs, AppState};
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -28,16 +28,10 @@ pub async fn submit(
         Ok(s) => s,
         Err(page) => return page,
     };
-    let Ok(form) = read_form(&browser.headers, &body) else {
-        return error_page(StatusCode::BAD_REQUEST, "The form could not be read.");
+    let form = match checked_form(&browser.headers, &body, &state.csrf) {
+        Ok(form) => form,
+        Err(refusal) => return super::login::refused_form(&browser, refusal, "consent"),
     };
-    if !csrf::matches(&state.csrf, form.get(csrf::FIELD)) {
-        tracing::warn!(target: "certbound::audit", event = "csrf_refused", source = %browser.origin.source, form = "consent");
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "The form has expired or was not sent by this page. Go back and try again.",
-        );
-    }
     let user = match interaction::current_user(&app, &browser, &state).await {
         Ok(Some(u)) => u,
         Ok(None) => return see_other(&format!("/interaction/{id}")),
@@ -45,9 +39,9 @@ pub async fn submit(
     };
     let client_id = state.request.client_id.clone();
     let scope = state.request.scope_string();
-    match form.get("decision") {
-        Some("allow") => {
-            if form.has("remember") {
+    match consent_decision(&form) {
+        Some(ConsentDecision::Allow { remember }) => {
+            if remember {
                 let merged = match app.store.consent(&user.user_id, &client_id).await {
                     Ok(old) => merge_scopes(old.map(|c| c.scope).as_deref(), &state.request.scopes),
                     Err(e) => return interaction::store_failure(&app, "consent_load", e),
@@ -67,7 +61,7 @@ pub async fn submit(
                 user_id = %user.user_id,
                 client_id = %client_id,
                 scope = %scope,
-                remembered = form.has("remember"),
+                remembered = remember,
             );
             state.consented_by = Some(user.user_id);
             if let Err(page) = interaction::save(&app, &id, &state).await {
@@ -75,7 +69,7 @@ pub async fn submit(
             }
             see_other(&format!("/interaction/{id}"))
         }
-        Some("deny") => {
+        Some(ConsentDecision::Deny) => {
             tracing::info!(
                 target: "certbound::audit",
                 event = "consent_denied",
@@ -93,7 +87,7 @@ pub async fn submit(
             )
             .await
         }
-        _ => error_page(StatusCode::BAD_REQUEST, "The form could not be read."),
+        None => error_page(StatusCode::BAD_REQUEST, "The form could not be read."),
     }
 }
 

@@ -9,7 +9,7 @@
 //! `login_required`/`consent_required` redirect.
 
 use super::session::{self, INTERACTION_COOKIE, SESSION_COOKIE};
-use super::templates::{self, error_page, see_other, ConsentPage, LoginPage};
+use super::templates::{self, error_page, see_other, ConsentPage};
 use super::{headers, Browser};
 use crate::state::{now_secs, AppState};
 use axum::extract::{Path, State};
@@ -198,7 +198,8 @@ fn covers(remembered: &str, requested: &[String]) -> bool {
     requested.iter().all(|s| granted.contains(&s.as_str()))
 }
 
-/// The login page (with the one failure message if the last attempt failed).
+/// The login page of the configured login step (with the one failure message if the last
+/// attempt failed).
 async fn login_page(app: &AppState, id: &str, state: &mut InteractionState) -> Response {
     let failed = state.login_failed;
     if failed {
@@ -207,22 +208,7 @@ async fn login_page(app: &AppState, id: &str, state: &mut InteractionState) -> R
             return page;
         }
     }
-    let username = state
-        .tried_username
-        .as_deref()
-        .or(state.request.login_hint.as_deref())
-        .unwrap_or("");
-    templates::render(
-        StatusCode::OK,
-        &LoginPage {
-            interaction_id: id,
-            csrf: &state.csrf,
-            client: &state.request.client_id,
-            username,
-            error: failed.then_some(super::login::FAILED_MESSAGE),
-        },
-        Some(csp_for(&state.request)),
-    )
+    app.login_step.page(app, id, state, failed)
 }
 
 /// The consent page.
@@ -251,7 +237,7 @@ async fn consent_page(
 
 /// The pages' policy: forms post to us, and the redirect that ends the flow goes to the
 /// client's validated redirect URI.
-fn csp_for(request: &AuthorizationRequest) -> String {
+pub(crate) fn csp_for(request: &AuthorizationRequest) -> String {
     headers::page_csp(headers::origin_of(&request.redirect_uri).as_deref())
 }
 

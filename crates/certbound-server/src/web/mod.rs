@@ -4,7 +4,8 @@
 //! - [`authorize`]: `GET`/`POST /authorize` validates the request (PAR `request_uri` or front
 //!   channel), starts an interaction and sends the browser to it;
 //! - [`interaction`]: `GET /interaction/{id}`, the engine deciding login, consent or the code;
-//! - [`login`], [`consent`]: the form posts (`303` after every POST);
+//! - [`login`], [`consent`]: the form posts (`303` after every POST); the login itself is a
+//!   [`login_step::LoginStep`] (the built-in username/password form today);
 //! - [`logout`]: RP-initiated logout, ending the login session.
 //!
 //! Every response carries the security headers of [`headers`]; cookies are in [`session`], CSRF
@@ -16,7 +17,9 @@ pub mod csrf;
 pub mod headers;
 pub mod interaction;
 pub mod login;
+pub mod login_step;
 pub mod logout;
+pub mod parse;
 pub mod session;
 pub mod templates;
 
