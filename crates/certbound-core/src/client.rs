@@ -265,6 +265,8 @@ pub struct RegisteredClient {
     pub trust_anchors: Option<crate::auth::TrustAnchors>,
     /// How its registered subject DN is compared (`tls_client_auth_subject_dn_matching`).
     pub subject_folding: crate::identity::dn::Folding,
+    /// Its human-readable name (`client_name`), shown to users on the consent page.
+    pub client_name: Option<String>,
 }
 
 /// A configuration mistake in one client's metadata.
@@ -484,6 +486,7 @@ impl ClientMetadata {
             resource_server: self.resource_server,
             trust_anchors: None,
             subject_folding: self.tls_client_auth_subject_dn_matching,
+            client_name: self.client_name.clone(),
         })
     }
 }

@@ -222,12 +222,19 @@ async fn consent_page(
         Ok(u) => u.map(|u| u.username).unwrap_or_default(),
         Err(e) => return store_failure(app, "user_load", e),
     };
+    // The registered `client_name` when there is one (the client may have been removed since
+    // the interaction started: then its id).
+    let client_name = app
+        .clients
+        .get(&state.request.client_id)
+        .and_then(|c| c.client_name.clone())
+        .unwrap_or_else(|| state.request.client_id.clone());
     templates::render(
         StatusCode::OK,
         &ConsentPage {
             interaction_id: id,
             csrf: &state.csrf,
-            client: &state.request.client_id,
+            client: &client_name,
             scopes: &state.request.scopes,
             username: &username,
         },

@@ -18,7 +18,8 @@ pub fn web_client(id: &str, cn: &str, extra: &str) -> String {
          tls_client_auth_subject_dn = \"CN={cn},O=Example\"\n\
          tls_client_certificate_bound_access_tokens = true\n\
          grant_types = [\"authorization_code\", \"refresh_token\"]\n\
-         redirect_uris = [\"{CB}\"]\nscope = \"openid profile email\"\n{extra}\n"
+         redirect_uris = [\"{CB}\"]\nscope = \"openid profile email\"\n\
+         client_name = \"Partner <Web> & Co\"\n{extra}\n"
     )
 }
 
@@ -292,6 +293,16 @@ impl Browser {
     pub async fn consent(&mut self, page: &Page, decision: &str, remember: bool) -> Page {
         assert!(
             page.body.contains("id=\"consent-approve\""),
+            "{}",
+            page.body
+        );
+        // The registered client_name, HTML-escaped, names the client asking.
+        assert!(
+            page.body
+                .contains("id=\"consent-client\">Partner &#60;Web&#62; &#38; Co<")
+                || page
+                    .body
+                    .contains("id=\"consent-client\">Partner &lt;Web&gt; &amp; Co<"),
             "{}",
             page.body
         );
