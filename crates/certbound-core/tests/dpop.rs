@@ -743,8 +743,10 @@ fn a_changed_claim_breaks_the_signature() {
     let mut parts: Vec<&str> = proof.split('.').collect();
     parts[1] = &forged_claims;
     let forged = parts.join(".");
-    let mut e = Expect::default();
-    e.htm = "GET";
+    let e = Expect {
+        htm: "GET",
+        ..Default::default()
+    };
     assert_eq!(e.verify(&forged), Err(DpopError::BadSignature));
     // A signature of another message, a truncated one and garbage all fail.
     let other = sign(s, &header(s), &json!({"jti": "x"}));
