@@ -1,21 +1,22 @@
 //! Token bindings (sender constraints): what a token is bound to, the one place that builds the
 //! `cnf` claim (RFC 7800 §3.1) from a request, and the one place that checks it.
 //!
-//! Today the only binding is the RFC 8705 §3.1 certificate thumbprint. DPoP (RFC 9449 §6.1,
-//! `cnf.jkt`) is the next variant: it is a second arm of [`Binding`] and a second member of
-//! [`Confirmation`], and a token carries exactly one of them (two confirmation methods in one
-//! `cnf` are refused, never read as "bound to either").
+//! Two bindings exist: the RFC 8705 §3.1 certificate thumbprint (`cnf.x5t#S256`) and the DPoP
+//! key thumbprint (RFC 9449 §6.1, `cnf.jkt`). A token carries exactly one of them (two
+//! confirmation methods in one `cnf` are refused, never read as "bound to either").
 
 use crate::auth::Listener;
+use crate::dpop::VerifiedProof;
 use crate::error::OAuthError;
 use crate::identity::certificate::ClientCertificate;
 use crate::identity::thumbprint::Thumbprint;
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 /// What a token is bound to.
 ///
 /// Serialised as the `cnf` claim through [`Confirmation`], so the JSON is exactly
-/// `{"x5t#S256": "..."}` for a certificate-bound token.
+/// `{"x5t#S256": "..."}` for a certificate-bound token and `{"jkt": "..."}` for a DPoP-bound one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "Confirmation", try_from = "Confirmation")]
 pub enum Binding {
@@ -24,7 +25,11 @@ pub enum Binding {
         /// `x5t#S256`.
         x5t_s256: Thumbprint,
     },
-    // Next: `Dpop { jkt }` (RFC 9449 §6.1), the JWK SHA-256 thumbprint of the proof key.
+    /// RFC 9449 §6.1: bound to the DPoP proof key with this RFC 7638 SHA-256 thumbprint.
+    Dpop {
+        /// `jkt`.
+        jkt: String,
+    },
 }
 
 /// The wire form of the `cnf` claim: one member per confirmation method.
@@ -33,6 +38,9 @@ pub struct Confirmation {
     /// `x5t#S256`: base64url SHA-256 of the DER of the client certificate (RFC 8705 §3.1).
     #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
     pub x5t_s256: Option<String>,
+    /// `jkt`: base64url RFC 7638 SHA-256 thumbprint of the DPoP proof key (RFC 9449 §6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 /// A `cnf` claim with no confirmation method certbound knows.
@@ -45,6 +53,11 @@ impl From<Binding> for Confirmation {
         match b {
             Binding::Certificate { x5t_s256 } => Confirmation {
                 x5t_s256: Some(x5t_s256.as_str().to_owned()),
+                jkt: None,
+            },
+            Binding::Dpop { jkt } => Confirmation {
+                x5t_s256: None,
+                jkt: Some(jkt),
             },
         }
     }
@@ -53,11 +66,13 @@ impl From<Binding> for Confirmation {
 impl TryFrom<Confirmation> for Binding {
     type Error = UnsupportedConfirmation;
     fn try_from(c: Confirmation) -> Result<Self, Self::Error> {
-        match c.x5t_s256 {
-            Some(t) => Ok(Binding::Certificate {
+        match (c.x5t_s256, c.jkt) {
+            (Some(t), None) => Ok(Binding::Certificate {
                 x5t_s256: Thumbprint::from_claim(&t),
             }),
-            None => Err(UnsupportedConfirmation),
+            (None, Some(jkt)) => Ok(Binding::Dpop { jkt }),
+            // None, or two methods at once: never "bound to either".
+            _ => Err(UnsupportedConfirmation),
         }
     }
 }
@@ -71,6 +86,12 @@ pub enum BindingMismatch {
     /// The token is bound to another certificate.
     #[error("the token is bound to another certificate")]
     OtherCertificate,
+    /// The token is bound to a DPoP key but the request came without a valid proof.
+    #[error("the token is bound to a DPoP key but no valid proof was presented")]
+    NoDpopProof,
+    /// The token is bound to another DPoP key.
+    #[error("the token is bound to another DPoP key")]
+    OtherDpopKey,
 }
 
 impl Binding {
@@ -97,14 +118,31 @@ impl Binding {
         }
     }
 
-    /// Checks that the request presenting the token holds what it is bound to: the same
-    /// certificate, compared in constant time.
+    /// Checks that the request presenting the token holds what it is bound to, with no DPoP
+    /// proof: a certificate binding compares the certificate; a DPoP binding always fails
+    /// ([`BindingMismatch::NoDpopProof`]), so a caller not yet handling DPoP fails closed.
     pub fn check(&self, presented: Option<&ClientCertificate>) -> Result<(), BindingMismatch> {
+        self.check_with_proof(presented, None)
+    }
+
+    /// Checks that the request presenting the token holds what it is bound to: the same
+    /// certificate, or a verified DPoP proof signed by the same key (RFC 9449 §7.1), compared
+    /// in constant time.
+    pub fn check_with_proof(
+        &self,
+        certificate: Option<&ClientCertificate>,
+        proof: Option<&VerifiedProof>,
+    ) -> Result<(), BindingMismatch> {
         match self {
-            Binding::Certificate { x5t_s256 } => match presented {
+            Binding::Certificate { x5t_s256 } => match certificate {
                 None => Err(BindingMismatch::NoCertificate),
                 Some(cert) if x5t_s256.ct_eq(cert.thumbprint()) => Ok(()),
                 Some(_) => Err(BindingMismatch::OtherCertificate),
+            },
+            Binding::Dpop { jkt } => match proof {
+                None => Err(BindingMismatch::NoDpopProof),
+                Some(p) if bool::from(jkt.as_bytes().ct_eq(p.jkt.as_bytes())) => Ok(()),
+                Some(_) => Err(BindingMismatch::OtherDpopKey),
             },
         }
     }
@@ -113,6 +151,15 @@ impl Binding {
     pub fn certificate_thumbprint(&self) -> Option<&Thumbprint> {
         match self {
             Binding::Certificate { x5t_s256 } => Some(x5t_s256),
+            Binding::Dpop { .. } => None,
+        }
+    }
+
+    /// The key thumbprint of a DPoP binding (for audit lines, introspection and `token_type`).
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        match self {
+            Binding::Dpop { jkt } => Some(jkt),
+            Binding::Certificate { .. } => None,
         }
     }
 }
@@ -144,8 +191,48 @@ mod tests {
     #[test]
     fn a_cnf_without_a_known_method_is_refused() {
         assert!(serde_json::from_str::<Binding>("{}").is_err());
-        assert!(serde_json::from_str::<Binding>(r#"{"jkt":"x"}"#).is_err());
         assert!(serde_json::from_str::<Binding>(r#"{"x5t#S256":1}"#).is_err());
+        assert!(serde_json::from_str::<Binding>(r#"{"jkt":1}"#).is_err());
+    }
+
+    #[test]
+    fn dpop_cnf_json_is_exactly_the_rfc9449_member() {
+        let b = Binding::Dpop { jkt: "abc".into() };
+        assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"jkt":"abc"}"#);
+        let back: Binding = serde_json::from_str(r#"{"jkt":"abc"}"#).unwrap();
+        assert_eq!(back, b);
+        assert_eq!(back.dpop_jkt(), Some("abc"));
+        assert_eq!(back.certificate_thumbprint(), None);
+    }
+
+    #[test]
+    fn two_confirmation_methods_are_refused() {
+        assert!(serde_json::from_str::<Binding>(r#"{"x5t#S256":"a","jkt":"b"}"#).is_err());
+    }
+
+    #[test]
+    fn dpop_binding_needs_a_proof_with_the_same_key() {
+        let bound = Binding::Dpop { jkt: "k1".into() };
+        let proof = |jkt: &str| VerifiedProof {
+            jkt: jkt.into(),
+            jti: "j".into(),
+            iat: 0,
+            htu: "https://rs.example:443/".into(),
+        };
+        let c = cert(b"one");
+        assert_eq!(bound.check(Some(&c)), Err(BindingMismatch::NoDpopProof));
+        assert_eq!(bound.check_with_proof(None, Some(&proof("k1"))), Ok(()));
+        assert_eq!(
+            bound.check_with_proof(None, Some(&proof("k2"))),
+            Err(BindingMismatch::OtherDpopKey)
+        );
+        let cert_bound = Binding::for_request(true, Some(&c), Listener::Mtls)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            cert_bound.check_with_proof(None, Some(&proof("k1"))),
+            Err(BindingMismatch::NoCertificate)
+        );
     }
 
     #[test]
