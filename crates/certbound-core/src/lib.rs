@@ -12,6 +12,7 @@ pub mod auth;
 pub mod authorize;
 pub mod binding;
 pub mod client;
+pub mod client_assertion;
 pub mod dpop;
 pub mod error;
 pub mod form;

@@ -35,6 +35,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "user flows",
         sql: include_str!("../migrations/sqlite/0003_user_flows.sql"),
     },
+    Migration {
+        version: 4,
+        description: "used jtis",
+        sql: include_str!("../migrations/sqlite/0004_used_jtis.sql"),
+    },
 ];
 
 /// PostgreSQL scripts, oldest first; same versions as [`SQLITE`].
@@ -54,10 +59,15 @@ pub(crate) const POSTGRES: &[Migration] = &[
         description: "user flows",
         sql: include_str!("../migrations/postgres/0003_user_flows.sql"),
     },
+    Migration {
+        version: 4,
+        description: "used jtis",
+        sql: include_str!("../migrations/postgres/0004_used_jtis.sql"),
+    },
 ];
 
 /// The newest schema version this build knows (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Bookkeeping table; identical on both backends. One row per applied migration.
 const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (

@@ -8,7 +8,7 @@ use crate::{Store, StoreError};
 /// never deleted between its code's redemption and the tokens issued for it.
 pub(crate) const EMPTY_GRANT_KEEP_SECONDS: i64 = 3_600;
 
-/// Tables with an `expires_at`: (table, key column, which rows are dead at `$1`).
+/// Tables with an `expires_at`: (table, key columns, which rows are dead at `$1`).
 const EXPIRING: &[(&str, &str, &str)] = &[
     // Revoked tokens are kept until they expire, so a revoked JWT is still known as revoked
     // while it would otherwise verify.
@@ -22,13 +22,15 @@ const EXPIRING: &[(&str, &str, &str)] = &[
         "expires_at < $1 OR ended_at IS NOT NULL",
     ),
     ("interactions", "id_hash", "expires_at < $1"),
+    // A used jti is kept until its JWT expires; after that the JWT is refused as expired.
+    ("used_jtis", "kind, client_id, jti_hash", "expires_at < $1"),
 ];
 
 impl Store {
     /// Deletes expired rows, at most `batch` rows in all (oldest first) per call, so a large
     /// backlog never holds the write lock for long; returns rows deleted. Call again while it
     /// returns `batch`. Covers access tokens, pushed requests, codes, refresh tokens, ended
-    /// or expired login sessions, interactions, and grants with nothing left under them.
+    /// or expired login sessions, interactions, used `jti`s, and grants with nothing left under them.
     /// Access and refresh tokens are kept until they expire even when revoked, so they are
     /// still known as revoked.
     pub async fn purge_expired(&self, now: i64, batch: u32) -> Result<u64, StoreError> {
@@ -39,7 +41,7 @@ impl Store {
                 break;
             }
             let sql = format!(
-                "DELETE FROM {table} WHERE {key} IN \
+                "DELETE FROM {table} WHERE ({key}) IN \
                  (SELECT {key} FROM {table} WHERE {dead} ORDER BY expires_at LIMIT $2)"
             );
             let done = sqlx::query(&sql)

@@ -1132,4 +1132,5 @@ fn chmod_hints_quote_unusual_paths() {
     assert_eq!(shell_word("/tmp/it's"), r"'/tmp/it'\''s'");
 }
 
+mod jti;
 mod user_flows;
