@@ -158,8 +158,11 @@ impl DpopChecker {
 struct ReplayCache {
     capacity: usize,
     ttl: Duration,
-    inner: Mutex<(HashSet<[u8; 32]>, VecDeque<([u8; 32], Instant)>)>,
+    inner: Mutex<Seen>,
 }
+
+/// The recorded keys, and the same keys with their expiry in insertion order.
+type Seen = (HashSet<[u8; 32]>, VecDeque<([u8; 32], Instant)>);
 
 impl ReplayCache {
     fn new(capacity: usize, ttl: Duration) -> Self {
