@@ -7,7 +7,8 @@
 //! sender's words, not facts), `cert_thumbprint` (`x5t#S256` of the certificate presented on
 //! the connection, the field name the authorization server's `token_issued` uses),
 //! `token_thumbprint` (the `cnf.x5t#S256` the token is bound to, when known: with
-//! `cert_thumbprint` it tells whose token was replayed with which certificate), `source` (the
+//! `cert_thumbprint` it tells whose token was replayed with which certificate), `token_jkt` (the
+//! `cnf.jkt` of a DPoP-bound token, when known), `source` (the
 //! TCP peer's IP address, as in the authorization server's lines) and `path` (the request's,
 //! cut to its first [`PATH_KEPT_CHARS`] characters and its length when longer than
 //! [`MAX_LOGGED_PATH_BYTES`]: a refused request costs a bounded number of log bytes). Never the
@@ -45,6 +46,7 @@ pub fn refused(
             .and_then(|c| c.x5t_s256.as_ref())
             .map(|t| t.as_str())
             .unwrap_or(""),
+        token_jkt = claims.and_then(|c| c.jkt.as_deref()).unwrap_or(""),
         source = %source.map(|s| s.ip().to_string()).unwrap_or_default(),
         path = &*cut(path, MAX_LOGGED_PATH_BYTES, PATH_KEPT_CHARS),
     );

@@ -39,6 +39,15 @@ fn is_b64token(t: &str) -> bool {
     !body.is_empty() && body.bytes().all(|b| B64TOKEN[usize::from(b)])
 }
 
+/// The scheme an access token was presented with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// `Authorization: Bearer` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP` (RFC 9449 §7.1), with a proof in the `DPoP` header.
+    Dpop,
+}
+
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1).
 /// `Ok(None)` when there is no Authorization header (or another scheme); a token in the query
 /// (`access_token=`) is refused rather than read.
@@ -46,6 +55,18 @@ pub fn bearer_token<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
 ) -> Result<Option<&'a str>, BearerError> {
+    Ok(presented_token(headers, query)?
+        .filter(|(scheme, _)| *scheme == AuthScheme::Bearer)
+        .map(|(_, token)| token))
+}
+
+/// The token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>`, with its
+/// scheme (case-insensitive). `Ok(None)` when there is no Authorization header or another
+/// scheme; the same refusals as [`bearer_token`] otherwise.
+pub fn presented_token<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<(AuthScheme, &'a str)>, BearerError> {
     if let Some(q) = query {
         if q.split('&')
             .any(|p| p == "access_token" || p.starts_with("access_token="))
@@ -61,21 +82,40 @@ pub fn bearer_token<'a>(
         return Err(BearerError::Repeated);
     }
     let value = value.to_str().map_err(|_| BearerError::Malformed)?;
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return if value.eq_ignore_ascii_case("bearer") {
-            Err(BearerError::Malformed)
+    let scheme_of = |s: &str| {
+        if s.eq_ignore_ascii_case("bearer") {
+            Some(AuthScheme::Bearer)
+        } else if s.eq_ignore_ascii_case("dpop") {
+            Some(AuthScheme::Dpop)
         } else {
-            Ok(None)
+            None
+        }
+    };
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return match scheme_of(value) {
+            Some(_) => Err(BearerError::Malformed),
+            None => Ok(None),
         };
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let Some(scheme) = scheme_of(scheme) else {
         return Ok(None);
-    }
+    };
     let token = token.trim_start_matches(' ');
     if !is_b64token(token) {
         return Err(BearerError::Malformed);
     }
-    Ok(Some(token))
+    Ok(Some((scheme, token)))
+}
+
+/// Which challenges a refusal carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Challenges {
+    /// `Bearer` only (the token was sent as `Bearer`, or DPoP is not offered).
+    Bearer,
+    /// `DPoP` only, with its `algs` (the token was sent as `DPoP`, or is DPoP-bound).
+    Dpop(Arc<str>),
+    /// `Bearer` then `DPoP`: no token was sent, so both schemes are offered.
+    Both(Arc<str>),
 }
 
 /// A refusal by a resource server, rendered per RFC 6750 §3, with the reason for metrics and the
@@ -90,6 +130,7 @@ pub struct Rejection {
     reason: RefusalReason,
     claims: Option<Arc<TokenClaims>>,
     retry_after: Option<u64>,
+    challenges: Challenges,
 }
 
 fn quoted(s: &str) -> String {
@@ -114,7 +155,40 @@ impl Rejection {
             reason,
             claims: None,
             retry_after: None,
+            challenges: Challenges::Bearer,
         }
+    }
+
+    /// 401 `invalid_dpop_proof` (RFC 9449 §7.1) with a `DPoP` challenge, for `reason`, and the
+    /// fixed, safe `description` of what was wrong with the proof.
+    pub fn invalid_dpop_proof(
+        realm: &str,
+        reason: RefusalReason,
+        description: &str,
+        algs: Arc<str>,
+    ) -> Self {
+        let mut r = Self::new(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_dpop_proof"),
+            realm,
+            reason,
+        );
+        r.description = Some(description.to_owned());
+        r.challenges = Challenges::Dpop(algs);
+        r
+    }
+
+    /// The same refusal, answered with a `DPoP` challenge (the token was presented as `DPoP` or
+    /// is DPoP-bound) instead of `Bearer`.
+    pub fn with_dpop_challenge(mut self, algs: Arc<str>) -> Self {
+        self.challenges = Challenges::Dpop(algs);
+        self
+    }
+
+    /// The same refusal, offering both schemes (a request without a token, RFC 9449 §7.1).
+    pub fn with_both_challenges(mut self, algs: Arc<str>) -> Self {
+        self.challenges = Challenges::Both(algs);
+        self
     }
 
     /// 401 with a bare challenge: the request carried no token (RFC 6750 §3.1: no error code).
@@ -223,9 +297,41 @@ impl Rejection {
         self.error
     }
 
-    /// The `WWW-Authenticate` value.
+    /// The `WWW-Authenticate` value of the `Bearer` challenge.
     pub fn challenge(&self) -> String {
         let mut c = format!("Bearer realm=\"{}\"", quoted(&self.realm));
+        self.push_error(&mut c);
+        c
+    }
+
+    /// The `WWW-Authenticate` value of the `DPoP` challenge, when the refusal carries one:
+    /// `DPoP algs="PS256 ES256 EdDSA"` and the error (RFC 9449 §7.1).
+    pub fn dpop_challenge(&self) -> Option<String> {
+        let algs = match &self.challenges {
+            Challenges::Bearer => return None,
+            Challenges::Dpop(a) | Challenges::Both(a) => a,
+        };
+        let mut c = format!(
+            "DPoP realm=\"{}\", algs=\"{}\"",
+            quoted(&self.realm),
+            quoted(algs)
+        );
+        self.push_error(&mut c);
+        Some(c)
+    }
+
+    /// The challenges of this refusal, in order.
+    pub fn challenges(&self) -> Vec<String> {
+        match &self.challenges {
+            Challenges::Bearer => vec![self.challenge()],
+            Challenges::Dpop(_) => self.dpop_challenge().into_iter().collect(),
+            Challenges::Both(_) => std::iter::once(self.challenge())
+                .chain(self.dpop_challenge())
+                .collect(),
+        }
+    }
+
+    fn push_error(&self, c: &mut String) {
         if let Some(e) = self
             .error
             .filter(|_| self.status != StatusCode::SERVICE_UNAVAILABLE)
@@ -238,7 +344,6 @@ impl Rejection {
                 c.push_str(&format!(", scope=\"{}\"", quoted(s)));
             }
         }
-        c
     }
 }
 
@@ -255,8 +360,12 @@ impl IntoResponse for Rejection {
         } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
-        } else if let Ok(v) = HeaderValue::from_str(&self.challenge()) {
-            r.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+        } else {
+            for c in self.challenges() {
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    r.headers_mut().append(http::header::WWW_AUTHENTICATE, v);
+                }
+            }
         }
         r.headers_mut().insert(
             http::header::CACHE_CONTROL,

@@ -13,9 +13,41 @@ pub enum BindingError {
     /// The token is bound but the request came without a client certificate.
     #[error("the token is bound to a certificate but none was presented")]
     NoCertificate,
+    /// The token is bound by a kind of proof of possession the route does not accept.
+    #[error("this resource does not accept this kind of bound token")]
+    KindNotAccepted,
     /// The token is bound to another certificate.
     #[error("the token is bound to another certificate")]
     Mismatch,
+}
+
+/// Which proof of possession a route demands of its tokens (`sender_constraint` of a route).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderConstraint {
+    /// Plain bearer tokens are accepted; bound tokens are still checked against their binding.
+    #[default]
+    None,
+    /// Only certificate-bound tokens (`cnf.x5t#S256`, RFC 8705).
+    Certificate,
+    /// Only DPoP-bound tokens (`cnf.jkt`, RFC 9449).
+    Dpop,
+    /// Any sender-constrained token: certificate or DPoP (FAPI 2.0 §5.3.3).
+    #[serde(alias = "sender_constrained")]
+    Any,
+}
+
+/// Whether the kind of the token's binding is one `constraint` accepts. The binding itself is
+/// checked afterwards, on every request ([`check_binding`] or the DPoP proof).
+pub fn check_kind(claims: &TokenClaims, constraint: SenderConstraint) -> Result<(), BindingError> {
+    let (cert, dpop) = (claims.x5t_s256.is_some(), claims.jkt.is_some());
+    match constraint {
+        SenderConstraint::None => Ok(()),
+        _ if !cert && !dpop => Err(BindingError::NotBound),
+        SenderConstraint::Certificate if dpop => Err(BindingError::KindNotAccepted),
+        SenderConstraint::Dpop if cert => Err(BindingError::KindNotAccepted),
+        _ => Ok(()),
+    }
 }
 
 /// Compares `cnf.x5t#S256` with the thumbprint of the certificate on this connection, in
@@ -57,6 +89,7 @@ mod tests {
             client_id: None,
             scopes: vec![],
             x5t_s256: bound.map(Thumbprint::from_claim),
+            jkt: None,
         }
     }
 
@@ -87,5 +120,24 @@ mod tests {
             Err(BindingError::NotBound)
         );
         assert_eq!(check_binding(&claims(None), Some(&cert), false), Ok(()));
+    }
+
+    #[test]
+    fn route_constraints_accept_their_kinds() {
+        let cert = claims(Some("t"));
+        let unbound = claims(None);
+        let mut dpop = claims(None);
+        dpop.jkt = Some("k".into());
+        use SenderConstraint as C;
+        for (c, ok) in [
+            (C::None, [true, true, true]),
+            (C::Certificate, [true, false, false]),
+            (C::Dpop, [false, true, false]),
+            (C::Any, [true, true, false]),
+        ] {
+            let got = [&cert, &dpop, &unbound].map(|t| check_kind(t, c).is_ok());
+            assert_eq!(got, ok, "{c:?}");
+        }
+        assert_eq!(check_kind(&unbound, C::Any), Err(BindingError::NotBound));
     }
 }

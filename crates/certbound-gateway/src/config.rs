@@ -36,6 +36,10 @@ pub struct GatewayConfig {
     /// it on loopback or protect it with `bearer_token_file`).
     #[serde(default)]
     pub admin: AdminConfig,
+    /// `[dpop]`: DPoP-bound tokens (RFC 9449): the public URL proofs name, the proof window and
+    /// the replay cache.
+    #[serde(default)]
+    pub dpop: crate::dpop::DpopConfig,
 }
 
 fn default_realm() -> String {
@@ -228,6 +232,11 @@ pub struct RouteConfig {
     /// against the connection's certificate, whatever this says.
     #[serde(default = "default_true")]
     pub require_bound_token: bool,
+    /// Which bound tokens this route accepts: `"none"` (bearer too), `"certificate"`, `"dpop"`
+    /// or `"any"` (`"sender_constrained"`: certificate or DPoP). When set it replaces
+    /// `require_bound_token`; unset, `require_bound_token = true` means `"certificate"`.
+    #[serde(default)]
+    pub sender_constraint: Option<crate::binding::SenderConstraint>,
     /// Scopes the token must all carry.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -390,6 +399,42 @@ impl GatewayConfig {
                     ))
                 }
             }
+        }
+        if let Some(public) = &c.dpop.public_url {
+            match url::Url::parse(public) {
+                Ok(u)
+                    if u.scheme() == "https"
+                        && u.host().is_some()
+                        && u.username().is_empty()
+                        && u.password().is_none()
+                        && (u.path() == "/" || u.path().is_empty())
+                        && u.query().is_none()
+                        && u.fragment().is_none() => {}
+                _ => {
+                    return Err(err(
+                        "dpop.public_url",
+                        format!("'{public}' must be an https origin such as https://api.example.com (no path)"),
+                    ))
+                }
+            }
+        }
+        if c.dpop.proof_max_age_seconds == 0 || c.dpop.proof_max_age_seconds > 3600 {
+            return Err(err(
+                "dpop.proof_max_age_seconds",
+                "must be between 1 and 3600".into(),
+            ));
+        }
+        if c.dpop.proof_max_future_seconds > 60 {
+            return Err(err(
+                "dpop.proof_max_future_seconds",
+                "must be at most 60 (FAPI 2.0 refuses proofs issued further ahead)".into(),
+            ));
+        }
+        if c.dpop.replay_cache_entries == 0 {
+            return Err(err(
+                "dpop.replay_cache_entries",
+                "must be at least 1".into(),
+            ));
         }
         if let Some(names) = &c.listen.server_names {
             certbound_net::authority::ServedAuthorities::from_names(

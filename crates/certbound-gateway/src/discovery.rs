@@ -175,7 +175,8 @@ pub async fn discover_once(
         }
         None => None,
     };
-    let guard = TokenGuard::new(verifier, introspector.clone(), config.realm.clone());
+    let guard = TokenGuard::new(verifier, introspector.clone(), config.realm.clone())
+        .with_dpop(&config.dpop);
     Ok(Discovered {
         guard,
         introspector,

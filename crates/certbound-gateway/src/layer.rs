@@ -1,8 +1,11 @@
 //! A tower layer and an axum extractor for Rust APIs that terminate mTLS themselves (with
 //! `certbound_net::serve`, which puts the connection's certificate in every request) and check
-//! certificate-bound tokens in-process, with the same decision as the gateway.
+//! certificate-bound and DPoP-bound tokens in-process, with the same decision as the gateway.
+//! DPoP-bound tokens need [`BoundTokenLayer::with_public_url`]: the proof's `htu` is compared
+//! with that origin plus the request path, never with the `Host` header.
 
-use crate::guard::{Requirements, TokenGuard};
+use crate::binding::SenderConstraint;
+use crate::guard::{Presented, Requirements, TokenGuard};
 use crate::tokens::VerifiedToken;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
@@ -20,6 +23,8 @@ use std::task::{Context, Poll};
 pub struct BoundTokenLayer {
     guard: TokenGuard,
     requirements: Arc<Requirements>,
+    constraint: SenderConstraint,
+    public_url: Option<Arc<str>>,
 }
 
 impl BoundTokenLayer {
@@ -28,7 +33,23 @@ impl BoundTokenLayer {
         BoundTokenLayer {
             guard,
             requirements: Arc::new(requirements),
+            constraint: SenderConstraint::None,
+            public_url: None,
         }
+    }
+
+    /// Which bound tokens the routes accept (default: as `requirements.require_bound` says:
+    /// certificate-bound only, or anything).
+    pub fn with_sender_constraint(mut self, constraint: SenderConstraint) -> Self {
+        self.constraint = constraint;
+        self
+    }
+
+    /// The public origin clients address this API by (`https://api.example.com`): DPoP proofs
+    /// must name it plus the request path as `htu`. Without it DPoP-bound tokens are refused.
+    pub fn with_public_url(mut self, origin: &str) -> Self {
+        self.public_url = Some(Arc::from(origin.trim_end_matches('/')));
+        self
     }
 }
 
@@ -39,6 +60,8 @@ impl<S> tower::Layer<S> for BoundTokenLayer {
             inner,
             guard: self.guard.clone(),
             requirements: self.requirements.clone(),
+            constraint: self.constraint,
+            public_url: self.public_url.clone(),
         }
     }
 }
@@ -49,6 +72,8 @@ pub struct BoundTokenService<S> {
     inner: S,
     guard: TokenGuard,
     requirements: Arc<Requirements>,
+    constraint: SenderConstraint,
+    public_url: Option<Arc<str>>,
 }
 
 impl<S, B> tower::Service<Request<B>> for BoundTokenService<S>
@@ -71,19 +96,21 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let guard = self.guard.clone();
         let requirements = self.requirements.clone();
+        let constraint = self.constraint;
+        let public_url = self.public_url.clone();
         Box::pin(async move {
             let conn = req.extensions().get::<ConnectionInfo>();
             let certificate = conn.and_then(|c| c.client_certificate.clone());
             let source = conn.map(|c| c.peer_addr);
-            match guard
-                .check(
-                    req.headers(),
-                    req.uri(),
-                    certificate.as_ref(),
-                    &requirements,
-                )
-                .await
-            {
+            let htu = public_url.map(|origin| format!("{origin}{}", req.uri().path()));
+            let presented = Presented {
+                method: req.method(),
+                uri: req.uri(),
+                headers: req.headers(),
+                certificate: certificate.as_ref(),
+                htu: htu.as_deref(),
+            };
+            match guard.decide(&presented, &requirements, constraint).await {
                 Ok(token) => {
                     req.extensions_mut().insert(BoundToken(token));
                     inner.call(req).await

@@ -14,6 +14,7 @@ pub mod bearer;
 pub mod binding;
 pub mod config;
 pub mod discovery;
+pub mod dpop;
 pub mod guard;
 pub mod headers;
 pub mod layer;

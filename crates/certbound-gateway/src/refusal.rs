@@ -7,6 +7,7 @@
 
 use crate::bearer::BearerError;
 use crate::binding::BindingError;
+use crate::dpop::ProofRefusal;
 use crate::tokens::TokenError;
 
 /// Why a request was refused.
@@ -56,12 +57,27 @@ pub enum RefusalReason {
     /// The presenting certificate made too many introspection calls (cache misses: new or
     /// garbage opaque tokens); answered 429.
     IntrospectionRateLimited,
+    /// The DPoP proof is missing, repeated or breaks a rule of RFC 9449 §4.3 (signature, `typ`,
+    /// `alg`, `htm`, `htu`, `iat`, `ath` ...).
+    DpopProofInvalid,
+    /// The DPoP proof's `jti` was already used (a replayed proof).
+    DpopReplayed,
+    /// The DPoP proof is signed by another key than the token's `cnf.jkt`: a stolen DPoP-bound
+    /// token presented with the thief's own key.
+    DpopKeyMismatch,
+    /// A DPoP-bound token sent as `Bearer`, or a token that is not DPoP-bound sent as `DPoP`.
+    DpopSchemeMismatch,
+    /// The token is bound by the kind of proof of possession this route does not accept
+    /// (certificate on a DPoP-only route, or the reverse).
+    BindingKindNotAccepted,
+    /// The DPoP replay cache is full of live entries; the proof could not be recorded.
+    DpopReplayCacheFull,
 }
 
 impl RefusalReason {
     /// Every reason, in a fixed order (the gateway creates each series at zero, so
     /// `rate(...)` and alerts work before the first refusal).
-    pub const ALL: [RefusalReason; 20] = [
+    pub const ALL: [RefusalReason; 26] = [
         RefusalReason::MissingToken,
         RefusalReason::InvalidRequest,
         RefusalReason::MalformedToken,
@@ -82,6 +98,12 @@ impl RefusalReason {
         RefusalReason::AuthorizationServerUnavailable,
         RefusalReason::NotReady,
         RefusalReason::IntrospectionRateLimited,
+        RefusalReason::DpopProofInvalid,
+        RefusalReason::DpopReplayed,
+        RefusalReason::DpopKeyMismatch,
+        RefusalReason::DpopSchemeMismatch,
+        RefusalReason::BindingKindNotAccepted,
+        RefusalReason::DpopReplayCacheFull,
     ];
 
     /// The stable label (`binding_mismatch`, `expired` ...).
@@ -107,6 +129,12 @@ impl RefusalReason {
             RefusalReason::AuthorizationServerUnavailable => "authorization_server_unavailable",
             RefusalReason::NotReady => "not_ready",
             RefusalReason::IntrospectionRateLimited => "introspection_rate_limited",
+            RefusalReason::DpopProofInvalid => "dpop_proof_invalid",
+            RefusalReason::DpopReplayed => "dpop_replayed",
+            RefusalReason::DpopKeyMismatch => "dpop_key_mismatch",
+            RefusalReason::DpopSchemeMismatch => "dpop_scheme_mismatch",
+            RefusalReason::BindingKindNotAccepted => "binding_kind_not_accepted",
+            RefusalReason::DpopReplayCacheFull => "dpop_replay_cache_full",
         }
     }
 }
@@ -142,6 +170,16 @@ impl RefusalReason {
             RefusalReason::IntrospectionRateLimited => {
                 "too many new tokens from this certificate; retry later"
             }
+            RefusalReason::DpopProofInvalid => "invalid DPoP proof",
+            RefusalReason::DpopReplayed => "the DPoP proof was already used",
+            RefusalReason::DpopKeyMismatch => "the DPoP proof is signed by another key",
+            RefusalReason::DpopSchemeMismatch => {
+                "the authorization scheme does not match the token's binding"
+            }
+            RefusalReason::BindingKindNotAccepted => {
+                "this resource does not accept this kind of bound token"
+            }
+            RefusalReason::DpopReplayCacheFull => "too many DPoP proofs; retry later",
         }
     }
 }
@@ -178,6 +216,20 @@ impl From<BindingError> for RefusalReason {
             BindingError::NotBound => RefusalReason::UnboundToken,
             BindingError::NoCertificate => RefusalReason::NoCertificate,
             BindingError::Mismatch => RefusalReason::BindingMismatch,
+            BindingError::KindNotAccepted => RefusalReason::BindingKindNotAccepted,
+        }
+    }
+}
+
+impl From<ProofRefusal> for RefusalReason {
+    fn from(e: ProofRefusal) -> Self {
+        match e {
+            ProofRefusal::NotOneHeader | ProofRefusal::NoPublicUrl | ProofRefusal::Invalid(_) => {
+                RefusalReason::DpopProofInvalid
+            }
+            ProofRefusal::KeyMismatch => RefusalReason::DpopKeyMismatch,
+            ProofRefusal::Replayed => RefusalReason::DpopReplayed,
+            ProofRefusal::CacheFull => RefusalReason::DpopReplayCacheFull,
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The gateway process: the mTLS listener, route matching, the token guard and the proxy.
 
 use crate::bearer::Rejection;
+use crate::binding::SenderConstraint;
 use crate::config::{GatewayConfig, RouteConfig};
 use crate::discovery::Discovery;
-use crate::guard::{Requirements, TokenGuard};
+use crate::guard::{Presented, Requirements, TokenGuard};
 use crate::metrics::GatewayMetrics;
 use crate::proxy::{forward, Forward, UpstreamClient};
 use crate::tokens::Introspector;
@@ -44,6 +45,7 @@ struct Route {
     prefix: String,
     upstream: Uri,
     requirements: Requirements,
+    constraint: SenderConstraint,
     timeout: Duration,
 }
 
@@ -54,6 +56,8 @@ struct GatewayState {
     discovery: Arc<Discovery>,
     realm: String,
     upstream: UpstreamClient,
+    /// `[dpop] public_url` without a trailing `/`, when configured.
+    public_url: Option<String>,
 }
 
 /// A running gateway.
@@ -151,6 +155,11 @@ pub async fn start_on(
         served,
         discovery: discovery.clone(),
         realm: config.realm.clone(),
+        public_url: config
+            .dpop
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_owned()),
         upstream: UpstreamClient::new(
             Duration::from_secs(config.proxy.connect_timeout_seconds),
             config.proxy.max_body_bytes,
@@ -322,6 +331,11 @@ fn route(r: &RouteConfig, config: &GatewayConfig) -> Option<Route> {
             require_bound: r.require_bound_token,
             scopes: r.scopes.clone(),
         },
+        constraint: r.sender_constraint.unwrap_or(if r.require_bound_token {
+            SenderConstraint::Certificate
+        } else {
+            SenderConstraint::None
+        }),
         timeout: Duration::from_secs(
             r.timeout_seconds
                 .unwrap_or(config.proxy.response_timeout_seconds),
@@ -418,12 +432,15 @@ async fn route_request(
     // The authority first (400 for a missing, repeated or malformed Host; 421 for another
     // server's), then one normalisation of the path: the route is chosen on the canonical path,
     // and that is the path the upstream receives.
-    match state.served.check(req.version(), req.uri(), req.headers()) {
-        Ok(_) => {}
+    let authority = match state.served.check(req.version(), req.uri(), req.headers()) {
+        Ok(a) => Some(a),
         Err(AuthorityError::Misdirected)
-            if req.uri().path() == certbound_net::authority::HEALTH_PATH => {}
+            if req.uri().path() == certbound_net::authority::HEALTH_PATH =>
+        {
+            None
+        }
         Err(e) => return ("unmatched".into(), e.response(), Some(req)),
-    }
+    };
     let path = match crate::path::normalize(req.uri().path()) {
         Ok(p) => p,
         Err(e) => {
@@ -462,8 +479,22 @@ async fn route_request(
     let certificate = conn.client_certificate.as_ref();
     let checked = match state.discovery.get() {
         Some(d) => {
+            // The DPoP `htu`: the configured public origin, or https and the authority that
+            // passed the served-names check, plus the path as the client sent it.
+            let htu = match (&state.public_url, &authority) {
+                (Some(origin), _) => Some(format!("{origin}{}", req.uri().path())),
+                (None, Some(a)) => Some(format!("https://{a}{}", req.uri().path())),
+                (None, None) => None,
+            };
+            let presented = Presented {
+                method: req.method(),
+                uri: req.uri(),
+                headers: req.headers(),
+                certificate,
+                htu: htu.as_deref(),
+            };
             d.guard
-                .check(req.headers(), req.uri(), certificate, &route.requirements)
+                .decide(&presented, &route.requirements, route.constraint)
                 .await
         }
         None => Err(Rejection::not_ready(&state.realm)),

@@ -77,7 +77,7 @@ pub enum TokenError {
     /// `aud` does not contain the configured audience.
     #[error("wrong audience")]
     WrongAudience,
-    /// `cnf` holds no `x5t#S256` (an unknown confirmation method is never read as "unbound").
+    /// `cnf` holds neither `x5t#S256` nor `jkt`, or both (an unknown confirmation method is never read as "unbound").
     #[error("unsupported confirmation method")]
     UnsupportedConfirmation,
     /// The authorization server says the token is not active (or does not know it).
@@ -173,6 +173,9 @@ pub struct TokenClaims {
     pub scopes: Vec<String>,
     /// `cnf.x5t#S256`, when the token is certificate-bound.
     pub x5t_s256: Option<Thumbprint>,
+    /// `cnf.jkt` (RFC 9449 §6), when the token is bound to a DPoP key. At most one of
+    /// `x5t_s256` and `jkt` is set: a token with both is refused.
+    pub jkt: Option<String>,
 }
 
 impl TokenClaims {
@@ -588,10 +591,13 @@ impl Verifier {
 /// The claims of a verified token, with `cnf` read strictly: an unknown confirmation method is
 /// refused, never read as "unbound".
 fn token_claims(c: RawClaims) -> Result<TokenClaims, TokenError> {
-    let x5t_s256 = match &c.cnf {
-        None => None,
-        Some(cnf) => match cnf.get("x5t#S256") {
-            Some(Value::String(t)) => Some(Thumbprint::from_claim(t)),
+    // One known method: `x5t#S256` (RFC 8705) or `jkt` (RFC 9449). Neither, or both at once,
+    // is refused (a token holds one proof-of-possession method).
+    let (x5t_s256, jkt) = match &c.cnf {
+        None => (None, None),
+        Some(cnf) => match (cnf.get("x5t#S256"), cnf.get("jkt")) {
+            (Some(Value::String(t)), None) => (Some(Thumbprint::from_claim(t)), None),
+            (None, Some(Value::String(k))) if !k.is_empty() => (None, Some(k.clone())),
             _ => return Err(TokenError::UnsupportedConfirmation),
         },
     };
@@ -615,6 +621,7 @@ fn token_claims(c: RawClaims) -> Result<TokenClaims, TokenError> {
             .map(str::to_owned)
             .collect(),
         x5t_s256,
+        jkt,
     })
 }
 
@@ -943,7 +950,7 @@ pub(crate) mod tests {
                     &s,
                     "token-introspection+jwt",
                     "gateway",
-                    with(&|c| c["cnf"] = json!({"jkt": "x"})),
+                    with(&|c| c["cnf"] = json!({"jkt": "x", "x5t#S256": "y"})),
                 ),
                 TokenError::UnsupportedConfirmation,
             ),
