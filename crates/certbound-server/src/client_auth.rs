@@ -52,7 +52,6 @@ pub async fn authenticate_request(
         }
         None => None,
     };
-    let inferred_id;
     let mut creds = PresentedCredentials {
         client_id: form.get("client_id"),
         basic,
@@ -65,7 +64,7 @@ pub async fn authenticate_request(
     };
     // RFC 7521 §4.2: with an assertion, `client_id` is optional; the client is then looked up by
     // the assertion's (unverified) `iss`, which the decision verifies.
-    inferred_id = auth::assertion_issuer(&creds);
+    let inferred_id = auth::assertion_issuer(&creds);
     if creds.client_id.is_none() {
         creds.client_id = inferred_id.as_deref();
     }
