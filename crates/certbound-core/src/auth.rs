@@ -1,5 +1,5 @@
-//! Client authentication at the token, introspection and revocation endpoints: RFC 6749 §2.3 and
-//! RFC 8705 §2, as one pure decision.
+//! Client authentication at the token, PAR, introspection and revocation endpoints: RFC 6749
+//! §2.3, RFC 8705 §2 and `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9), as one pure decision.
 //!
 //! The registered `token_endpoint_auth_method` decides which check runs; nothing is inferred from
 //! the certificate (its chain length, its issuer). Every decision carries a [`DecisionTrace`] of the
@@ -8,6 +8,10 @@
 
 use crate::client::{
     AuthMethod, ClientCredential, RegisteredClient, TlsSubject, MAX_CLIENT_ID_LEN,
+};
+use crate::client_assertion::{
+    check_assertion_type, AssertionExpectations, AudienceRule, ClientAssertion, ClockSkew,
+    VerifiedAssertion, FAPI_ALGORITHMS,
 };
 use crate::error::{cut, presented, OAuthError};
 use crate::identity::certificate::ClientCertificate;
@@ -31,9 +35,13 @@ pub struct PresentedCredentials<'a> {
     pub basic: Option<BasicCredentials>,
     /// The `client_secret` form parameter.
     pub client_secret: Option<&'a str>,
-    /// Whether `client_assertion` or `client_assertion_type` was sent (not supported here; sending
-    /// it beside another method is `invalid_request`).
+    /// Whether `client_assertion` or `client_assertion_type` was sent: a method of its own, so
+    /// sending it beside another method is `invalid_request`.
     pub client_assertion: bool,
+    /// The `client_assertion` form parameter (a compact JWS).
+    pub assertion: Option<&'a str>,
+    /// The `client_assertion_type` form parameter.
+    pub assertion_type: Option<&'a str>,
     /// The client certificate of this request (TLS, or a trusted proxy's header).
     pub certificate: Option<&'a ClientCertificate>,
     /// Which listener the request came to: only the words of a missing-certificate failure
@@ -123,6 +131,39 @@ impl BasicCredentials {
             secret: unescape(secret)?,
         }))
     }
+}
+
+/// The deployment's rules for `private_key_jwt` assertions (FAPI2.md §2.9): the audience rule of
+/// the profile, the longest lifetime and the clock skew.
+#[derive(Clone, Debug)]
+pub struct AssertionPolicy {
+    /// Which `aud` values are accepted.
+    pub audience: AudienceRule,
+    /// The longest assertion lifetime accepted, in seconds.
+    pub max_lifetime_seconds: i64,
+    /// Clock-skew bounds.
+    pub clock_skew: ClockSkew,
+}
+
+impl AssertionPolicy {
+    /// The policy for `audience`, with a 300 s lifetime and [`ClockSkew::FAPI`].
+    pub fn new(audience: AudienceRule) -> Self {
+        AssertionPolicy {
+            audience,
+            max_lifetime_seconds: 300,
+            clock_skew: ClockSkew::FAPI,
+        }
+    }
+}
+
+/// What a `private_key_jwt` decision needs beside the request: the policy and the client's JWK
+/// Set (inline, or from its cached `jwks_uri`; `None` when it could not be obtained).
+#[derive(Clone, Copy, Debug)]
+pub struct AssertionContext<'a> {
+    /// The deployment's rules.
+    pub policy: &'a AssertionPolicy,
+    /// The client's registered JWK Set.
+    pub jwks: Option<&'a serde_json::Value>,
 }
 
 /// The trust anchors `tls_client_auth` certificates must chain to (`[tls] client_ca`).
@@ -282,6 +323,10 @@ pub enum FailureReason {
     KeyUsage,
     /// A `self_signed_tls_client_auth` client's registered certificate is issued by a CA.
     NotSelfSigned,
+    /// A `private_key_jwt` assertion was refused (type, signature, claims, keys).
+    AssertionInvalid,
+    /// A `private_key_jwt` assertion's `jti` was already used by this client.
+    AssertionReplayed,
 }
 
 impl FailureReason {
@@ -303,6 +348,8 @@ impl FailureReason {
             FailureReason::CertificateExpired => "certificate_expired",
             FailureReason::KeyUsage => "key_usage",
             FailureReason::NotSelfSigned => "not_self_signed",
+            FailureReason::AssertionInvalid => "assertion_invalid",
+            FailureReason::AssertionReplayed => "assertion_replayed",
         }
     }
 }
@@ -363,6 +410,38 @@ pub struct AuthenticatedClient {
     pub method: AuthMethod,
     /// The steps that led to the decision.
     pub trace: DecisionTrace,
+    /// For `private_key_jwt`: the verified assertion, whose `jti` the caller must record in the
+    /// shared replay store before accepting the request ([`assertion_replayed`] when it was used).
+    pub assertion: Option<VerifiedAssertion>,
+}
+
+impl AuthenticatedClient {
+    /// Adds the replay check's success to the trace, once the `jti` is recorded as first used.
+    pub fn assertion_first_use(&mut self) {
+        self.trace
+            .pass("replay", "the assertion's jti is used for the first time");
+    }
+}
+
+/// The failure of a `private_key_jwt` request whose assertion (verified as `client`) was already
+/// used: its `jti` is in the replay store.
+pub fn assertion_replayed(client: AuthenticatedClient) -> AuthFailure {
+    let mut trace = client.trace;
+    trace.fail(
+        "replay",
+        "assertion replayed: its jti was already used by this client",
+    );
+    AuthFailure::new(FailureReason::AssertionReplayed, trace, false)
+}
+
+/// The client a request without `client_id` and without Basic names through its assertion's
+/// (unverified) `iss` (RFC 7521 §4.2: `client_id` is optional with an assertion). The client is
+/// only looked up with it; [`authenticate_with`] then verifies the assertion for that client.
+pub fn assertion_issuer(creds: &PresentedCredentials<'_>) -> Option<String> {
+    if creds.client_id.is_some() || creds.basic.is_some() {
+        return None;
+    }
+    ClientAssertion::unverified_issuer(creds.assertion?).ok()
 }
 
 /// Which client a request claims to be (step 1), before the registration is looked up.
@@ -443,9 +522,24 @@ pub fn authenticate(
     self_signed_certs: &[CertificateDer<'_>],
     now: UnixTime,
 ) -> Result<AuthenticatedClient, AuthFailure> {
+    authenticate_with(client, creds, anchors, self_signed_certs, None, now)
+}
+
+/// [`authenticate`], with what a `private_key_jwt` client is checked against (`assertion`;
+/// without it such a client is refused). The replay check of a verified assertion is the
+/// caller's ([`AuthenticatedClient::assertion`]).
+pub fn authenticate_with(
+    client: &RegisteredClient,
+    creds: &PresentedCredentials<'_>,
+    anchors: &TrustAnchors,
+    self_signed_certs: &[CertificateDer<'_>],
+    assertion: Option<&AssertionContext<'_>>,
+    now: UnixTime,
+) -> Result<AuthenticatedClient, AuthFailure> {
     let used_basic = creds.basic.is_some();
     let method = client.credential.method();
     let mut trace = DecisionTrace::default();
+    let mut verified = None;
     trace.pass(
         "client",
         format!("'{}' is registered with {method}", client.client_id),
@@ -564,12 +658,90 @@ pub fn authenticate(
                 }
             }
         }
+        ClientCredential::PrivateKeyJwt { signing_alg, .. } => {
+            let v = check_assertion(client, creds, *signing_alg, assertion, now, &mut trace)
+                .map_err(|r| AuthFailure::new(r, trace.clone(), used_basic))?;
+            verified = Some(v);
+        }
     }
     Ok(AuthenticatedClient {
         client_id: client.client_id.clone(),
         method,
         trace,
+        assertion: verified,
     })
+}
+
+/// The `private_key_jwt` check (FAPI2.md §2.9 steps 1-6): the assertion type, then
+/// [`ClientAssertion::verify`] for this client with the deployment's policy and the registered
+/// algorithm (or the FAPI set).
+fn check_assertion(
+    client: &RegisteredClient,
+    creds: &PresentedCredentials<'_>,
+    signing_alg: Option<crate::client_assertion::AssertionAlg>,
+    context: Option<&AssertionContext<'_>>,
+    now: UnixTime,
+    trace: &mut DecisionTrace,
+) -> Result<VerifiedAssertion, FailureReason> {
+    let Some(jwt) = creds.assertion else {
+        trace.fail(
+            "method",
+            "registered method is private_key_jwt, but the request carries no client_assertion",
+        );
+        return Err(FailureReason::WrongMethod);
+    };
+    if let Err(e) = check_assertion_type(creds.assertion_type) {
+        trace.fail("assertion", e.to_string());
+        return Err(FailureReason::AssertionInvalid);
+    }
+    let Some(context) = context else {
+        trace.fail(
+            "assertion",
+            "no assertion policy is configured for this endpoint",
+        );
+        return Err(FailureReason::AssertionInvalid);
+    };
+    let Some(jwks) = context.jwks else {
+        trace.fail(
+            "keys",
+            "the client's JWK Set could not be obtained (jwks_uri unreachable or unusable)",
+        );
+        return Err(FailureReason::AssertionInvalid);
+    };
+    let expect = AssertionExpectations {
+        client_id: client.client_id.clone(),
+        audience: context.policy.audience.clone(),
+        allowed_algs: signing_alg.map_or_else(|| FAPI_ALGORITHMS.to_vec(), |a| vec![a]),
+        max_lifetime_seconds: context.policy.max_lifetime_seconds,
+        clock_skew: context.policy.clock_skew,
+    };
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    match ClientAssertion::verify(jwt, &expect, jwks, now) {
+        Ok(v) => {
+            let key = v
+                .kid
+                .as_deref()
+                .map(|k| format!("key '{}'", presented(k, 64)))
+                .unwrap_or_else(|| "the only key of its type".to_owned());
+            let rule = match &context.policy.audience {
+                AudienceRule::IssuerOnly(_) => "the issuer only",
+                AudienceRule::Any(_) => "the issuer or an endpoint URL",
+            };
+            trace.pass(
+                "assertion",
+                format!(
+                    "{} signature verified with {key}; iss and sub are the client, aud accepted ({rule}), exp {} within the allowed lifetime",
+                    v.alg.as_str(),
+                    v.exp
+                ),
+            );
+            Ok(v)
+        }
+        Err(e) => {
+            trace.fail("assertion", e.to_string());
+            Err(FailureReason::AssertionInvalid)
+        }
+    }
 }
 
 fn describe_extras(creds: &PresentedCredentials<'_>) -> String {

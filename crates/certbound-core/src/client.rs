@@ -7,6 +7,7 @@
 
 pub mod redirect_uri;
 
+use crate::client_assertion::{validate_client_jwks, AssertionAlg};
 use crate::grant::{GrantType, GrantTypes, ResponseType};
 use crate::identity::dn::DistinguishedName;
 use crate::identity::san::SanMatcher;
@@ -24,7 +25,7 @@ pub struct ClientMetadata {
     /// `client_id`.
     pub client_id: String,
     /// `token_endpoint_auth_method`: `tls_client_auth`, `self_signed_tls_client_auth`,
-    /// `client_secret_basic` or `client_secret_post`.
+    /// `private_key_jwt`, `client_secret_basic` or `client_secret_post`.
     pub token_endpoint_auth_method: String,
     /// Plaintext secret for `client_secret_*` clients; hashed with argon2id at load and dropped.
     #[serde(default, skip_serializing)]
@@ -47,12 +48,17 @@ pub struct ClientMetadata {
     /// Expected rfc822Name SAN.
     #[serde(default)]
     pub tls_client_auth_san_email: Option<String>,
-    /// Inline JWK Set of a `self_signed_tls_client_auth` client (its certificates in `x5c`).
+    /// Inline JWK Set of a `self_signed_tls_client_auth` client (its certificates in `x5c`) or of
+    /// a `private_key_jwt` client (the public keys its assertions are signed with).
     #[serde(default)]
     pub jwks: Option<Value>,
-    /// HTTPS URL of the JWK Set of a `self_signed_tls_client_auth` client.
+    /// HTTPS URL of the JWK Set of a `self_signed_tls_client_auth` or `private_key_jwt` client.
     #[serde(default)]
     pub jwks_uri: Option<String>,
+    /// `token_endpoint_auth_signing_alg` (RFC 7591 §2) of a `private_key_jwt` client: the one
+    /// algorithm its assertions may use (`PS256`, `ES256` or `EdDSA`); without it, any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
     /// Whether the client's access tokens are bound to its certificate (RFC 8705 §3.4).
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
@@ -139,13 +145,16 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// RFC 6749 §2.3.1: secret in the form body.
     ClientSecretPost,
+    /// RFC 7523 §2.2 / OIDC Core §9: a JWT signed with a key in the client's JWK Set.
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
     /// Every method, in the order published in the metadata.
-    pub const ALL: [AuthMethod; 4] = [
+    pub const ALL: [AuthMethod; 5] = [
         AuthMethod::TlsClientAuth,
         AuthMethod::SelfSignedTlsClientAuth,
+        AuthMethod::PrivateKeyJwt,
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
     ];
@@ -157,6 +166,7 @@ impl AuthMethod {
             AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -210,6 +220,15 @@ pub enum SelfSignedKeys {
     Uri(url::Url),
 }
 
+/// Where a `private_key_jwt` client's public keys are registered.
+#[derive(Clone, Debug)]
+pub enum AssertionKeys {
+    /// Inline `jwks`, checked with [`validate_client_jwks`] at load.
+    Inline(Value),
+    /// `jwks_uri`, fetched over HTTPS and cached by the server (checked again on every fetch).
+    Uri(url::Url),
+}
+
 /// How a registered client proves its identity.
 #[derive(Clone, Debug)]
 pub enum ClientCredential {
@@ -224,6 +243,13 @@ pub enum ClientCredential {
     TlsClientAuth(TlsSubject),
     /// `self_signed_tls_client_auth` with its registered certificates.
     SelfSigned(SelfSignedKeys),
+    /// `private_key_jwt` with its public keys and optional single signing algorithm.
+    PrivateKeyJwt {
+        /// The JWK Set its assertions are verified with.
+        keys: AssertionKeys,
+        /// `token_endpoint_auth_signing_alg`: when set, the only algorithm accepted.
+        signing_alg: Option<AssertionAlg>,
+    },
 }
 
 impl ClientCredential {
@@ -233,6 +259,7 @@ impl ClientCredential {
             ClientCredential::Secret { method, .. } => *method,
             ClientCredential::TlsClientAuth(_) => AuthMethod::TlsClientAuth,
             ClientCredential::SelfSigned(_) => AuthMethod::SelfSignedTlsClientAuth,
+            ClientCredential::PrivateKeyJwt { .. } => AuthMethod::PrivateKeyJwt,
         }
     }
 }
@@ -344,9 +371,14 @@ impl ClientMetadata {
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
         ) && has_secret
         {
+            let with = if method == AuthMethod::PrivateKeyJwt {
+                "signed assertions"
+            } else {
+                "its certificate"
+            };
             return Err(err(
                 "client_secret",
-                format!("a {method} client authenticates with its certificate; remove the secret"),
+                format!("a {method} client authenticates with {with}; remove the secret"),
             ));
         }
         if method != AuthMethod::TlsClientAuth && !self.tls_client_auth_ca.is_empty() {
@@ -355,15 +387,25 @@ impl ClientMetadata {
                 format!("only tls_client_auth clients have trust anchors; remove it (this client uses {method})"),
             ));
         }
-        if method != AuthMethod::SelfSignedTlsClientAuth && has_jwks {
+        if !matches!(
+            method,
+            AuthMethod::SelfSignedTlsClientAuth | AuthMethod::PrivateKeyJwt
+        ) && has_jwks
+        {
             return Err(err(
                 if self.jwks.is_some() {
                     "jwks"
                 } else {
                     "jwks_uri"
                 },
-                "only self_signed_tls_client_auth clients register a JWK Set here; remove it"
+                "only self_signed_tls_client_auth and private_key_jwt clients register a JWK Set here; remove it"
                     .into(),
+            ));
+        }
+        if method != AuthMethod::PrivateKeyJwt && self.token_endpoint_auth_signing_alg.is_some() {
+            return Err(err(
+                "token_endpoint_auth_signing_alg",
+                format!("only private_key_jwt clients sign assertions; remove it (this client uses {method})"),
             ));
         }
 
@@ -451,6 +493,7 @@ impl ClientMetadata {
                     ))
                 }
             },
+            AuthMethod::PrivateKeyJwt => self.private_key_jwt_credential()?,
         };
 
         let grant_types = self
@@ -492,6 +535,56 @@ impl ClientMetadata {
 }
 
 impl ClientMetadata {
+    /// The credential of a `private_key_jwt` client: exactly one of `jwks` (public keys only,
+    /// [`validate_client_jwks`]) and an `https` `jwks_uri`, and an optional signing algorithm
+    /// from the FAPI set (never `none`, HS* or RS256).
+    fn private_key_jwt_credential(&self) -> Result<ClientCredential, ClientMetadataError> {
+        let err = |field: &'static str, message: String| ClientMetadataError {
+            client_id: self.client_id.clone(),
+            field,
+            message,
+        };
+        let signing_alg = match &self.token_endpoint_auth_signing_alg {
+            None => None,
+            Some(name) => Some(AssertionAlg::from_name(name).ok_or_else(|| {
+                err(
+                    "token_endpoint_auth_signing_alg",
+                    format!(
+                        "'{}' is not accepted for client assertions; use PS256, ES256 or EdDSA",
+                        name.escape_default()
+                    ),
+                )
+            })?),
+        };
+        let keys = match (&self.jwks, &self.jwks_uri) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "jwks_uri",
+                    "RFC 7591 §2: jwks and jwks_uri must not both be set; keep one".into(),
+                ))
+            }
+            (Some(set), None) => {
+                validate_client_jwks(set).map_err(|e| err("jwks", e.to_string()))?;
+                AssertionKeys::Inline(set.clone())
+            }
+            (None, Some(uri)) => {
+                let url =
+                    url::Url::parse(uri).map_err(|e| err("jwks_uri", format!("not a URL: {e}")))?;
+                if url.scheme() != "https" {
+                    return Err(err("jwks_uri", "must be an https URL".into()));
+                }
+                AssertionKeys::Uri(url)
+            }
+            (None, None) => {
+                return Err(err(
+                    "jwks",
+                    "a private_key_jwt client needs jwks (its public keys) or jwks_uri".into(),
+                ))
+            }
+        };
+        Ok(ClientCredential::PrivateKeyJwt { keys, signing_alg })
+    }
+
     /// Validates the metadata of the authorization code flow against the grant types:
     /// `authorization_code` needs at least one redirect URI and the `code` response type,
     /// `refresh_token` needs `authorization_code`, and a client without `authorization_code`
@@ -620,6 +713,7 @@ mod tests {
             tls_client_auth_san_email: None,
             jwks: None,
             jwks_uri: None,
+            token_endpoint_auth_signing_alg: None,
             tls_client_certificate_bound_access_tokens: true,
             grant_types: default_grant_types(),
             redirect_uris: Vec::new(),
@@ -632,6 +726,55 @@ mod tests {
             tls_client_auth_ca: Vec::new(),
             tls_client_auth_subject_dn_matching: Default::default(),
         }
+    }
+
+    #[test]
+    fn private_key_jwt_needs_public_keys_and_an_allowed_alg() {
+        let set = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]});
+        assert_eq!(
+            base("private_key_jwt").validate().unwrap_err().field,
+            "jwks"
+        );
+        let mut m = base("private_key_jwt");
+        m.jwks = Some(set.clone());
+        m.token_endpoint_auth_signing_alg = Some("ES256".into());
+        match m.validate().unwrap().credential {
+            ClientCredential::PrivateKeyJwt {
+                keys: AssertionKeys::Inline(_),
+                signing_alg,
+            } => assert_eq!(signing_alg, Some(AssertionAlg::Es256)),
+            other => panic!("{other:?}"),
+        }
+        for bad in ["none", "HS256", "RS256"] {
+            m.token_endpoint_auth_signing_alg = Some(bad.into());
+            assert_eq!(
+                m.validate().unwrap_err().field,
+                "token_endpoint_auth_signing_alg"
+            );
+        }
+        let mut private = base("private_key_jwt");
+        private.jwks = Some(serde_json::json!({"keys": [{"kty": "EC", "d": "secret"}]}));
+        assert!(private.validate().unwrap_err().message.contains("private"));
+        let mut uri = base("private_key_jwt");
+        uri.jwks_uri = Some("http://keys.example/jwks".into());
+        assert_eq!(uri.validate().unwrap_err().field, "jwks_uri");
+        uri.jwks_uri = Some("https://keys.example/jwks".into());
+        assert!(matches!(
+            uri.validate().unwrap().credential,
+            ClientCredential::PrivateKeyJwt {
+                keys: AssertionKeys::Uri(_),
+                signing_alg: None
+            }
+        ));
+        uri.client_secret = Some("0123456789abcdef0123".into());
+        assert_eq!(uri.validate().unwrap_err().field, "client_secret");
+        let mut tls = base("tls_client_auth");
+        tls.tls_client_auth_san_dns = Some("a.example".into());
+        tls.token_endpoint_auth_signing_alg = Some("ES256".into());
+        assert_eq!(
+            tls.validate().unwrap_err().field,
+            "token_endpoint_auth_signing_alg"
+        );
     }
 
     #[test]
@@ -703,7 +846,7 @@ mod tests {
 
     #[test]
     fn unknown_method_and_grant_are_rejected_with_the_fix() {
-        let e = base("private_key_jwt").validate().unwrap_err();
+        let e = base("client_secret_jwt").validate().unwrap_err();
         assert!(e.message.contains("tls_client_auth"), "{e}");
         let mut m = base("client_secret_basic");
         m.client_secret = Some("0123456789abcdef0123".into());

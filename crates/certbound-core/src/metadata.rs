@@ -1,6 +1,7 @@
 //! The RFC 8414 authorization server metadata document, with the RFC 8705 members.
 
 use crate::client::AuthMethod;
+use crate::client_assertion::FAPI_ALGORITHMS;
 use crate::grant::GrantType;
 use crate::oidc::OpenIdDiscovery;
 use serde_json::{json, Map, Value};
@@ -30,6 +31,14 @@ pub const MTLS_ALIASED: [(&str, &str); 4] = [
     ("introspection_endpoint", "/introspect"),
     ("revocation_endpoint", "/revoke"),
     ("pushed_authorization_request_endpoint", "/par"),
+];
+
+/// The members listing the algorithms `private_key_jwt` assertions may be signed with, one per
+/// endpoint that publishes its authentication methods (RFC 8414 §2).
+pub const ASSERTION_ALG_MEMBERS: [&str; 3] = [
+    "token_endpoint_auth_signing_alg_values_supported",
+    "introspection_endpoint_auth_signing_alg_values_supported",
+    "revocation_endpoint_auth_signing_alg_values_supported",
 ];
 
 /// The members of the authorization code flow that the RFC 8414 document carries too (RFC 8414
@@ -98,6 +107,11 @@ pub fn authorization_server_metadata(input: &MetadataInput<'_>) -> Value {
         "revocation_endpoint_auth_methods_supported".into(),
         json!(methods),
     );
+    // RFC 8414 §2: present because `private_key_jwt` is listed; never `none` or HS*.
+    let assertion_algs: Vec<&str> = FAPI_ALGORITHMS.iter().map(|a| a.as_str()).collect();
+    for name in ASSERTION_ALG_MEMBERS {
+        doc.insert(name.into(), json!(assertion_algs));
+    }
     doc.insert(
         "tls_client_certificate_bound_access_tokens".into(),
         json!(true),
@@ -168,6 +182,11 @@ mod tests {
             .unwrap();
         assert!(methods.iter().any(|m| m == "tls_client_auth"));
         assert!(methods.iter().any(|m| m == "self_signed_tls_client_auth"));
+        assert!(methods.iter().any(|m| m == "private_key_jwt"));
+        assert_eq!(
+            doc["token_endpoint_auth_signing_alg_values_supported"],
+            json!(["PS256", "ES256", "EdDSA"])
+        );
     }
 
     #[test]
@@ -204,6 +223,7 @@ mod tests {
             "grant_types_supported",
             "introspection_endpoint",
             "introspection_endpoint_auth_methods_supported",
+            "introspection_endpoint_auth_signing_alg_values_supported",
             "introspection_signing_alg_values_supported",
             "issuer",
             "jwks_uri",
@@ -214,10 +234,12 @@ mod tests {
             "response_types_supported",
             "revocation_endpoint",
             "revocation_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_signing_alg_values_supported",
             "scopes_supported",
             "tls_client_certificate_bound_access_tokens",
             "token_endpoint",
             "token_endpoint_auth_methods_supported",
+            "token_endpoint_auth_signing_alg_values_supported",
             "userinfo_endpoint",
         ];
         want_oauth.sort();

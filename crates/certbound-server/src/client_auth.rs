@@ -1,20 +1,27 @@
 //! Client authentication for a request: gathers the presented credentials (form, `Authorization`
-//! header, the connection's certificate), resolves the registration and calls the core decision.
-//! Failures are logged with their decision trace; the client sees only the OAuth error.
+//! header, the connection's certificate, a `private_key_jwt` assertion), resolves the registration
+//! and its keys and calls the core decision, then records a verified assertion's `jti` in the
+//! shared replay store (FAPI2.md §2.9 step 7, at every endpoint). Failures are logged with their
+//! decision trace; the client sees only the OAuth error.
 
 use crate::extract::Origin;
 use crate::state::AppState;
 use crate::throttle;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use certbound_core::auth::{
-    self, AuthenticatedClient, BasicCredentials, FailureReason, PresentedCredentials,
+    self, AssertionContext, AuthenticatedClient, BasicCredentials, FailureReason,
+    PresentedCredentials,
 };
 use certbound_core::client::{
-    ClientCredential, RegisteredClient, SelfSignedKeys, MAX_CLIENT_ID_LEN,
+    AssertionKeys, ClientCredential, RegisteredClient, SelfSignedKeys, MAX_CLIENT_ID_LEN,
 };
+use certbound_core::client_assertion::MAX_ASSERTION_BYTES;
 use certbound_core::error::{presented, printable};
 use certbound_core::form::Form;
 use certbound_core::{ClientCertificate, OAuthError};
 use certbound_net::metrics::AuthLabels;
+use certbound_store::JtiKind;
 use http::HeaderMap;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use std::sync::Arc;
@@ -45,14 +52,22 @@ pub async fn authenticate_request(
         }
         None => None,
     };
-    let creds = PresentedCredentials {
+    let mut creds = PresentedCredentials {
         client_id: form.get("client_id"),
         basic,
         client_secret: form.get("client_secret"),
         client_assertion: form.has("client_assertion") || form.has("client_assertion_type"),
+        assertion: form.get("client_assertion"),
+        assertion_type: form.get("client_assertion_type"),
         certificate,
         listener: origin.listener(),
     };
+    // RFC 7521 §4.2: with an assertion, `client_id` is optional; the client is then looked up by
+    // the assertion's (unverified) `iss`, which the decision verifies.
+    let inferred_id = auth::assertion_issuer(&creds);
+    if creds.client_id.is_none() {
+        creds.client_id = inferred_id.as_deref();
+    }
     let presents_secret = creds.basic.is_some() || creds.client_secret.is_some();
     let claimed = match auth::claimed_client_id(&creds) {
         Ok(id) => id.to_owned(),
@@ -91,14 +106,41 @@ pub async fn authenticate_request(
         }
         _ => &[],
     };
+    let fetched_keys;
+    let policy;
+    let assertion = match &registration.credential {
+        ClientCredential::PrivateKeyJwt { keys, .. } => {
+            let jwks = match keys {
+                AssertionKeys::Inline(set) => set,
+                AssertionKeys::Uri(url) => {
+                    let kid = creds.assertion.and_then(unverified_kid);
+                    fetched_keys = state.jwks_uri.key_set(url, kid.as_deref()).await;
+                    &*fetched_keys
+                }
+            };
+            policy = state.config.config.assertion_policy();
+            Some(AssertionContext {
+                policy: &policy,
+                jwks: Some(jwks),
+            })
+        }
+        _ => None,
+    };
     let anchors = state.anchors();
-    match auth::authenticate(
+    let now = UnixTime::now();
+    let decision = auth::authenticate_with(
         &registration,
         &creds,
         &anchors,
         self_signed,
-        UnixTime::now(),
-    ) {
+        assertion.as_ref(),
+        now,
+    );
+    let decision = match decision {
+        Ok(client) => first_use(state, client, now).await?,
+        Err(failure) => Err(failure),
+    };
+    match decision {
         Ok(client) => {
             // At the token endpoint the `token_issued` event records the same decision (client,
             // method, certificate) with the token: one audit line per request is enough there.
@@ -150,6 +192,49 @@ pub async fn authenticate_request(
             .with_client(&claimed))
         }
     }
+}
+
+/// Records a verified assertion's `jti` for the client until its `exp` (RFC 7523 §3 item 7): the
+/// first use passes, a replay on any instance is refused. Other methods pass unchanged. A store
+/// failure refuses the request (fail closed) with the store's error.
+async fn first_use(
+    state: &AppState,
+    mut client: AuthenticatedClient,
+    now: UnixTime,
+) -> Result<Result<AuthenticatedClient, auth::AuthFailure>, OAuthError> {
+    let Some(verified) = &client.assertion else {
+        return Ok(Ok(client));
+    };
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    match state
+        .store
+        .record_jti(
+            JtiKind::ClientAssertion,
+            &client.client_id,
+            &verified.jti,
+            verified.exp.max(now),
+            now,
+        )
+        .await
+    {
+        Ok(true) => {
+            client.assertion_first_use();
+            Ok(Ok(client))
+        }
+        Ok(false) => Ok(Err(auth::assertion_replayed(client))),
+        Err(e) => Err(crate::tokens::store_error(state, "record_jti", e)),
+    }
+}
+
+/// The `kid` in an assertion's header, unverified: only used to decide whether a cached
+/// `jwks_uri` set must be fetched again (the decision verifies the assertion).
+fn unverified_kid(assertion: &str) -> Option<String> {
+    if assertion.len() > MAX_ASSERTION_BYTES {
+        return None;
+    }
+    let header = URL_SAFE_NO_PAD.decode(assertion.split('.').next()?).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    header.get("kid")?.as_str().map(str::to_owned)
 }
 
 /// The client id a request presented (the Basic user name first, as the claim is decided).

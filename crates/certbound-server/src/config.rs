@@ -23,9 +23,12 @@ pub struct Config {
     /// Access token settings.
     #[serde(default)]
     pub tokens: TokensConfig,
-    /// Fetching of self-signed clients' `jwks_uri`.
+    /// Fetching of self-signed and `private_key_jwt` clients' `jwks_uri`.
     #[serde(default)]
     pub jwks_uri: JwksUriConfig,
+    /// `[client_auth]`: rules of `private_key_jwt` client assertions.
+    #[serde(default)]
+    pub client_auth: ClientAuthConfig,
     /// Where each listener takes client certificates from (TLS, or a trusted proxy's header).
     #[serde(default)]
     pub client_cert: ClientCertTables,
@@ -283,6 +286,52 @@ fn default_ttl() -> u32 {
 }
 fn default_key_refresh() -> u32 {
     10
+}
+
+/// `[client_auth]`: how `private_key_jwt` assertions are checked (docs/configuration.md).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientAuthConfig {
+    /// Which `aud` an assertion may carry: `any` (the default: the issuer, the token endpoint or
+    /// the PAR endpoint, on either listener, as a string or array member; RFC 7523 §3 and
+    /// RFC 9126 §2) or `issuer` (FAPI 2.0 Final and draft-ietf-oauth-rfc7523bis: exactly the
+    /// issuer, as a string).
+    pub assertion_audience: AssertionAudience,
+}
+
+/// The `[client_auth] assertion_audience` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssertionAudience {
+    /// The issuer or an endpoint URL.
+    #[default]
+    Any,
+    /// Exactly the issuer, as a string.
+    Issuer,
+}
+
+impl Config {
+    /// The `private_key_jwt` assertion policy of this deployment: the configured audience rule
+    /// over the issuer and the token and PAR endpoints of both listeners.
+    pub fn assertion_policy(&self) -> certbound_core::auth::AssertionPolicy {
+        use certbound_core::client_assertion::AudienceRule;
+        let audience = match self.client_auth.assertion_audience {
+            AssertionAudience::Issuer => AudienceRule::IssuerOnly(self.issuer.clone()),
+            AssertionAudience::Any => {
+                let mut accepted = vec![self.issuer.clone()];
+                let bases =
+                    std::iter::once(self.issuer.as_str()).chain(self.listen.mtls_url.as_deref());
+                for base in bases {
+                    let base = base.trim_end_matches('/');
+                    for path in ["/token", "/par"] {
+                        accepted.push(format!("{base}{path}"));
+                    }
+                }
+                AudienceRule::Any(accepted)
+            }
+        };
+        certbound_core::auth::AssertionPolicy::new(audience)
+    }
 }
 
 /// `[jwks_uri]`.

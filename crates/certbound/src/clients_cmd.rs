@@ -2,7 +2,7 @@
 //! [`add`], `check` (why a certificate would or would not authenticate a client) in [`check`].
 
 use anyhow::Context;
-use certbound_core::client::{ClientCredential, RegisteredClient, SelfSignedKeys};
+use certbound_core::client::{AssertionKeys, ClientCredential, RegisteredClient, SelfSignedKeys};
 use certbound_server::config::Config;
 use std::path::PathBuf;
 
@@ -140,6 +140,10 @@ fn row(c: &RegisteredClient, from: &str) -> [String; 6] {
         }
         ClientCredential::SelfSigned(SelfSignedKeys::Uri(u)) => format!("certificates from {u}"),
         ClientCredential::Secret { .. } => "a secret (stored hashed)".to_owned(),
+        ClientCredential::PrivateKeyJwt { keys, .. } => match keys {
+            AssertionKeys::Inline(_) => "signed assertions (inline jwks)".to_owned(),
+            AssertionKeys::Uri(u) => format!("signed assertions (keys from {u})"),
+        },
     };
     let format = match c.token_format {
         certbound_core::client::TokenFormat::Jwt => "JWT",

@@ -15,6 +15,7 @@ mod mtls_auth;
 mod oidc_discovery;
 mod oversized_ids;
 mod par;
+mod private_key_jwt;
 mod refresh;
 mod resumption;
 mod secrets;

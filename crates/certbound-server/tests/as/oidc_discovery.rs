@@ -17,7 +17,7 @@ fn names(v: &Value) -> Vec<&str> {
     k
 }
 
-const OAUTH_MEMBERS: [&str; 22] = [
+const OAUTH_MEMBERS: [&str; 25] = [
     "access_token_signing_alg_values_supported",
     "authorization_endpoint",
     "authorization_response_iss_parameter_supported",
@@ -25,6 +25,7 @@ const OAUTH_MEMBERS: [&str; 22] = [
     "grant_types_supported",
     "introspection_endpoint",
     "introspection_endpoint_auth_methods_supported",
+    "introspection_endpoint_auth_signing_alg_values_supported",
     "introspection_signing_alg_values_supported",
     "issuer",
     "jwks_uri",
@@ -35,10 +36,12 @@ const OAUTH_MEMBERS: [&str; 22] = [
     "response_types_supported",
     "revocation_endpoint",
     "revocation_endpoint_auth_methods_supported",
+    "revocation_endpoint_auth_signing_alg_values_supported",
     "scopes_supported",
     "tls_client_certificate_bound_access_tokens",
     "token_endpoint",
     "token_endpoint_auth_methods_supported",
+    "token_endpoint_auth_signing_alg_values_supported",
     "userinfo_endpoint",
 ];
 

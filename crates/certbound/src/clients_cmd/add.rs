@@ -366,6 +366,9 @@ fn print_registered(
             println!("  certificates   those in its JWK Set (x5c[0] of each key)")
         }
         ClientCredential::Secret { .. } => println!("  secret         stored as an argon2id hash"),
+        ClientCredential::PrivateKeyJwt { .. } => {
+            println!("  assertions     signed with a key in its JWK Set (private_key_jwt)")
+        }
     }
     println!(
         "  tokens         {}, {}",
@@ -412,6 +415,11 @@ fn print_registered(
         AuthMethod::ClientSecretPost => {
             println!("  curl --cacert SERVER-CA.pem -d grant_type=client_credentials -d client_id={id} \\");
             println!("       -d client_secret=SECRET {conventional}/token");
+        }
+        AuthMethod::PrivateKeyJwt => {
+            println!("  curl --cacert SERVER-CA.pem -d grant_type=client_credentials \\");
+            println!("       -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \\");
+            println!("       -d client_assertion=SIGNED_JWT {conventional}/token");
         }
     }
 }

@@ -150,6 +150,9 @@ fn describe_registration(client: &RegisteredClient) -> String {
             format!("{method}, certificates from {u}")
         }
         ClientCredential::Secret { .. } => format!("{method} (a secret, not a certificate)"),
+        ClientCredential::PrivateKeyJwt { .. } => {
+            format!("{method} (signed assertions, not a certificate)")
+        }
     };
     let bound = if client.bound_tokens {
         "certificate-bound tokens"
