@@ -62,6 +62,11 @@ pub struct ClientMetadata {
     /// Whether the client's access tokens are bound to its certificate (RFC 8705 §3.4).
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): the client must present a DPoP proof at the
+    /// token endpoint and its access tokens are always DPoP-bound. Exclusive with
+    /// `tls_client_certificate_bound_access_tokens`: one proof-of-possession method per token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
     /// Grant types the client may use (default `["client_credentials"]`).
     #[serde(default = "default_grant_types")]
     pub grant_types: Vec<String>,
@@ -273,6 +278,9 @@ pub struct RegisteredClient {
     pub credential: ClientCredential,
     /// Whether its access tokens are bound to its certificate.
     pub bound_tokens: bool,
+    /// Whether it must present a DPoP proof at the token endpoint (`dpop_bound_access_tokens`);
+    /// never set together with [`RegisteredClient::bound_tokens`].
+    pub dpop_bound: bool,
     /// The grant types it may use.
     pub grant_types: GrantTypes,
     /// Its registered redirect URIs, exactly as registered.
@@ -328,6 +336,12 @@ impl ClientMetadata {
             return Err(err(
                 "client_id",
                 "must be 1 to 255 printable ASCII characters".into(),
+            ));
+        }
+        if self.dpop_bound_access_tokens && self.tls_client_certificate_bound_access_tokens {
+            return Err(err(
+                "dpop_bound_access_tokens",
+                "a client's tokens are bound by one method: set either dpop_bound_access_tokens or tls_client_certificate_bound_access_tokens, not both".into(),
             ));
         }
         let method = AuthMethod::parse(&self.token_endpoint_auth_method).ok_or_else(|| {
@@ -520,6 +534,7 @@ impl ClientMetadata {
             client_id: self.client_id.clone(),
             credential,
             bound_tokens: self.tls_client_certificate_bound_access_tokens,
+            dpop_bound: self.dpop_bound_access_tokens,
             grant_types,
             redirect_uris,
             response_types,
@@ -715,6 +730,7 @@ mod tests {
             jwks_uri: None,
             token_endpoint_auth_signing_alg: None,
             tls_client_certificate_bound_access_tokens: true,
+            dpop_bound_access_tokens: false,
             grant_types: default_grant_types(),
             redirect_uris: Vec::new(),
             response_types: None,
@@ -983,6 +999,22 @@ mod tests {
         let mut m = base("tls_client_auth");
         m.tls_client_auth_subject_dn = Some("CN=a".into());
         m
+    }
+
+    #[test]
+    fn one_proof_of_possession_method_per_client() {
+        let mut both = base_cc();
+        both.dpop_bound_access_tokens = true;
+        assert_eq!(
+            both.validate().unwrap_err().field,
+            "dpop_bound_access_tokens"
+        );
+        let mut dpop = base_cc();
+        dpop.tls_client_certificate_bound_access_tokens = false;
+        dpop.dpop_bound_access_tokens = true;
+        let c = dpop.validate().unwrap();
+        assert!(c.dpop_bound && !c.bound_tokens);
+        assert!(!base_cc().validate().unwrap().dpop_bound);
     }
 
     #[test]

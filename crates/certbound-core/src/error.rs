@@ -30,6 +30,8 @@ pub enum OAuthErrorCode {
     ServerError,
     /// The server is temporarily unable to handle the request (e.g. its store is down).
     TemporarilyUnavailable,
+    /// The DPoP proof is missing where required, invalid or replayed (RFC 9449 §5).
+    InvalidDpopProof,
 }
 
 impl OAuthErrorCode {
@@ -45,6 +47,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::UnsupportedTokenType => "unsupported_token_type",
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 }
@@ -101,6 +104,11 @@ impl OAuthError {
     /// `server_error`; the cause goes to the log, not to the client.
     pub fn server_error() -> Self {
         Self::new(OAuthErrorCode::ServerError, "internal error")
+    }
+
+    /// `invalid_dpop_proof` (RFC 9449 §5: 400 at the token endpoint) with a description.
+    pub fn invalid_dpop_proof(description: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidDpopProof, description)
     }
 
     /// `temporarily_unavailable`, for a store that is down (answered with 503 and `Retry-After`).

@@ -2,6 +2,7 @@
 
 use crate::client::AuthMethod;
 use crate::client_assertion::FAPI_ALGORITHMS;
+use crate::dpop::DpopAlg;
 use crate::grant::GrantType;
 use crate::oidc::OpenIdDiscovery;
 use serde_json::{json, Map, Value};
@@ -21,6 +22,9 @@ pub struct MetadataInput<'a> {
     /// The grant types the token endpoint serves: only those are published (RFC 8414 §2), never
     /// one that is merely known or registrable.
     pub grant_types: &'a [GrantType],
+    /// The algorithms accepted for DPoP proofs (`dpop_signing_alg_values_supported`, RFC 9449
+    /// §5.1); omitted when empty.
+    pub dpop_algs: &'a [DpopAlg],
 }
 
 /// The endpoints that accept client authentication, aliased on the mTLS listener (RFC 8705 §5):
@@ -116,6 +120,11 @@ pub fn authorization_server_metadata(input: &MetadataInput<'_>) -> Value {
         "tls_client_certificate_bound_access_tokens".into(),
         json!(true),
     );
+    // RFC 9449 §5.1: the algorithms the token endpoint accepts for DPoP proofs.
+    let dpop_algs: Vec<&str> = input.dpop_algs.iter().map(|a| a.as_str()).collect();
+    if !dpop_algs.is_empty() {
+        doc.insert("dpop_signing_alg_values_supported".into(), json!(dpop_algs));
+    }
     if !input.scopes.is_empty() {
         doc.insert("scopes_supported".into(), json!(input.scopes));
     }
@@ -152,7 +161,12 @@ mod tests {
             scopes: vec![],
             signing_alg: "ES256",
             grant_types: &[GrantType::ClientCredentials],
+            dpop_algs: &DpopAlg::ALL,
         });
+        assert_eq!(
+            doc["dpop_signing_alg_values_supported"],
+            json!(["PS256", "ES256", "EdDSA"])
+        );
         assert_eq!(doc["grant_types_supported"], json!(["client_credentials"]));
         assert_eq!(doc["issuer"], "https://as.example");
         assert_eq!(doc["token_endpoint"], "https://as.example/token");
@@ -201,6 +215,7 @@ mod tests {
             scopes: scopes.clone(),
             signing_alg: "ES256",
             grant_types: &GrantType::ALL,
+            dpop_algs: &DpopAlg::ALL,
         };
         let openid = OpenIdDiscovery::new(&DiscoveryInput {
             base_url: "https://as.example",
@@ -220,6 +235,7 @@ mod tests {
             "authorization_endpoint",
             "authorization_response_iss_parameter_supported",
             "code_challenge_methods_supported",
+            "dpop_signing_alg_values_supported",
             "grant_types_supported",
             "introspection_endpoint",
             "introspection_endpoint_auth_methods_supported",

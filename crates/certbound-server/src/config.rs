@@ -3,6 +3,7 @@
 //! directory, and a few `CERTBOUND_*` environment variables overlaid.
 
 use certbound_core::client::{ClientMetadata, RegisteredClient};
+use certbound_core::dpop::DpopAlg;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,82 @@ pub struct Config {
     /// login sessions).
     #[serde(default)]
     pub authorization: AuthorizationConfig,
+    /// `[dpop]`: DPoP proofs (RFC 9449) at the token and userinfo endpoints.
+    #[serde(default)]
+    pub dpop: DpopConfig,
+}
+
+/// `[dpop]`: which DPoP proofs the token and userinfo endpoints accept. Validated at load by
+/// [`DpopConfig::validate`].
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopConfig {
+    /// The proof algorithms accepted: a non-empty subset of `PS256`, `ES256`, `EdDSA` (the
+    /// FAPI 2.0 set; `none`, HS* and RS256 cannot be configured). Published as
+    /// `dpop_signing_alg_values_supported`.
+    pub signing_algs: Vec<String>,
+    /// How old a proof's `iat` may be, in seconds (1 to 300).
+    pub proof_max_age_seconds: u32,
+    /// How far in the future a proof's `iat` may be (clock skew), in seconds (0 to 60).
+    pub proof_max_future_seconds: u32,
+}
+
+impl Default for DpopConfig {
+    fn default() -> Self {
+        DpopConfig {
+            signing_algs: DpopAlg::ALL.iter().map(|a| a.as_str().to_owned()).collect(),
+            proof_max_age_seconds: 60,
+            proof_max_future_seconds: 10,
+        }
+    }
+}
+
+impl DpopConfig {
+    /// The accepted algorithms (the names were checked by [`DpopConfig::validate`]).
+    pub fn algs(&self) -> Vec<DpopAlg> {
+        self.signing_algs
+            .iter()
+            .filter_map(|a| DpopAlg::from_name(a))
+            .collect()
+    }
+
+    /// Checks the names and bounds; errors are (key under `dpop.`, message with the fix).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let names = || DpopAlg::ALL.map(DpopAlg::as_str).join(", ");
+        if self.signing_algs.is_empty() {
+            return Err((
+                "signing_algs",
+                format!("must list at least one of {}", names()),
+            ));
+        }
+        if let Some(bad) = self
+            .signing_algs
+            .iter()
+            .find(|a| DpopAlg::from_name(a).is_none())
+        {
+            return Err((
+                "signing_algs",
+                format!(
+                    "'{}' is not supported; use {}",
+                    bad.escape_default(),
+                    names()
+                ),
+            ));
+        }
+        if !(1..=300).contains(&self.proof_max_age_seconds) {
+            return Err((
+                "proof_max_age_seconds",
+                "must be between 1 and 300 seconds".into(),
+            ));
+        }
+        if self.proof_max_future_seconds > 60 {
+            return Err((
+                "proof_max_future_seconds",
+                "must be between 0 and 60 seconds".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[authorization]`: lifetimes and policies of the user flows. Validated at load by
@@ -495,6 +572,10 @@ impl Config {
             .authorization
             .validate()
             .map_err(|(k, m)| err(&format!("authorization.{k}"), m))?;
+        config
+            .dpop
+            .validate()
+            .map_err(|(k, m)| err(&format!("dpop.{k}"), m))?;
         let r = &config.rate_limit;
         for (key, rate) in [
             (

@@ -16,17 +16,20 @@
 
 use crate::client_auth::{authenticate_request, Authenticated};
 use crate::http_error::OAuthResponse;
+use crate::state::now_secs;
 use crate::state::AppState;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use certbound_core::auth::Listener;
+use certbound_core::dpop::{DpopProof, ProofExpectations, VerifiedProof};
 use certbound_core::form::Form;
 use certbound_core::metadata::MTLS_ALIASED;
 use certbound_core::{CertificateSource, ClientCertificate, OAuthError};
 use certbound_net::client_cert::CertSource;
 use certbound_net::ConnectionInfo;
+use certbound_store::JtiKind;
 use http::HeaderMap;
 use std::marker::PhantomData;
 use std::net::IpAddr;
@@ -163,6 +166,10 @@ pub struct Origin {
     on_mtls: Option<bool>,
     /// This endpoint's URL on the mTLS listener, if one is configured.
     mtls_alias: Option<String>,
+    /// The public URL of the endpoint the request came to: the configured mTLS URL plus the
+    /// path on the mTLS listener (when one is configured), else the issuer plus the path. Never
+    /// built from the `Host` header. The `htu` a DPoP proof must name (RFC 9449 §4.3).
+    pub url: String,
 }
 
 impl Origin {
@@ -192,12 +199,20 @@ impl Origin {
                     .find(|(_, aliased)| *aliased == path)
                     .map(|(_, aliased)| format!("{}{aliased}", base.trim_end_matches('/')))
             });
+        let on_mtls = info.map(|i| i.listener == "mtls");
+        let cfg = &state.config.config;
+        let base = match (on_mtls, cfg.listen.mtls_url.as_deref()) {
+            (Some(true), Some(mtls)) => mtls,
+            _ => cfg.issuer.as_str(),
+        };
+        let url = format!("{}{path}", base.trim_end_matches('/'));
         Origin {
             certificate: info.and_then(|i| i.client_certificate.clone()),
             peer,
             source,
-            on_mtls: info.map(|i| i.listener == "mtls"),
+            on_mtls,
             mtls_alias,
+            url,
         }
     }
 
@@ -210,6 +225,68 @@ impl Origin {
             },
             None => Listener::Unknown,
         }
+    }
+}
+
+/// The one `DPoP` header of a request, if any (RFC 9449 §4.3 step 1: more than one, or one that
+/// is not visible ASCII, is `invalid_dpop_proof`).
+pub fn dpop_header(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+    let mut values = headers.get_all("dpop").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "exactly one DPoP header is allowed",
+        ));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| OAuthError::invalid_dpop_proof("the DPoP proof is not a well-formed JWT"))
+}
+
+/// Verifies the request's DPoP proof, if it has one, for `method` to `htu` (the endpoint's
+/// public URL, [`Origin::url`]), with `ath` when `access_token` is given, and records its `jti`
+/// in the store shared by every instance (a replay is `invalid_dpop_proof`). `Ok(None)`: no
+/// `DPoP` header. The algorithms and `iat` window are the `[dpop]` configuration's.
+pub async fn verify_dpop(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &str,
+    htu: &str,
+    access_token: Option<&str>,
+) -> Result<Option<VerifiedProof>, OAuthError> {
+    let Some(proof) = dpop_header(headers)? else {
+        return Ok(None);
+    };
+    let config = &state.config.config.dpop;
+    let algs = config.algs();
+    let max_age = i64::from(config.proof_max_age_seconds);
+    let expect = ProofExpectations {
+        htm: method,
+        htu,
+        access_token,
+        nonce: None,
+        allowed_algs: &algs,
+        max_age_seconds: max_age,
+        max_future_seconds: i64::from(config.proof_max_future_seconds),
+    };
+    let now = now_secs();
+    let verified = DpopProof::verify(proof, &expect, now)
+        .map_err(|e| OAuthError::invalid_dpop_proof(e.description()))?;
+    // The entry must outlive every moment the proof is accepted: until `iat + max_age`.
+    let expires_at = verified.iat.saturating_add(max_age).max(now);
+    match state
+        .store
+        .record_jti(JtiKind::Dpop, &verified.jkt, &verified.jti, expires_at, now)
+        .await
+    {
+        Ok(true) => Ok(Some(verified)),
+        Ok(false) => Err(OAuthError::invalid_dpop_proof(
+            "the DPoP proof was already used",
+        )),
+        Err(e) => Err(crate::tokens::store_error(state, "record_jti", e)),
     }
 }
 

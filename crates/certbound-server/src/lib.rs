@@ -250,6 +250,7 @@ pub async fn start_on(
         id_token_signing_algs: &id_token_algs,
         scopes: &scopes,
     });
+    let dpop_algs = cfg.dpop.algs();
     let (metadata, openid_configuration) = discovery_documents(
         &MetadataInput {
             issuer: &cfg.issuer,
@@ -258,6 +259,7 @@ pub async fn start_on(
             scopes: scopes.clone(),
             signing_alg: alg.as_str(),
             grant_types: &grants::served(),
+            dpop_algs: &dpop_algs,
         },
         &openid,
     );

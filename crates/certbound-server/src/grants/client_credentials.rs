@@ -7,6 +7,7 @@ use crate::extract::{ClientRequest, TokenEndpoint};
 use crate::state::{now_secs, AppState};
 use crate::tokens::{self, new_jti};
 use certbound_core::binding::Binding;
+use certbound_core::dpop::VerifiedProof;
 use certbound_core::error::printable;
 use certbound_core::grant::GrantType;
 use certbound_core::token::{grant_scope, AccessTokenClaims};
@@ -18,6 +19,7 @@ use certbound_core::{OAuthError, OAuthErrorCode};
 pub async fn issue(
     state: &AppState,
     request: &ClientRequest<TokenEndpoint>,
+    proof: Option<&VerifiedProof>,
 ) -> Result<TokenResponse, OAuthError> {
     let (form, origin, auth) = (&request.form, &request.origin, &request.client);
     let certificate = origin.certificate.as_ref();
@@ -31,7 +33,7 @@ pub async fn issue(
     }
     let scopes = grant_scope(&client.scopes, form.get("scope"))
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e))?;
-    let cnf = Binding::for_request(client.bound_tokens, certificate, origin.listener())?;
+    let cnf = super::token_binding(client, origin, proof)?;
     let now = now_secs();
     let claims = AccessTokenClaims {
         iss: state.issuer.to_string(),
@@ -74,7 +76,7 @@ pub async fn issue(
     );
     Ok(TokenResponse {
         access_token: minted.access_token,
-        token_type: "Bearer",
+        token_type: super::token_type(minted.claims.cnf.as_ref()),
         expires_in: state.ttl_seconds,
         scope: minted.claims.scope,
         refresh_token: None,

@@ -8,8 +8,11 @@ pub mod client_credentials;
 pub mod refresh_token;
 pub mod user_tokens;
 
-use crate::extract::{ClientRequest, TokenEndpoint};
+use crate::extract::{verify_dpop, ClientRequest, Origin, TokenEndpoint};
 use crate::state::AppState;
+use certbound_core::binding::Binding;
+use certbound_core::client::RegisteredClient;
+use certbound_core::dpop::VerifiedProof;
 use certbound_core::grant::GrantType;
 use certbound_core::OAuthError;
 use serde::Serialize;
@@ -19,7 +22,8 @@ use serde::Serialize;
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer`: a certificate binding is conveyed by `cnf`, not by the type (RFC 8705 §3).
+    /// `DPoP` for a DPoP-bound token (RFC 9449 §5), else `Bearer`: a certificate binding is
+    /// conveyed by `cnf`, not by the type (RFC 8705 §3).
     pub token_type: &'static str,
     /// Lifetime in seconds.
     pub expires_in: i64,
@@ -62,10 +66,47 @@ pub async fn dispatch(
     if !serves(grant) {
         return Err(grant.not_served());
     }
+    // RFC 9449 §5: a proof at the token endpoint names `POST` and this endpoint's public URL,
+    // and carries no `ath`.
+    let proof = verify_dpop(state, &request.headers, "POST", &request.origin.url, None).await?;
+    let proof = proof.as_ref();
     match grant {
-        GrantType::ClientCredentials => client_credentials::issue(state, request).await,
-        GrantType::AuthorizationCode => authorization_code::issue(state, request).await,
-        GrantType::RefreshToken => refresh_token::issue(state, request).await,
+        GrantType::ClientCredentials => client_credentials::issue(state, request, proof).await,
+        GrantType::AuthorizationCode => authorization_code::issue(state, request, proof).await,
+        GrantType::RefreshToken => refresh_token::issue(state, request, proof).await,
+    }
+}
+
+/// The binding of an access token issued to `client` on this request: its certificate when it
+/// is registered for certificate-bound tokens (RFC 8705 §3; a proof it also sent is then not
+/// used: one proof-of-possession method per token); else the proof's key when the request
+/// carried a verified DPoP proof (RFC 9449 §5); else none. A client registered with
+/// `dpop_bound_access_tokens` without a proof is `invalid_dpop_proof`, never an unbound token.
+pub fn token_binding(
+    client: &RegisteredClient,
+    origin: &Origin,
+    proof: Option<&VerifiedProof>,
+) -> Result<Option<Binding>, OAuthError> {
+    if client.bound_tokens {
+        return Binding::for_request(true, origin.certificate.as_ref(), origin.listener());
+    }
+    match proof {
+        Some(proof) => Ok(Some(Binding::Dpop {
+            jkt: proof.jkt.clone(),
+        })),
+        None if client.dpop_bound => Err(OAuthError::invalid_dpop_proof(
+            "this client receives DPoP-bound tokens: send a DPoP proof",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The `token_type` of a token with binding `cnf`: `DPoP` for a DPoP-bound token (RFC 9449 §5),
+/// `Bearer` otherwise.
+pub fn token_type(cnf: Option<&Binding>) -> &'static str {
+    match cnf {
+        Some(Binding::Dpop { .. }) => "DPoP",
+        _ => "Bearer",
     }
 }
 

@@ -11,6 +11,7 @@ use super::TokenResponse;
 use crate::extract::{ClientRequest, TokenEndpoint};
 use crate::state::{now_secs, AppState};
 use crate::tokens::store_error;
+use certbound_core::dpop::VerifiedProof;
 use certbound_core::error::printable;
 use certbound_core::grant::GrantType;
 use certbound_core::oidc::claims::OPENID;
@@ -55,6 +56,7 @@ pub fn check_usable(
 pub async fn issue(
     state: &AppState,
     request: &ClientRequest<TokenEndpoint>,
+    proof: Option<&VerifiedProof>,
 ) -> Result<TokenResponse, OAuthError> {
     let (form, origin) = (&request.form, &request.origin);
     let client = &request.client.registration;
@@ -142,6 +144,7 @@ pub async fn issue(
             grant_id: &record.grant_id,
             user_id: &record.user_id,
             scopes: &scopes,
+            proof,
             grant_type: GrantType::RefreshToken.as_str(),
         },
     )
@@ -171,7 +174,7 @@ pub async fn issue(
     };
     Ok(TokenResponse {
         access_token: minted.access_token,
-        token_type: "Bearer",
+        token_type: super::token_type(minted.claims.cnf.as_ref()),
         expires_in: state.ttl_seconds,
         scope: minted.claims.scope,
         refresh_token,

@@ -5,6 +5,7 @@ use crate::extract::{ClientRequest, TokenEndpoint};
 use crate::state::{now_secs, AppState};
 use crate::tokens::{self, new_jti, store_error, Minted};
 use certbound_core::binding::Binding;
+use certbound_core::dpop::VerifiedProof;
 use certbound_core::error::printable;
 use certbound_core::oidc::{IdTokenClaims, IdTokenInput, UserProfile};
 use certbound_core::token::AccessTokenClaims;
@@ -20,6 +21,9 @@ pub struct GrantContext<'a> {
     pub user_id: &'a str,
     /// The scopes of this token (the grant's, or fewer on refresh).
     pub scopes: &'a [String],
+    /// The verified DPoP proof of this request, if any: the token is then bound to its key
+    /// (unless the client receives certificate-bound tokens).
+    pub proof: Option<&'a VerifiedProof>,
     /// Which grant issued it, for the audit line.
     pub grant_type: &'static str,
 }
@@ -35,8 +39,7 @@ pub async fn access_token(
 ) -> Result<Minted, OAuthError> {
     let (origin, auth) = (&request.origin, &request.client);
     let client = &auth.registration;
-    let certificate = origin.certificate.as_ref();
-    let cnf = Binding::for_request(client.bound_tokens, certificate, origin.listener())?;
+    let cnf = super::token_binding(client, origin, grant.proof)?;
     let now = now_secs();
     let claims = AccessTokenClaims {
         iss: state.issuer.to_string(),

@@ -8,6 +8,7 @@ mod authorize;
 mod code_grant;
 mod diagnostics;
 mod discovery;
+mod dpop;
 mod hostile;
 mod introspection;
 mod introspection_jwt;

@@ -17,11 +17,12 @@ fn names(v: &Value) -> Vec<&str> {
     k
 }
 
-const OAUTH_MEMBERS: [&str; 25] = [
+const OAUTH_MEMBERS: [&str; 26] = [
     "access_token_signing_alg_values_supported",
     "authorization_endpoint",
     "authorization_response_iss_parameter_supported",
     "code_challenge_methods_supported",
+    "dpop_signing_alg_values_supported",
     "grant_types_supported",
     "introspection_endpoint",
     "introspection_endpoint_auth_methods_supported",

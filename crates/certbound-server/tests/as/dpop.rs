@@ -1,0 +1,211 @@
+//! DPoP at the token endpoint (RFC 9449 §5): a client that sends a valid proof gets a
+//! `token_type: DPoP` token bound to the proof key (`cnf.jkt`); bad, replayed or doubled proofs
+//! are `invalid_dpop_proof`, and a `dpop_bound_access_tokens` client must send one.
+
+use crate::support::*;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use certbound_pki::{jwk_for_certificate, self_signed, KeyAlgorithm, LeafSpec, SubjectSpec};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const DN: &str = "CN=dp,O=Example";
+
+/// A proof key: the private key PEM and its public JWK.
+struct ProofKey {
+    pem: String,
+    jwk: Value,
+}
+
+fn proof_key() -> ProofKey {
+    let c = self_signed(
+        &LeafSpec::client(SubjectSpec::cn("dpop-key")).with_key(KeyAlgorithm::EcdsaP256),
+    )
+    .unwrap();
+    let full = jwk_for_certificate(&c.cert_der).unwrap();
+    ProofKey {
+        pem: c.key_pem.clone(),
+        jwk: json!({"kty": "EC", "crv": "P-256", "x": full["x"], "y": full["y"]}),
+    }
+}
+
+/// RFC 7638 thumbprint of an EC key, computed here independently of the server.
+fn thumbprint(jwk: &Value) -> String {
+    let canonical = format!(
+        "{{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"{}\",\"y\":\"{}\"}}",
+        jwk["x"].as_str().unwrap(),
+        jwk["y"].as_str().unwrap()
+    );
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    URL_SAFE_NO_PAD.encode(d.as_ref())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn fresh_jti() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("dpop-{}-{}", now(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A signed proof with `claims`.
+fn proof_with(key: &ProofKey, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::ES256);
+    header.typ = Some("dpop+jwt".into());
+    header.jwk = Some(serde_json::from_value(key.jwk.clone()).unwrap());
+    encode(
+        &header,
+        claims,
+        &EncodingKey::from_ec_pem(key.pem.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn proof(key: &ProofKey, htm: &str, htu: &str) -> String {
+    proof_with(
+        key,
+        &json!({"jti": fresh_jti(), "htm": htm, "htu": htu, "iat": now()}),
+    )
+}
+
+/// The server and the certificate every test client authenticates with.
+struct Env {
+    server: TestServer,
+    cert: certbound_pki::IssuedCertificate,
+}
+
+impl std::ops::Deref for Env {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+async fn env(pki: &Pki) -> Env {
+    Env {
+        server: TestServer::start(pki, &clients()).await,
+        cert: pki.client("dp", "Example"),
+    }
+}
+
+fn clients() -> String {
+    format!(
+        "[[clients]]\nclient_id = \"dp\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = {dn}\nscope = \"read\"\n\
+         [[clients]]\nclient_id = \"dp-only\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = {dn}\ndpop_bound_access_tokens = true\nscope = \"read\"\n\
+         [[clients]]\nclient_id = \"dp-cert\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = {dn}\ntls_client_certificate_bound_access_tokens = true\nscope = \"read\"\n",
+        dn = toml_string(DN)
+    )
+}
+
+async fn token(s: &Env, client_id: &str, proofs: &[&str]) -> Response {
+    let cert = s.cert.clone();
+    let mut req = s.http(Some(&cert)).post(s.mtls("/token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+    ]);
+    for p in proofs {
+        req = req.header("dpop", *p);
+    }
+    TestServer::read(req.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn a_proof_binds_the_token_to_its_key() {
+    let pki = Pki::new();
+    let s = env(&pki).await;
+    let key = proof_key();
+    let htu = s.mtls("/token");
+
+    let p = proof(&key, "POST", &htu);
+    let r = token(&s, "dp", &[&p]).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["token_type"], "DPoP");
+    let (_, claims) = jwt_parts(r.json["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"], json!({"jkt": thumbprint(&key.jwk)}));
+
+    // The same proof again: a replay.
+    token(&s, "dp", &[&p])
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    // Without a proof the same client gets a Bearer token with no cnf.
+    let r = token(&s, "dp", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["token_type"], "Bearer");
+    assert!(jwt_parts(r.json["access_token"].as_str().unwrap())
+        .1
+        .get("cnf")
+        .is_none());
+    // A certificate-bound client keeps its certificate binding.
+    let r = token(&s, "dp-cert", &[&proof(&key, "POST", &htu)]).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["token_type"], "Bearer");
+    let (_, claims) = jwt_parts(r.json["access_token"].as_str().unwrap());
+    assert!(claims["cnf"].get("x5t#S256").is_some(), "{claims}");
+}
+
+#[tokio::test]
+async fn bad_missing_and_doubled_proofs_are_refused() {
+    let pki = Pki::new();
+    let s = env(&pki).await;
+    let key = proof_key();
+    let htu = s.mtls("/token");
+
+    // Wrong htu (the conventional listener's URL at the mTLS listener) and wrong htm.
+    for p in [
+        proof(&key, "POST", &s.token_url()),
+        proof(&key, "GET", &htu),
+    ] {
+        token(&s, "dp", &[&p])
+            .await
+            .assert_error(400, "invalid_dpop_proof");
+    }
+    // alg none.
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"typ": "dpop+jwt", "alg": "none", "jwk": key.jwk})),
+        b64(&json!({"jti": fresh_jti(), "htm": "POST", "htu": htu, "iat": now()}))
+    );
+    token(&s, "dp", &[&none])
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    // Two DPoP headers, each valid alone.
+    let (a, b) = (proof(&key, "POST", &htu), proof(&key, "POST", &htu));
+    token(&s, "dp", &[&a, &b])
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    // A dpop_bound_access_tokens client without a proof; with one it is served.
+    token(&s, "dp-only", &[])
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    let r = token(&s, "dp-only", &[&proof(&key, "POST", &htu)]).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["token_type"], "DPoP");
+}
+
+#[tokio::test]
+async fn metadata_lists_the_proof_algorithms() {
+    let pki = Pki::new();
+    let s = TestServer::start(&pki, &clients()).await;
+    let doc: Value = s
+        .http(None)
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            s.issuer
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["dpop_signing_alg_values_supported"],
+        json!(["PS256", "ES256", "EdDSA"])
+    );
+}
