@@ -17,6 +17,7 @@ pub mod handlers;
 pub mod http_error;
 pub mod jwks_uri;
 pub mod keys;
+pub mod profile;
 pub mod readiness;
 pub mod state;
 pub mod throttle;
@@ -250,7 +251,7 @@ pub async fn start_on(
         id_token_signing_algs: &id_token_algs,
         scopes: &scopes,
     });
-    let (metadata, openid_configuration) = discovery_documents(
+    let (mut metadata, mut openid_configuration) = discovery_documents(
         &MetadataInput {
             issuer: &cfg.issuer,
             base_url: &cfg.issuer,
@@ -261,6 +262,11 @@ pub async fn start_on(
         },
         &openid,
     );
+
+    if cfg.profile == profile::Profile::Fapi2 {
+        profile::restrict_metadata(&mut metadata);
+        profile::restrict_metadata(&mut openid_configuration);
+    }
 
     let clients = state::ClientRegistry::new(&config.clients);
     clients.reload(&store, &config).await?;
