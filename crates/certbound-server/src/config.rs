@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `oauth2` (the default) or `fapi2`: under `fapi2` the configuration and every client must
+    /// follow the FAPI 2.0 Security Profile rules of [`crate::profile`], or the server refuses to
+    /// start; PAR is then required for every client.
+    #[serde(default)]
+    pub profile: crate::profile::Profile,
     /// The issuer identifier: the public `https` base URL of the conventional listener.
     pub issuer: String,
     /// Listener addresses.
@@ -510,12 +515,36 @@ impl Config {
         Self::from_toml(&text, &file, &base, |k| std::env::var(k).ok())
     }
 
+    /// Like [`Config::load`], but a configuration that breaks its profile's rules is returned
+    /// rather than refused (for `certbound config check`, which lists the violations).
+    pub fn load_unenforced(path: &Path) -> Result<ValidatedConfig, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            key: "-".into(),
+            message: format!("cannot read the configuration file: {e}"),
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, &file, &base, |k| std::env::var(k).ok(), false)
+    }
+
     /// Parses TOML text; `base` resolves relative paths; `env` reads `CERTBOUND_*` overrides.
+    /// Under `profile = "fapi2"`, every FAPI 2.0 violation is refused, one line each.
     pub fn from_toml(
         text: &str,
         file: &str,
         base: &Path,
         env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ValidatedConfig, ConfigError> {
+        Self::parse(text, file, base, env, true)
+    }
+
+    fn parse(
+        text: &str,
+        file: &str,
+        base: &Path,
+        env: impl Fn(&str) -> Option<String>,
+        enforce_profile: bool,
     ) -> Result<ValidatedConfig, ConfigError> {
         let err = |key: &str, message: String| ConfigError {
             file: file.to_owned(),
@@ -639,9 +668,41 @@ impl Config {
                 ));
             }
             let client = config
-                .register(meta, base)
+                .register_unchecked(meta, base)
                 .map_err(|(k, m)| err(&format!("clients[{i}].{k}"), m))?;
             clients.push(client);
+        }
+        if config.profile == crate::profile::Profile::Fapi2 {
+            // FAPI 2.0 §5.3.2.2-3: PAR for every authorization request, whatever the table says.
+            config.authorization.require_pushed_authorization_requests = true;
+            let violations = crate::profile::fapi2_violations(&config, &clients);
+            if enforce_profile && !violations.is_empty() {
+                let lines: Vec<String> = violations
+                    .iter()
+                    .map(|v| {
+                        let key = match &v.client_id {
+                            Some(id) => {
+                                let i = config
+                                    .clients
+                                    .iter()
+                                    .position(|c| &c.client_id == id)
+                                    .unwrap_or_default();
+                                format!("clients[{i}].{}", v.key)
+                            }
+                            None => v.key.clone(),
+                        };
+                        format!("  {key}: {v}")
+                    })
+                    .collect();
+                return Err(err(
+                    "profile",
+                    format!(
+                        "profile = \"fapi2\" refuses this configuration ({} violation(s); `certbound config check` lists them too):\n{}",
+                        violations.len(),
+                        lines.join("\n")
+                    ),
+                ));
+            }
         }
         Ok(ValidatedConfig {
             config,
@@ -657,7 +718,28 @@ impl Config {
     /// listeners) and builds its registration. Used for clients in the file and for clients
     /// registered in the store at run time, so both are held to the same rules. Errors are
     /// (metadata key, message).
+    /// Under `profile = "fapi2"` a client that breaks a FAPI 2.0 rule is refused here, so a
+    /// run-time client cannot weaken the profile either.
     pub fn register(
+        &self,
+        meta: &ClientMetadata,
+        base: &Path,
+    ) -> Result<RegisteredClient, (String, String)> {
+        let client = self.register_unchecked(meta, base)?;
+        if self.profile == crate::profile::Profile::Fapi2 {
+            if let Some(v) = crate::profile::client_violations(&client)
+                .into_iter()
+                .next()
+            {
+                return Err((v.key.clone(), v.to_string()));
+            }
+        }
+        Ok(client)
+    }
+
+    /// [`Config::register`] without the profile's rules (the loader reports them all at once;
+    /// `config check` lists them).
+    pub fn register_unchecked(
         &self,
         meta: &ClientMetadata,
         base: &Path,

@@ -17,6 +17,7 @@ pub mod handlers;
 pub mod http_error;
 pub mod jwks_uri;
 pub mod keys;
+pub mod profile;
 pub mod readiness;
 pub mod state;
 pub mod throttle;
@@ -251,7 +252,7 @@ pub async fn start_on(
         scopes: &scopes,
     });
     let dpop_algs = cfg.dpop.algs();
-    let (metadata, openid_configuration) = discovery_documents(
+    let (mut metadata, mut openid_configuration) = discovery_documents(
         &MetadataInput {
             issuer: &cfg.issuer,
             base_url: &cfg.issuer,
@@ -263,6 +264,11 @@ pub async fn start_on(
         },
         &openid,
     );
+
+    if cfg.profile == profile::Profile::Fapi2 {
+        profile::restrict_metadata(&mut metadata);
+        profile::restrict_metadata(&mut openid_configuration);
+    }
 
     let clients = state::ClientRegistry::new(&config.clients);
     clients.reload(&store, &config).await?;

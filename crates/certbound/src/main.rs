@@ -4,6 +4,7 @@
 
 mod call_cmd;
 mod clients_cmd;
+mod config_cmd;
 mod demo_client;
 mod gateway_cmd;
 mod keys_cmd;
@@ -66,6 +67,9 @@ enum Command {
     /// Inspect registered clients.
     #[command(subcommand)]
     Clients(clients_cmd::ClientsCommand),
+    /// Check the configuration against its profile (`config check`).
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
     /// Create or upgrade the store's schema (also done at every start) and print its version.
     Migrate {
         /// The server configuration.
@@ -169,6 +173,12 @@ fn run() -> anyhow::Result<()> {
             Command::DemoClient(args) => demo_client::run(args).await,
             Command::Clients(cmd) => {
                 if !clients_cmd::run(cmd).await? {
+                    std::process::exit(1);
+                }
+                Ok(())
+            }
+            Command::Config(cmd) => {
+                if !config_cmd::run(cmd).await? {
                     std::process::exit(1);
                 }
                 Ok(())

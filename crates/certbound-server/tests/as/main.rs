@@ -17,6 +17,7 @@ mod oidc_discovery;
 mod oversized_ids;
 mod par;
 mod private_key_jwt;
+mod profile;
 mod refresh;
 mod resumption;
 mod secrets;
