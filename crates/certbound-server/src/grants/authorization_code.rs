@@ -16,7 +16,7 @@ use certbound_core::error::printable;
 use certbound_core::grant::GrantType;
 use certbound_core::oidc::claims::OPENID;
 use certbound_core::pkce::{self, CodeChallenge};
-use certbound_core::{OAuthError, OAuthErrorCode};
+use certbound_core::OAuthError;
 use certbound_store::{AuthorizationCode, CodeRedemption, NewRefreshToken};
 
 /// The longest code accepted in a request; codes are 43 characters.
@@ -68,12 +68,6 @@ pub async fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let (form, origin) = (&request.form, &request.origin);
     let client = &request.client.registration;
-    if !client.grant_types.allows(GrantType::AuthorizationCode) {
-        return Err(OAuthError::new(
-            OAuthErrorCode::UnauthorizedClient,
-            "this client may not use the authorization_code grant",
-        ));
-    }
     let presented = form
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
@@ -210,6 +204,7 @@ fn refused(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use certbound_core::OAuthErrorCode;
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 

@@ -9,7 +9,6 @@ use crate::tokens::{self, new_jti};
 use certbound_core::binding::Binding;
 use certbound_core::dpop::VerifiedProof;
 use certbound_core::error::printable;
-use certbound_core::grant::GrantType;
 use certbound_core::token::{grant_scope, AccessTokenClaims};
 use certbound_core::{OAuthError, OAuthErrorCode};
 
@@ -25,12 +24,6 @@ pub async fn issue(
     let certificate = origin.certificate.as_ref();
     let used_basic = request.headers.contains_key(http::header::AUTHORIZATION);
     let client = &auth.registration;
-    if !client.grant_types.allows(GrantType::ClientCredentials) {
-        return Err(OAuthError::new(
-            OAuthErrorCode::UnauthorizedClient,
-            "this client may not use the client_credentials grant",
-        ));
-    }
     let scopes = grant_scope(&client.scopes, form.get("scope"))
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e))?;
     let cnf = super::token_binding(client, origin, proof)?;

@@ -70,6 +70,13 @@ pub async fn dispatch(
     // and carries no `ath`.
     let proof = verify_dpop(state, &request.headers, "POST", &request.origin.url, None).await?;
     let proof = proof.as_ref();
+    // RFC 6749 §5.2: a grant type the client is not registered for.
+    if !request.client.registration.grant_types.allows(grant) {
+        return Err(OAuthError::new(
+            certbound_core::OAuthErrorCode::UnauthorizedClient,
+            format!("this client may not use the {} grant", grant.as_str()),
+        ));
+    }
     match grant {
         GrantType::ClientCredentials => client_credentials::issue(state, request, proof).await,
         GrantType::AuthorizationCode => authorization_code::issue(state, request, proof).await,

@@ -60,12 +60,6 @@ pub async fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let (form, origin) = (&request.form, &request.origin);
     let client = &request.client.registration;
-    if !client.grant_types.allows(GrantType::RefreshToken) {
-        return Err(OAuthError::new(
-            OAuthErrorCode::UnauthorizedClient,
-            "this client may not use the refresh_token grant",
-        ));
-    }
     let presented = form
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
