@@ -22,6 +22,7 @@ pub mod jwks;
 pub mod metadata;
 pub mod oidc;
 pub mod pkce;
+pub mod presentation;
 pub mod secret;
 pub mod token;
 

@@ -7,46 +7,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use std::sync::Arc;
 
-/// A malformed bearer request (`400 invalid_request`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum BearerError {
-    /// The token was sent in the query string, or with two methods at once (RFC 6750 §2).
-    #[error("send the access token in the Authorization header only")]
-    WrongMethod,
-    /// More than one `Authorization` header.
-    #[error("more than one Authorization header")]
-    Repeated,
-    /// `Authorization: Bearer` without a token of b64token syntax.
-    #[error("malformed Bearer token")]
-    Malformed,
-}
-
-/// The characters of RFC 6750 `b64token` before its trailing `=`s, as a table: this runs on
-/// every request's token (hundreds of bytes), so one lookup per byte.
-const B64TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        b += 1;
-    }
-    t
-};
-
-fn is_b64token(t: &str) -> bool {
-    let body = t.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| B64TOKEN[usize::from(b)])
-}
-
-/// The scheme an access token was presented with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthScheme {
-    /// `Authorization: Bearer` (RFC 6750).
-    Bearer,
-    /// `Authorization: DPoP` (RFC 9449 §7.1), with a proof in the `DPoP` header.
-    Dpop,
-}
+pub use certbound_core::presentation::{AuthScheme, PresentationError as BearerError};
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 9110 §11.1).
 /// `Ok(None)` when there is no Authorization header (or another scheme); a token in the query
@@ -61,50 +22,19 @@ pub fn bearer_token<'a>(
 }
 
 /// The token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>`, with its
-/// scheme (case-insensitive). `Ok(None)` when there is no Authorization header or another
-/// scheme; the same refusals as [`bearer_token`] otherwise.
+/// scheme: certbound-core's [`certbound_core::presentation::presented_token`] on this
+/// request's headers.
 pub fn presented_token<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
 ) -> Result<Option<(AuthScheme, &'a str)>, BearerError> {
-    if let Some(q) = query {
-        if q.split('&')
-            .any(|p| p == "access_token" || p.starts_with("access_token="))
-        {
-            return Err(BearerError::WrongMethod);
-        }
-    }
-    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(BearerError::Repeated);
-    }
-    let value = value.to_str().map_err(|_| BearerError::Malformed)?;
-    let scheme_of = |s: &str| {
-        if s.eq_ignore_ascii_case("bearer") {
-            Some(AuthScheme::Bearer)
-        } else if s.eq_ignore_ascii_case("dpop") {
-            Some(AuthScheme::Dpop)
-        } else {
-            None
-        }
-    };
-    let Some((scheme, token)) = value.split_once(' ') else {
-        return match scheme_of(value) {
-            Some(_) => Err(BearerError::Malformed),
-            None => Ok(None),
-        };
-    };
-    let Some(scheme) = scheme_of(scheme) else {
-        return Ok(None);
-    };
-    let token = token.trim_start_matches(' ');
-    if !is_b64token(token) {
-        return Err(BearerError::Malformed);
-    }
-    Ok(Some((scheme, token)))
+    certbound_core::presentation::presented_token(
+        headers
+            .get_all(http::header::AUTHORIZATION)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        query,
+    )
 }
 
 /// Which challenges a refusal carries.

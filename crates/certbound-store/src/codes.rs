@@ -13,8 +13,8 @@ use crate::par::{self, request_uri_hash};
 use crate::{handles, Store, StoreError};
 
 const CODE_COLUMNS: &str = "grant_id, client_id, user_id, redirect_uri, scope, code_challenge, \
-                            code_challenge_method, nonce, auth_time, sid, x5t_s256, issued_at, \
-                            expires_at, consumed_at";
+                            code_challenge_method, nonce, auth_time, sid, x5t_s256, dpop_jkt, \
+                            issued_at, expires_at, consumed_at";
 
 /// What a code is bound to, given to [`Store::issue_authorization_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub struct NewAuthorizationCode {
     pub sid: Option<String>,
     /// `x5t#S256` of the client certificate presented at PAR, if any.
     pub x5t_s256: Option<String>,
+    /// The RFC 7638 thumbprint of the DPoP key the code is bound to (RFC 9449 §10), if any.
+    pub dpop_jkt: Option<String>,
     /// When the code expires (seconds since the Unix epoch; at most 60 s away under FAPI).
     pub expires_at: i64,
 }
@@ -68,6 +70,8 @@ pub struct AuthorizationCode {
     pub sid: Option<String>,
     /// See [`NewAuthorizationCode`].
     pub x5t_s256: Option<String>,
+    /// See [`NewAuthorizationCode`].
+    pub dpop_jkt: Option<String>,
     /// When the code was issued.
     pub issued_at: i64,
     /// When the code expires.
@@ -167,7 +171,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         sqlx::query(&format!(
             "INSERT INTO authorization_codes (code_hash, {CODE_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL)"
         ))
         .bind(code.hash.as_slice())
         .bind(grant.grant_id.as_str())
@@ -181,6 +185,7 @@ impl Store {
         .bind(new.auth_time)
         .bind(new.sid.as_deref())
         .bind(new.x5t_s256.as_deref())
+        .bind(new.dpop_jkt.as_deref())
         .bind(now)
         .bind(new.expires_at)
         .execute(&mut *tx)
@@ -278,6 +283,7 @@ fn code_from_row(row: &AnyRow) -> Result<AuthorizationCode, sqlx::Error> {
         auth_time: row.try_get("auth_time")?,
         sid: row.try_get("sid")?,
         x5t_s256: row.try_get("x5t_s256")?,
+        dpop_jkt: row.try_get("dpop_jkt")?,
         issued_at: row.try_get("issued_at")?,
         expires_at: row.try_get("expires_at")?,
         consumed_at: row.try_get("consumed_at")?,

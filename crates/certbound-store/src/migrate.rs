@@ -40,6 +40,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "used jtis",
         sql: include_str!("../migrations/sqlite/0004_used_jtis.sql"),
     },
+    Migration {
+        version: 5,
+        description: "code dpop_jkt",
+        sql: include_str!("../migrations/sqlite/0005_code_dpop_jkt.sql"),
+    },
 ];
 
 /// PostgreSQL scripts, oldest first; same versions as [`SQLITE`].
@@ -64,10 +69,15 @@ pub(crate) const POSTGRES: &[Migration] = &[
         description: "used jtis",
         sql: include_str!("../migrations/postgres/0004_used_jtis.sql"),
     },
+    Migration {
+        version: 5,
+        description: "code dpop_jkt",
+        sql: include_str!("../migrations/postgres/0005_code_dpop_jkt.sql"),
+    },
 ];
 
 /// The newest schema version this build knows (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Bookkeeping table; identical on both backends. One row per applied migration.
 const CREATE_SCHEMA_VERSION: &str = "CREATE TABLE IF NOT EXISTS schema_version (

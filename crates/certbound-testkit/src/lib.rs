@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
+pub mod browser;
+pub mod dpop;
 pub mod process;
 pub mod raw;
 

@@ -149,10 +149,14 @@ fn row(c: &RegisteredClient, from: &str) -> [String; 6] {
         certbound_core::client::TokenFormat::Jwt => "JWT",
         certbound_core::client::TokenFormat::Opaque => "opaque",
     };
-    let tokens = format!(
-        "{format}, {}",
-        if c.bound_tokens { "bound" } else { "unbound" }
-    );
+    let binding = if c.bound_tokens {
+        "certificate-bound"
+    } else if c.dpop_bound {
+        "DPoP-bound"
+    } else {
+        "unbound"
+    };
+    let tokens = format!("{format}, {binding}");
     let scope = if c.scopes.is_empty() {
         "-".to_owned()
     } else {

@@ -480,7 +480,10 @@ fn clients_add_accepts_the_example_file_and_flags_for_the_common_cases() {
         line("spiffe").contains("SAN URI \"spiffe://example/partner-d\""),
         "{listing}"
     );
-    assert!(line("spiffe").contains("opaque, bound"), "{listing}");
+    assert!(
+        line("spiffe").contains("opaque, certificate-bound"),
+        "{listing}"
+    );
     assert!(line("batch").contains("client_secret_basic"), "{listing}");
     assert!(line("batch").contains("unbound"), "{listing}");
     assert!(!listing.contains(secret), "{listing}");

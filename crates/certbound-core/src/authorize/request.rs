@@ -168,6 +168,10 @@ pub struct AuthorizationRequest {
     pub ui_locales: Option<String>,
     /// `acr_values`, kept (not yet acted on).
     pub acr_values: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to, from `dpop_jkt` or
+    /// from the proof on the pushed request; the token request must carry a proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -310,6 +314,15 @@ impl AuthorizationRequest {
             .ok_or(invalid("ui_locales is too long"))?;
         let acr_values = bounded(params, "acr_values", MAX_HINT_BYTES)
             .ok_or(invalid("acr_values is too long"))?;
+        let dpop_jkt = match param(params, "dpop_jkt") {
+            None => None,
+            Some(jkt) if is_jwk_thumbprint(jkt) => Some(jkt.to_owned()),
+            Some(_) => {
+                return Err(invalid(
+                    "dpop_jkt must be a base64url SHA-256 JWK thumbprint (RFC 7638)",
+                ))
+            }
+        };
 
         Ok(AuthorizationRequest {
             client_id: client.client_id.to_owned(),
@@ -324,8 +337,18 @@ impl AuthorizationRequest {
             login_hint,
             ui_locales,
             acr_values,
+            dpop_jkt,
         })
     }
+}
+
+/// Whether `value` has the form of an RFC 7638 SHA-256 thumbprint: 43 base64url characters
+/// without padding (32 bytes).
+pub fn is_jwk_thumbprint(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A parameter's value; repetition was already refused by the caller.
@@ -525,6 +548,28 @@ mod tests {
             serde_json::from_str::<AuthorizationRequest>(&json).unwrap(),
             r
         );
+    }
+
+    #[test]
+    fn dpop_jkt_is_kept_when_it_is_a_thumbprint() {
+        let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        let r = validate(&with(&[("dpop_jkt", Some(jkt))])).unwrap();
+        assert_eq!(r.dpop_jkt.as_deref(), Some(jkt));
+        assert_eq!(validate(&with(&[])).unwrap().dpop_jkt, None);
+        // A stored request from before the field existed still reads.
+        let mut old = serde_json::to_value(validate(&with(&[])).unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("dpop_jkt");
+        assert!(serde_json::from_value::<AuthorizationRequest>(old).is_ok());
+        let too_short = &jkt[1..];
+        let padded = format!("{jkt}=");
+        for bad in [
+            too_short,
+            padded.as_str(),
+            "0ZcOCORZNYy+DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+        ] {
+            let (code, _) = redirect_code(validate(&with(&[("dpop_jkt", Some(bad))])));
+            assert_eq!(code, "invalid_request", "{bad}");
+        }
     }
 
     #[test]

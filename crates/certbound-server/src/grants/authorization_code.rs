@@ -25,12 +25,14 @@ const MAX_CODE_LEN: usize = 512;
 /// The checks of a token request against the stored code, pure so they run before consumption.
 /// Every failure is `invalid_grant` (RFC 6749 §5.2). The token request must repeat the
 /// authorization request's `redirect_uri` exactly: FAPI 2.0 requires it in every pushed request,
-/// and the store keeps the one the code was issued for.
+/// and the store keeps the one the code was issued for. A code bound to a DPoP key (RFC 9449
+/// §10) needs a proof by that key (`proof_jkt`, the thumbprint of the request's verified proof).
 pub fn check_exchange(
     code: &AuthorizationCode,
     client_id: &str,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
+    proof_jkt: Option<&str>,
     now: i64,
 ) -> Result<(), OAuthError> {
     if code.client_id != client_id {
@@ -53,6 +55,19 @@ pub fn check_exchange(
         .flatten()
         .ok_or_else(|| invalid_grant("the authorization code has no usable PKCE challenge"))?;
     pkce::check_token_request(Some(&challenge), code_verifier)?;
+    if let Some(bound) = code.dpop_jkt.as_deref() {
+        match proof_jkt {
+            None => {
+                return Err(invalid_grant(
+                    "the authorization code is bound to a DPoP key: send a DPoP proof by that key",
+                ))
+            }
+            Some(jkt) if jkt != bound => return Err(invalid_grant(
+                "the DPoP proof is signed by another key than the authorization code is bound to",
+            )),
+            Some(_) => {}
+        }
+    }
     if now > code.expires_at {
         return Err(invalid_grant("the authorization code has expired"));
     }
@@ -86,6 +101,7 @@ pub async fn issue(
         &client.client_id,
         form.get("redirect_uri"),
         form.get("code_verifier"),
+        proof.map(|p| p.jkt.as_str()),
         now,
     ) {
         refused(origin, &client.client_id, &code, "code_refused", &e);
@@ -221,6 +237,7 @@ mod tests {
             auth_time: 90,
             sid: None,
             x5t_s256: None,
+            dpop_jkt: None,
             issued_at: 100,
             expires_at: 160,
             consumed_at: None,
@@ -234,7 +251,7 @@ mod tests {
         v: Option<&str>,
         now: i64,
     ) -> Result<(), String> {
-        check_exchange(c, client, uri, v, now).map_err(|e| {
+        check_exchange(c, client, uri, v, None, now).map_err(|e| {
             assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
             e.description
         })
@@ -265,6 +282,22 @@ mod tests {
                 check(&c, client, uri, v, now).is_err(),
                 "{client} {uri:?} {v:?} {now}"
             );
+        }
+    }
+
+    #[test]
+    fn a_dpop_bound_code_needs_a_proof_by_its_key() {
+        let c = AuthorizationCode {
+            dpop_jkt: Some("k".repeat(43)),
+            ..code()
+        };
+        let uri = Some("https://rp.example/cb");
+        let run = |jkt: Option<&str>| check_exchange(&c, "web", uri, Some(VERIFIER), jkt, 100);
+        assert!(run(Some(&"k".repeat(43))).is_ok());
+        let other = "x".repeat(43);
+        for jkt in [None, Some(other.as_str())] {
+            let e = run(jkt).unwrap_err();
+            assert_eq!(e.code, OAuthErrorCode::InvalidGrant, "{jkt:?}");
         }
     }
 

@@ -5,8 +5,12 @@
 //! refused, PKCE S256, registered `redirect_uri` required, scopes); the validated request is
 //! stored under a fresh `request_uri` bound to the client, which `/authorize` reads without
 //! consuming and the code issuance consumes.
+//!
+//! DPoP (RFC 9449 §10): a `DPoP` proof on the pushed request (for `POST` to this endpoint's
+//! public URL) and the `dpop_jkt` parameter both bind the code to a key; when both are sent
+//! they must name the same key. The token request must then carry a proof by that key.
 
-use crate::extract::{ClientRequest, ParEndpoint};
+use crate::extract::{verify_dpop, ClientRequest, ParEndpoint};
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::{now_secs, AppState};
 use crate::tokens::store_error;
@@ -37,7 +41,9 @@ async fn push(
     request: &ClientRequest<ParEndpoint>,
 ) -> Result<par::ParResponse, OAuthError> {
     let client = &request.client.registration;
-    let validated = validate(request)?;
+    let mut validated = validate(request)?;
+    let proof = verify_dpop(state, &request.headers, "POST", &request.origin.url, None).await?;
+    validated.dpop_jkt = code_binding(validated.dpop_jkt.take(), proof.map(|p| p.jkt))?;
     let ttl = par::par_ttl(state.authorization().par_ttl_seconds.into());
     let now = now_secs();
     let expires_at = now.saturating_add(i64::try_from(ttl).unwrap_or(60));
@@ -61,6 +67,20 @@ async fn push(
     })
 }
 
+/// The DPoP key the code will be bound to: the `dpop_jkt` parameter, the pushed request's proof
+/// key, or both when they agree (RFC 9449 §10.1); a disagreement is `invalid_request`.
+pub fn code_binding(
+    dpop_jkt: Option<String>,
+    proof_jkt: Option<String>,
+) -> Result<Option<String>, OAuthError> {
+    match (dpop_jkt, proof_jkt) {
+        (Some(param), Some(proof)) if param != proof => Err(OAuthError::invalid_request(
+            "dpop_jkt does not match the key of the DPoP proof",
+        )),
+        (param, proof) => Ok(param.or(proof)),
+    }
+}
+
 /// The client's policy and the body's rules: the client must be registered for the
 /// authorization code grant; the pushed request must name a registered `redirect_uri` (FAPI 2.0
 /// §5.3.2.2-6).
@@ -82,4 +102,20 @@ fn validate(request: &ClientRequest<ParEndpoint>) -> Result<AuthorizationRequest
     let params = Params::from_pairs(request.form.pairs())
         .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
     par::validate_pushed(&params, &policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parameter_and_the_proof_must_agree() {
+        let (a, b) = (Some("a".to_owned()), Some("b".to_owned()));
+        assert_eq!(code_binding(None, None).unwrap(), None);
+        assert_eq!(code_binding(a.clone(), None).unwrap(), a);
+        assert_eq!(code_binding(None, b.clone()).unwrap(), b);
+        assert_eq!(code_binding(a.clone(), a.clone()).unwrap(), a);
+        let e = code_binding(a, b).unwrap_err();
+        assert_eq!(e.code, OAuthErrorCode::InvalidRequest);
+    }
 }

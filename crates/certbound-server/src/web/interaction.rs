@@ -277,6 +277,7 @@ async fn complete(
         auth_time: user.auth_time,
         sid: Some(user.sid.clone()),
         x5t_s256: None,
+        dpop_jkt: request.dpop_jkt.clone(),
         expires_at: now.saturating_add(ttl),
     };
     let issued = app

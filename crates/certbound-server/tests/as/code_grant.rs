@@ -75,6 +75,7 @@ pub async fn code_with(
         auth_time: now - 5,
         sid: Some("sid-1".into()),
         x5t_s256: None,
+        dpop_jkt: None,
         expires_at: now + ttl,
     };
     s.server
@@ -271,6 +272,7 @@ async fn a_plain_pkce_code_is_refused() {
         auth_time: now,
         sid: None,
         x5t_s256: None,
+        dpop_jkt: None,
         expires_at: now + 60,
     };
     let code = s

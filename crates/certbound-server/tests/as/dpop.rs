@@ -5,72 +5,17 @@
 use crate::support::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use certbound_pki::{jwk_for_certificate, self_signed, KeyAlgorithm, LeafSpec, SubjectSpec};
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use certbound_testkit::dpop::{fresh_jti, now, ProofKey};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 const DN: &str = "CN=dp,O=Example";
 
-/// A proof key: the private key PEM and its public JWK.
-struct ProofKey {
-    pem: String,
-    jwk: Value,
-}
-
 fn proof_key() -> ProofKey {
-    let c = self_signed(
-        &LeafSpec::client(SubjectSpec::cn("dpop-key")).with_key(KeyAlgorithm::EcdsaP256),
-    )
-    .unwrap();
-    let full = jwk_for_certificate(&c.cert_der).unwrap();
-    ProofKey {
-        pem: c.key_pem.clone(),
-        jwk: json!({"kty": "EC", "crv": "P-256", "x": full["x"], "y": full["y"]}),
-    }
-}
-
-/// RFC 7638 thumbprint of an EC key, computed here independently of the server.
-fn thumbprint(jwk: &Value) -> String {
-    let canonical = format!(
-        "{{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"{}\",\"y\":\"{}\"}}",
-        jwk["x"].as_str().unwrap(),
-        jwk["y"].as_str().unwrap()
-    );
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
-    URL_SAFE_NO_PAD.encode(d.as_ref())
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn fresh_jti() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!("dpop-{}-{}", now(), N.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A signed proof with `claims`.
-fn proof_with(key: &ProofKey, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::ES256);
-    header.typ = Some("dpop+jwt".into());
-    header.jwk = Some(serde_json::from_value(key.jwk.clone()).unwrap());
-    encode(
-        &header,
-        claims,
-        &EncodingKey::from_ec_pem(key.pem.as_bytes()).unwrap(),
-    )
-    .unwrap()
+    ProofKey::new()
 }
 
 fn proof(key: &ProofKey, htm: &str, htu: &str) -> String {
-    proof_with(
-        key,
-        &json!({"jti": fresh_jti(), "htm": htm, "htu": htu, "iat": now()}),
-    )
+    key.proof(htm, htu)
 }
 
 /// The server and the certificate every test client authenticates with.
@@ -126,7 +71,7 @@ async fn a_proof_binds_the_token_to_its_key() {
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["token_type"], "DPoP");
     let (_, claims) = jwt_parts(r.json["access_token"].as_str().unwrap());
-    assert_eq!(claims["cnf"], json!({"jkt": thumbprint(&key.jwk)}));
+    assert_eq!(claims["cnf"], json!({"jkt": key.thumbprint()}));
 
     // The same proof again: a replay.
     token(&s, "dp", &[&p])

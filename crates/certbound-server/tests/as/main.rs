@@ -9,6 +9,7 @@ mod code_grant;
 mod diagnostics;
 mod discovery;
 mod dpop;
+mod dpop_flows;
 mod hostile;
 mod introspection;
 mod introspection_jwt;

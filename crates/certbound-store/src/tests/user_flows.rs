@@ -66,6 +66,7 @@ fn code_for(user: &User, client_id: &str, expires_at: i64) -> NewAuthorizationCo
         auth_time: 900,
         sid: Some("sid-1".to_owned()),
         x5t_s256: Some("bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2".to_owned()),
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".to_owned()),
         expires_at,
     }
 }
@@ -389,6 +390,7 @@ async fn code_issue_consumes_par_and_redeems_once(ctx: Ctx) {
         auth_time: new.auth_time,
         sid: new.sid.clone(),
         x5t_s256: new.x5t_s256.clone(),
+        dpop_jkt: new.dpop_jkt.clone(),
         issued_at: 1_010,
         expires_at: 1_060,
         consumed_at: None,
