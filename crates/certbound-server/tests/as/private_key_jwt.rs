@@ -346,3 +346,64 @@ async fn the_issuer_only_rule_refuses_endpoint_audiences() {
     let r = token(&s, &anon, &url, &sign(&key, &claims("pk", &s.issuer)), &[]).await;
     assert_eq!(r.status, 200, "{}", r.json);
 }
+
+/// A private_key_jwt client whose keys are at its `jwks_uri` (RFC 7591 §2): the set is fetched
+/// over HTTPS (the server certificate checked against `[jwks_uri] ca`), cached, and fetched again
+/// when an assertion names an unknown `kid`, so the client can rotate its key without
+/// re-registering; a retired key stops working once the set no longer lists it.
+#[tokio::test]
+async fn keys_from_jwks_uri_are_fetched_cached_and_rotated() {
+    use std::sync::{Arc, Mutex};
+    let pki = Pki::new();
+    let (first, second) = (client_key(), client_key());
+    assert_ne!(first.jwk["kid"], second.jwk["kid"]);
+    let served = Arc::new(Mutex::new(json!({"keys": [first.jwk]})));
+    let fetches = Arc::new(Mutex::new(0u32));
+    let app = {
+        let (served, fetches) = (served.clone(), fetches.clone());
+        axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                let (served, fetches) = (served.clone(), fetches.clone());
+                async move {
+                    *fetches.lock().unwrap() += 1;
+                    axum::Json(served.lock().unwrap().clone())
+                }
+            }),
+        )
+    };
+    let port = crate::self_signed::serve_jwks_host(&pki, app).await;
+    let toml = format!(
+        "[jwks_uri]\nmin_refresh_seconds = 0\nca = [\"ca.pem\"]\n[[clients]]\nclient_id = \"pk-uri\"\n\
+         token_endpoint_auth_method = \"private_key_jwt\"\ntoken_endpoint_auth_signing_alg = \"ES256\"\n\
+         jwks_uri = \"https://127.0.0.1:{port}/jwks.json\"\nscope = \"read\"\n"
+    );
+    let s = TestServer::start(&pki, &toml).await;
+    let anon = s.http(None);
+    let url = s.token_url();
+    let with = |key: &ClientKey| sign(key, &claims("pk-uri", &s.issuer));
+
+    for _ in 0..2 {
+        let r = token(&s, &anon, &url, &with(&first), &[]).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    assert_eq!(
+        *fetches.lock().unwrap(),
+        1,
+        "a known kid is served from the cache"
+    );
+
+    // The client rotates: the new key's kid is unknown, so the set is fetched again.
+    *served.lock().unwrap() = json!({"keys": [second.jwk]});
+    let r = token(&s, &anon, &url, &with(&second), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(*fetches.lock().unwrap(), 2);
+    // The retired key is no longer in the set.
+    token(&s, &anon, &url, &with(&first), &[])
+        .await
+        .assert_error(401, "invalid_client");
+    // A key the client never published.
+    token(&s, &anon, &url, &with(&client_key()), &[])
+        .await
+        .assert_error(401, "invalid_client");
+}

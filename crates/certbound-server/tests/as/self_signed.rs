@@ -40,7 +40,7 @@ fn jwks_uri_client(id: &str, port: u16) -> String {
 
 /// A client's JWKS host: `app` over HTTPS on 127.0.0.1 with a server certificate from the test CA
 /// (which the server is configured to trust for `jwks_uri`). Returns its port.
-async fn serve_jwks_host(pki: &Pki, app: axum::Router) -> u16 {
+pub(crate) async fn serve_jwks_host(pki: &Pki, app: axum::Router) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let chain = certbound_net::load_cert_chain(&pki.path("server.pem")).unwrap();
