@@ -82,6 +82,23 @@ pub struct TlsConfig {
     /// what protects, and self-signed clients' bound tokens keep working.
     #[serde(default)]
     pub client_ca: Vec<PathBuf>,
+    /// Whether a client must send a certificate in the handshake: `required` (the default: every
+    /// client is an mTLS client) or `optional`, for deployments that also serve DPoP clients
+    /// without certificates. A certificate-bound token still needs its certificate, and a route
+    /// with `sender_constraint = "certificate"` still refuses everything else.
+    #[serde(default)]
+    pub client_certificate: ClientCertificate,
+}
+
+/// `[tls] client_certificate`: whether the handshake requires a client certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCertificate {
+    /// Every connection presents a certificate (with proof of possession of its key).
+    #[default]
+    Required,
+    /// A certificate is requested but may be absent.
+    Optional,
 }
 
 /// `[admin]`: the admin listener's address and who may read it (shared with the authorization

@@ -172,12 +172,16 @@ pub async fn start_on(
         client_cas.extend(load_cert_chain(p)?);
     }
     record_certificates(&metrics, &config, &chain, &client_cas);
-    let mode = if client_cas.is_empty() {
-        ClientCertMode::Required { hints: Vec::new() }
-    } else {
-        ClientCertMode::RequiredTrusted {
+    let optional = config.tls.client_certificate == crate::config::ClientCertificate::Optional;
+    let mode = match (client_cas.is_empty(), optional) {
+        (true, false) => ClientCertMode::Required { hints: Vec::new() },
+        (true, true) => ClientCertMode::Optional { hints: Vec::new() },
+        (false, false) => ClientCertMode::RequiredTrusted {
             anchors: client_cas,
-        }
+        },
+        (false, true) => ClientCertMode::OptionalTrusted {
+            anchors: client_cas,
+        },
     };
     let tls = server_config(chain, key, &mode)?;
     let policy = config

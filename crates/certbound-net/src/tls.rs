@@ -65,6 +65,13 @@ pub enum ClientCertMode {
         /// Trust anchors (CA certificates).
         anchors: Vec<CertificateDer<'static>>,
     },
+    /// As [`ClientCertMode::RequiredTrusted`] when a certificate is sent, but allow none (the
+    /// gateway with `client_ca` and `client_certificate = "optional"`, for DPoP clients without
+    /// certificates).
+    OptionalTrusted {
+        /// Trust anchors (CA certificates).
+        anchors: Vec<CertificateDer<'static>>,
+    },
 }
 
 /// Reads every certificate of a PEM file, leaf first.
@@ -200,17 +207,22 @@ pub fn server_config(
         )),
         ClientCertMode::Required { hints } => builder
             .with_client_cert_verifier(Arc::new(AcceptAnyClientCert::new(true, hint_names(hints)))),
-        ClientCertMode::RequiredTrusted { anchors } => {
+        ClientCertMode::RequiredTrusted { anchors }
+        | ClientCertMode::OptionalTrusted { anchors } => {
             let mut roots = rustls::RootCertStore::empty();
             for a in anchors {
                 roots.add(a.clone())?;
             }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
-            )
-            .build()
-            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
+            );
+            if matches!(mode, ClientCertMode::OptionalTrusted { .. }) {
+                verifier = verifier.allow_unauthenticated();
+            }
+            let verifier = verifier
+                .build()
+                .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
             builder.with_client_cert_verifier(Arc::new(SigningUsageVerifier(verifier)))
         }
     };
