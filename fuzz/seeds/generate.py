@@ -390,6 +390,80 @@ def seed_jwt():
         write("jwt", n, t)
 
 
+# --- dpop_proof, client_assertion (certbound-core dpop, client_assertion) ------------------------
+
+JWT_NOW = 1767225600  # the harness's fixed time (FUZZ_NOW)
+
+
+def public_jwk(key=JWT_KEY):
+    n = key.public_key().public_numbers()
+    return {"kty": "EC", "crv": "P-256", "x": b64u(n.x.to_bytes(32, "big")), "y": b64u(n.y.to_bytes(32, "big"))}
+
+
+def unsigned(header, claims, sig=""):
+    return f"{b64u(json.dumps(header).encode())}.{b64u(json.dumps(claims).encode())}.{sig}"
+
+
+def seed_dpop_proof():
+    h = {"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk()}
+    c = {"jti": "p1", "htm": "POST", "htu": ISS + "/token", "iat": JWT_NOW}
+    ath = b64u(hashlib.sha256(b"fuzz-access-token").digest())
+    priv = {**public_jwk(), "d": b64u(JWT_KEY.private_numbers().private_value.to_bytes(32, "big"))}
+    proofs = {
+        "valid": jws(h, c),
+        "valid-ath": jws(h, {**c, "ath": ath}),
+        "valid-htu-port-case": jws(h, {**c, "htu": "HTTPS://AS.example:443/token?q=1#f"}),
+        "valid-extra-members": jws({**h, "kid": "x", "x5u": "https://x"}, {**c, "nbf": JWT_NOW, "exp": JWT_NOW + 60}),
+        "wrong-ath": jws(h, {**c, "ath": b64u(b"0" * 32)}),
+        "wrong-typ": jws({**h, "typ": "JWT"}, c),
+        "private-jwk": jws({**h, "jwk": priv}, c),
+        "wrong-curve": jws({**h, "jwk": {**public_jwk(), "crv": "P-384"}}, c),
+        "no-jwk": jws({k: v for k, v in h.items() if k != "jwk"}, c),
+        "crit": jws({**h, "crit": ["x"]}, c),
+        "stale": jws(h, {**c, "iat": JWT_NOW - 3600}),
+        "future": jws(h, {**c, "iat": JWT_NOW + 3600}),
+        "wrong-htm": jws(h, {**c, "htm": "post"}),
+        "wrong-htu": jws(h, {**c, "htu": ISS + "/par"}),
+        "iat-string": jws(h, {**c, "iat": str(JWT_NOW)}),
+        "long-jti": jws(h, {**c, "jti": "j" * 300}),
+        "other-key": jws({**h, "jwk": public_jwk(ec.generate_private_key(ec.SECP256R1()))}, c),
+        "alg-none": unsigned({**h, "alg": "none"}, c),
+        "hs256": unsigned({**h, "alg": "HS256"}, c, "c2ln"),
+        "rs256": unsigned({**h, "alg": "RS256"}, c, "c2ln"),
+        "two-parts": "a.b", "empty": "",
+        "oversized": jws(h, {**c, "pad": "x" * 9000}),
+    }
+    for n, p in proofs.items():
+        write("dpop_proof", n, p)
+
+
+def seed_client_assertion():
+    h = {"alg": "ES256", "kid": KID}
+    c = {"iss": "partner-a", "sub": "partner-a", "aud": ISS, "jti": "a1", "iat": JWT_NOW, "exp": JWT_NOW + 60}
+    assertions = {
+        "valid": jws(h, c),
+        "valid-typ": jws({**h, "typ": "JWT"}, c),
+        "aud-token-endpoint": jws(h, {**c, "aud": ISS + "/token"}),
+        "aud-array": jws(h, {**c, "aud": [ISS]}),
+        "iat-8s-ahead": jws(h, {**c, "iat": JWT_NOW + 8, "nbf": JWT_NOW + 8}),
+        "iat-61s-ahead": jws(h, {**c, "iat": JWT_NOW + 61}),
+        "expired": jws(h, {**c, "exp": JWT_NOW - 1}),
+        "long-lifetime": jws(h, {**c, "exp": JWT_NOW + 86400}),
+        "sub-differs": jws(h, {**c, "sub": "partner-b"}),
+        "no-jti": jws(h, {k: v for k, v in c.items() if k != "jti"}),
+        "unknown-kid": jws({**h, "kid": "k2"}, c),
+        "no-kid": jws({"alg": "ES256"}, c),
+        "crit": jws({**h, "crit": ["exp"]}, c),
+        "other-key": jws(h, c, ec.generate_private_key(ec.SECP256R1())),
+        "alg-none": unsigned({**h, "alg": "none"}, c),
+        "hs256": unsigned({**h, "alg": "HS256"}, c, "c2ln"),
+        "rs256": unsigned({**h, "alg": "RS256"}, c, "c2ln"),
+        "four-parts": "a.b.c.d",
+    }
+    for n, a in assertions.items():
+        write("client_assertion", n, a)
+
+
 SERVER_BASE = """issuer = "https://as.example"
 [listen]
 https = "127.0.0.1:8443"
@@ -493,6 +567,8 @@ def main():
     seed_form()
     seed_forwarded(certs)
     seed_jwt()
+    seed_dpop_proof()
+    seed_client_assertion()
     seed_configs(args.quickstart)
     seed_login_form()
     seed_cookies()

@@ -360,3 +360,167 @@ fn replay_dn_der() {
 fn replay_certificate() {
     replay("certificate", certificate);
 }
+
+// ---------------------------------------------------------------------------------------------
+// dpop_proof, client_assertion: the JWTs clients present once (RFC 9449 proofs, RFC 7523
+// assertions), verified at a fixed time against fixed expectations. The seeds are signed by the
+// fixed ES256 key of `fuzz/seeds/generate.py` (a test key derived from a public string).
+// ---------------------------------------------------------------------------------------------
+
+/// The fixed time the seeds are valid at (2026-01-01T00:00:00Z).
+const FUZZ_NOW: i64 = 1_767_225_600;
+/// The issuer and endpoint the seeds name.
+const FUZZ_ISS: &str = "https://as.example";
+
+/// The public half of the seeds' fixed P-256 key, with its `kid`.
+fn fuzz_jwks() -> serde_json::Value {
+    serde_json::json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "kid": "fuzz-es256", "alg": "ES256", "use": "sig",
+        "x": "EyQHkLtOcAr5EYzyolwRUwdKwBKgWnc2qh7ZS9pO97s",
+        "y": "_fgVrhufuuAVEM8IzDh_HcomCNvxxuLxAprsz2R28w4",
+    }]})
+}
+
+/// `DpopProof::verify` for the token endpoint (no `ath`) and for a resource (`ath` of a fixed
+/// token). Properties: never a panic; an accepted proof has a 43-character thumbprint, a bounded
+/// non-empty `jti`, an `iat` inside the window, and the endpoint's normalised `htu`.
+pub fn dpop_proof(data: &[u8]) {
+    use certbound_core::dpop::{DpopAlg, DpopProof, ProofExpectations, MAX_JTI_BYTES};
+    let Ok(proof) = std::str::from_utf8(data) else {
+        return;
+    };
+    let htu = format!("{FUZZ_ISS}/token");
+    for access_token in [None, Some("fuzz-access-token")] {
+        let expect = ProofExpectations {
+            htm: "POST",
+            htu: &htu,
+            access_token,
+            nonce: None,
+            allowed_algs: &DpopAlg::ALL,
+            max_age_seconds: 60,
+            max_future_seconds: 10,
+        };
+        if let Ok(v) = DpopProof::verify(proof, &expect, FUZZ_NOW) {
+            assert_eq!(v.jkt.len(), 43, "{}", v.jkt);
+            assert!(!v.jti.is_empty() && v.jti.len() <= MAX_JTI_BYTES);
+            assert!(
+                (FUZZ_NOW - 60..=FUZZ_NOW + 10).contains(&v.iat),
+                "iat {}",
+                v.iat
+            );
+            assert!(
+                v.htu.starts_with("https://as.example") && v.htu.ends_with("/token"),
+                "{}",
+                v.htu
+            );
+        }
+    }
+}
+
+/// `ClientAssertion::verify` for client `partner-a` under the FAPI rules (issuer-only `aud`)
+/// and the RFC 7523 ones (issuer or token endpoint). Properties: never a panic; an accepted
+/// assertion has a bounded non-empty `jti`, an `exp` after now, and is ES256 by the fixed key.
+pub fn client_assertion(data: &[u8]) {
+    use certbound_core::client_assertion::{
+        AssertionAlg, AssertionExpectations, AudienceRule, ClientAssertion, MAX_JTI_BYTES,
+    };
+    let Ok(assertion) = std::str::from_utf8(data) else {
+        return;
+    };
+    let jwks = fuzz_jwks();
+    let fapi = AssertionExpectations::fapi("partner-a", FUZZ_ISS);
+    let rfc7523 = AssertionExpectations {
+        audience: AudienceRule::Any(vec![FUZZ_ISS.to_owned(), format!("{FUZZ_ISS}/token")]),
+        ..AssertionExpectations::fapi("partner-a", FUZZ_ISS)
+    };
+    for expect in [&fapi, &rfc7523] {
+        if let Ok(v) = ClientAssertion::verify(assertion, expect, &jwks, FUZZ_NOW) {
+            assert!(!v.jti.is_empty() && v.jti.len() <= MAX_JTI_BYTES);
+            assert!(v.exp > FUZZ_NOW - 1, "exp {}", v.exp);
+            assert_eq!(v.alg, AssertionAlg::Es256);
+        }
+    }
+}
+
+#[test]
+fn replay_dpop_proof() {
+    replay("dpop_proof", dpop_proof);
+}
+
+#[test]
+fn replay_client_assertion() {
+    replay("client_assertion", client_assertion);
+}
+
+/// The seeds reach the accepting paths (otherwise the properties above are never exercised):
+/// the `valid*` seeds verify, and the hostile ones named after a rule do not.
+#[test]
+fn the_valid_seeds_are_accepted_and_the_hostile_ones_refused() {
+    use certbound_core::client_assertion::{AssertionExpectations, ClientAssertion};
+    use certbound_core::dpop::{DpopAlg, DpopProof, ProofExpectations};
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+    let read = |target: &str, seed: &str| {
+        std::fs::read_to_string(corpus.join(target).join(format!("seed-{seed}")))
+            .unwrap_or_else(|e| panic!("{target}/{seed}: {e}"))
+    };
+    let htu = format!("{FUZZ_ISS}/token");
+    let proof = |seed: &str, token: Option<&str>| {
+        let expect = ProofExpectations {
+            htm: "POST",
+            htu: &htu,
+            access_token: token,
+            nonce: None,
+            allowed_algs: &DpopAlg::ALL,
+            max_age_seconds: 60,
+            max_future_seconds: 10,
+        };
+        DpopProof::verify(&read("dpop_proof", seed), &expect, FUZZ_NOW)
+    };
+    for seed in ["valid", "valid-htu-port-case", "valid-extra-members"] {
+        assert!(proof(seed, None).is_ok(), "{seed}: {:?}", proof(seed, None));
+    }
+    assert!(proof("valid-ath", Some("fuzz-access-token")).is_ok());
+    for seed in [
+        "wrong-ath",
+        "wrong-typ",
+        "private-jwk",
+        "wrong-curve",
+        "no-jwk",
+        "crit",
+        "stale",
+        "future",
+        "wrong-htm",
+        "wrong-htu",
+        "long-jti",
+        "alg-none",
+        "hs256",
+        "rs256",
+        "oversized",
+    ] {
+        assert!(proof(seed, Some("fuzz-access-token")).is_err(), "{seed}");
+    }
+    let jwks = fuzz_jwks();
+    let fapi = AssertionExpectations::fapi("partner-a", FUZZ_ISS);
+    let assertion = |seed: &str| {
+        ClientAssertion::verify(&read("client_assertion", seed), &fapi, &jwks, FUZZ_NOW)
+    };
+    for seed in ["valid", "valid-typ", "iat-8s-ahead"] {
+        assert!(assertion(seed).is_ok(), "{seed}: {:?}", assertion(seed));
+    }
+    for seed in [
+        "aud-token-endpoint",
+        "aud-array",
+        "iat-61s-ahead",
+        "expired",
+        "sub-differs",
+        "no-jti",
+        "unknown-kid",
+        "crit",
+        "other-key",
+        "alg-none",
+        "hs256",
+        "rs256",
+    ] {
+        assert!(assertion(seed).is_err(), "{seed}");
+    }
+}
