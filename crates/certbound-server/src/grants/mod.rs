@@ -85,16 +85,23 @@ pub async fn dispatch(
 }
 
 /// The binding of an access token issued to `client` on this request: its certificate when it
-/// is registered for certificate-bound tokens (RFC 8705 §3; a proof it also sent is then not
-/// used: one proof-of-possession method per token); else the proof's key when the request
-/// carried a verified DPoP proof (RFC 9449 §5); else none. A client registered with
-/// `dpop_bound_access_tokens` without a proof is `invalid_dpop_proof`, never an unbound token.
+/// is registered for certificate-bound tokens (RFC 8705 §3); else the proof's key when the
+/// request carried a verified DPoP proof (RFC 9449 §5); else none. One proof-of-possession
+/// method per token (FAPI2.md §2.5): a certificate-bound client that also sends a DPoP proof is
+/// `invalid_request`, as in node-oidc-provider, rather than silently bound to one of the two. A
+/// client registered with `dpop_bound_access_tokens` without a proof is `invalid_dpop_proof`,
+/// never an unbound token.
 pub fn token_binding(
     client: &RegisteredClient,
     origin: &Origin,
     proof: Option<&VerifiedProof>,
 ) -> Result<Option<Binding>, OAuthError> {
     if client.bound_tokens {
+        if proof.is_some() {
+            return Err(OAuthError::invalid_request(
+                "this client receives certificate-bound tokens: send no DPoP proof (one proof-of-possession method per token)",
+            ));
+        }
         return Binding::for_request(true, origin.certificate.as_ref(), origin.listener());
     }
     match proof {

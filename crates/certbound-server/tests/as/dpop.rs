@@ -85,8 +85,12 @@ async fn a_proof_binds_the_token_to_its_key() {
         .1
         .get("cnf")
         .is_none());
-    // A certificate-bound client keeps its certificate binding.
-    let r = token(&s, "dp-cert", &[&proof(&key, "POST", &htu)]).await;
+    // A certificate-bound client that also sends a proof: one proof-of-possession method per
+    // token, so the request is refused rather than bound to one of the two.
+    token(&s, "dp-cert", &[&proof(&key, "POST", &htu)])
+        .await
+        .assert_error(400, "invalid_request");
+    let r = token(&s, "dp-cert", &[]).await;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["token_type"], "Bearer");
     let (_, claims) = jwt_parts(r.json["access_token"].as_str().unwrap());
