@@ -165,8 +165,14 @@ fn sync(file: &str, dir: &Path) -> bool {
 }
 
 /// Installs the Python clients into a cache folder (CI keeps it with the build cache), again when
-/// `requirements.txt` changes.
+/// `requirements.txt` changes. Once per test process: the tests run on parallel threads, and two
+/// installs into one folder would see each other's half-written files.
 fn python_packages() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(install_python_packages).clone()
+}
+
+fn install_python_packages() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-python");
     std::fs::create_dir_all(&dir).unwrap();
     let installed = ["requests", "httpx", "authlib"]
@@ -204,7 +210,14 @@ fn python_packages() -> PathBuf {
 /// Installs the Node.js clients with `npm ci` from the committed lock file into a cache folder,
 /// again when the lock file changes, and puts the client script next to its `node_modules` (ES
 /// modules resolve packages from the script's own folder; NODE_PATH does not apply to them).
+/// Once per test process: `npm ci` first deletes `node_modules`, so a second install running
+/// beside a test that already uses the packages breaks it ("Cannot find module").
 fn node_packages() -> PathBuf {
+    static INSTALLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(install_node_packages).clone()
+}
+
+fn install_node_packages() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-node");
     std::fs::create_dir_all(&dir).unwrap();
     let lock_changed = sync("node/package-lock.json", &dir);
