@@ -20,7 +20,13 @@ struct Probe {
 /// `openssl s_client -brief` to `addr` with `args`, presenting `dir/probe.pem`.
 async fn probe(addr: SocketAddr, dir: &Path, args: &[&str]) -> Probe {
     let out = tokio::process::Command::new("openssl")
-        .args(["s_client", "-connect", &addr.to_string(), "-brief", "-CAfile"])
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-brief",
+            "-CAfile",
+        ])
         .arg(dir.join("ca.pem"))
         .arg("-cert")
         .arg(dir.join("probe.pem"))
@@ -52,8 +58,16 @@ async fn probe(addr: SocketAddr, dir: &Path, args: &[&str]) -> Probe {
 #[tokio::test]
 async fn the_gateway_passes_the_fapi2_tls_probes_and_resource_checks() {
     let pki = Pki::new();
-    let mut clients = tls_client("partner-a", "tls_client_auth_subject_dn", "CN=partner-a,O=Example");
-    clients.push_str(&tls_client("partner-b", "tls_client_auth_subject_dn", "CN=partner-b,O=Example"));
+    let mut clients = tls_client(
+        "partner-a",
+        "tls_client_auth_subject_dn",
+        "CN=partner-a,O=Example",
+    );
+    clients.push_str(&tls_client(
+        "partner-b",
+        "tls_client_auth_subject_dn",
+        "CN=partner-b,O=Example",
+    ));
     clients.push_str("[[clients]]\nclient_id = \"gateway\"\ntoken_endpoint_auth_method = \"tls_client_auth\"\ntls_client_auth_subject_dn = \"CN=gateway,O=Example\"\nresource_server = true\ngrant_types = []\n");
     let auth = TestServer::start(&pki, &clients).await;
     let gw_cert = pki.client("gateway", "Example");
@@ -78,7 +92,9 @@ async fn the_gateway_passes_the_fapi2_tls_probes_and_resource_checks() {
         issuer = auth.issuer,
     );
     let config = GatewayConfig::from_toml(&toml, "gateway.toml", pki.dir.path()).expect("config");
-    let gateway = certbound_gateway::start_on(config, listener).await.expect("gateway starts");
+    let gateway = certbound_gateway::start_on(config, listener)
+        .await
+        .expect("gateway starts");
     let addr = gateway.addr;
     let dir = pki.dir.path();
 
@@ -86,7 +102,11 @@ async fn the_gateway_passes_the_fapi2_tls_probes_and_resource_checks() {
     for flag in ["-tls1", "-tls1_1"] {
         let p = probe(addr, dir, &[flag, "-cipher", "DEFAULT@SECLEVEL=0"]).await;
         assert!(p.protocol.is_none(), "{flag} accepted: {}", p.output);
-        assert!(p.output.contains("alert"), "{flag}: the server refuses: {}", p.output);
+        assert!(
+            p.output.contains("alert"),
+            "{flag}: the server refuses: {}",
+            p.output
+        );
     }
     for suite in [
         "ECDHE-ECDSA-AES128-SHA256",
@@ -94,11 +114,29 @@ async fn the_gateway_passes_the_fapi2_tls_probes_and_resource_checks() {
         "AES128-GCM-SHA256",
         "DHE-RSA-AES128-GCM-SHA256",
     ] {
-        let p = probe(addr, dir, &["-tls1_2", "-cipher", &format!("{suite}@SECLEVEL=0")]).await;
-        assert!(p.protocol.is_none(), "TLS 1.2 {suite} accepted: {}", p.output);
-        assert!(p.output.contains("alert"), "{suite}: the server refuses: {}", p.output);
+        let p = probe(
+            addr,
+            dir,
+            &["-tls1_2", "-cipher", &format!("{suite}@SECLEVEL=0")],
+        )
+        .await;
+        assert!(
+            p.protocol.is_none(),
+            "TLS 1.2 {suite} accepted: {}",
+            p.output
+        );
+        assert!(
+            p.output.contains("alert"),
+            "{suite}: the server refuses: {}",
+            p.output
+        );
     }
-    let p = probe(addr, dir, &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]).await;
+    let p = probe(
+        addr,
+        dir,
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+    )
+    .await;
     assert_eq!(p.protocol.as_deref(), Some("TLSv1.2"), "{}", p.output);
     assert_eq!(p.cipher.as_deref(), Some("ECDHE-ECDSA-AES128-GCM-SHA256"));
     let p = probe(addr, dir, &[]).await;
@@ -126,8 +164,15 @@ async fn the_gateway_passes_the_fapi2_tls_probes_and_resource_checks() {
         .send()
         .await
         .unwrap();
-    assert!([400, 401].contains(&r.status().as_u16()), "query token: {}", r.status());
-    assert!(r.headers().contains_key("date"), "a Date header on refusals too");
+    assert!(
+        [400, 401].contains(&r.status().as_u16()),
+        "query token: {}",
+        r.status()
+    );
+    assert!(
+        r.headers().contains_key("date"),
+        "a Date header on refusals too"
+    );
     let r = auth
         .http(Some(&b))
         .get(&url)
@@ -135,5 +180,9 @@ async fn the_gateway_passes_the_fapi2_tls_probes_and_resource_checks() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401, "partner-a's token with partner-b's certificate");
+    assert_eq!(
+        r.status(),
+        401,
+        "partner-a's token with partner-b's certificate"
+    );
 }

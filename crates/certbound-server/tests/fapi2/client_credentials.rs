@@ -25,8 +25,14 @@ async fn fapi2_security_profile_final_client_credentials_happy_flow() {
             tokens.push(at);
         }
         let stolen = match v.constrain {
-            Constrain::Mtls => Opts { cert: Cert::This(&one.cert), ..Opts::default() },
-            Constrain::Dpop => Opts { proof: Proof::Key(&one.dpop), ..Opts::default() },
+            Constrain::Mtls => Opts {
+                cert: Cert::This(&one.cert),
+                ..Opts::default()
+            },
+            Constrain::Dpop => Opts {
+                proof: Proof::Key(&one.dpop),
+                ..Opts::default()
+            },
         };
         let r = suite.resource(two, &tokens[1], stolen).await;
         assert_eq!(r.status, 401, "{v:?}: {}", r.json);
@@ -43,15 +49,24 @@ async fn fapi2_security_profile_final_client_credentials_ensure_holder_of_key_re
         let (one, _) = suite.pair(v);
         let (opts, codes): (Opts, &[&str]) = match (v.auth, v.constrain) {
             (_, Constrain::Dpop) => (
-                Opts { proof: Proof::None, ..Opts::default() },
+                Opts {
+                    proof: Proof::None,
+                    ..Opts::default()
+                },
                 &["invalid_request", "invalid_grant", "invalid_dpop_proof"],
             ),
             (ClientAuth::Mtls, Constrain::Mtls) => (
-                Opts { cert: Cert::None, ..Opts::default() },
+                Opts {
+                    cert: Cert::None,
+                    ..Opts::default()
+                },
                 &["invalid_client", "invalid_request"],
             ),
             (ClientAuth::PrivateKeyJwt, Constrain::Mtls) => (
-                Opts { cert: Cert::None, ..Opts::default() },
+                Opts {
+                    cert: Cert::None,
+                    ..Opts::default()
+                },
                 &["invalid_client", "invalid_grant", "invalid_request"],
             ),
         };
@@ -68,7 +83,13 @@ async fn fapi2_security_profile_final_client_credentials_ensure_client_id_in_tok
     each_pair(Arc::new(Suite::start().await), |suite, v| async move {
         let (one, two) = suite.pair(v);
         let r = suite
-            .client_credentials(one, Opts { client_id: Some(two.id.clone()), ..Opts::default() })
+            .client_credentials(
+                one,
+                Opts {
+                    client_id: Some(two.id.clone()),
+                    ..Opts::default()
+                },
+            )
             .await;
         assert_token_error(&r, &["invalid_client", "invalid_grant"], &format!("{v:?}"));
     })

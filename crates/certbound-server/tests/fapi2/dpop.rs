@@ -41,7 +41,11 @@ fn raw_proof(key: &ProofKey, header: &Value, claims: &Value, signature: Option<&
     let sig = match signature {
         Some(s) => s.to_vec(),
         None => {
-            let der: String = key.pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            let der: String = key
+                .pem
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect();
             let der = STANDARD.decode(der).expect("PKCS#8 DER");
             let pair = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
                 &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -49,7 +53,10 @@ fn raw_proof(key: &ProofKey, header: &Value, claims: &Value, signature: Option<&
             )
             .expect("the key");
             let rng = aws_lc_rs::rand::SystemRandom::new();
-            pair.sign(&rng, input.as_bytes()).expect("a signature").as_ref().to_vec()
+            pair.sign(&rng, input.as_bytes())
+                .expect("a signature")
+                .as_ref()
+                .to_vec()
         }
     };
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
@@ -96,7 +103,13 @@ fn negative_cases(
     let mut bad_sig = good_proof.clone();
     bad_sig.replace_range(bad_sig.len() - 6.., "AAAAAA");
     let mut cases = vec![
-        ("two DPoP headers", vec![good_proof.clone(), raw_proof(key, &header(key), &good(), None)]),
+        (
+            "two DPoP headers",
+            vec![
+                good_proof.clone(),
+                raw_proof(key, &header(key), &good(), None),
+            ],
+        ),
         ("not a JWT", vec!["not.a-jwt".to_owned()]),
         ("no typ", vec![header_without("typ")]),
         ("no alg", vec![header_without("alg")]),
@@ -109,16 +122,34 @@ fn negative_cases(
         ("alg RS256", vec![raw_proof(key, &rs256, &good(), None)]),
         ("alg none", vec![raw_proof(key, &none, &good(), Some(&[]))]),
         ("bad signature", vec![bad_sig]),
-        ("private jwk", vec![raw_proof(key, &private_jwk, &good(), None)]),
-        ("wrong htm", vec![with("htm", json!(if htm == "GET" { "POST" } else { "GET" }))]),
-        ("wrong htu", vec![with("htu", json!(format!("{htu}/other")))]),
+        (
+            "private jwk",
+            vec![raw_proof(key, &private_jwk, &good(), None)],
+        ),
+        (
+            "wrong htm",
+            vec![with(
+                "htm",
+                json!(if htm == "GET" { "POST" } else { "GET" }),
+            )],
+        ),
+        (
+            "wrong htu",
+            vec![with("htu", json!(format!("{htu}/other")))],
+        ),
         ("iat an hour ago", vec![with("iat", json!(now() - 3600))]),
         ("iat an hour ahead", vec![with("iat", json!(now() + 3600))]),
-        ("signed by another key", vec![raw_proof(other, &header(key), &good(), None)]),
+        (
+            "signed by another key",
+            vec![raw_proof(other, &header(key), &good(), None)],
+        ),
     ];
     if token.is_some() {
         cases.push(("no ath", vec![without("ath")]));
-        cases.push(("wrong ath", vec![with("ath", json!(URL_SAFE_NO_PAD.encode([1u8; 32])))]));
+        cases.push((
+            "wrong ath",
+            vec![with("ath", json!(URL_SAFE_NO_PAD.encode([1u8; 32])))],
+        ));
         // A valid proof by a key the token is not bound to.
         cases.push((
             "proof by a key other than cnf.jkt",
@@ -130,7 +161,12 @@ fn negative_cases(
 
 /// Proofs that must be accepted: extra header and claim members, `htu` with a query, an
 /// upper-case scheme and host, `iat` 10 s ago and 8 s ahead (FAPI 2.0 SP §5.3.2.1-13).
-fn tolerated_cases(key: &ProofKey, htm: &str, htu: &str, token: Option<&str>) -> Vec<(&'static str, String)> {
+fn tolerated_cases(
+    key: &ProofKey,
+    htm: &str,
+    htu: &str,
+    token: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let good = || proof_claims(htm, htu, token, None);
     let mut extra_header = header(key);
     extra_header["kid"] = json!("ignored");
@@ -145,10 +181,22 @@ fn tolerated_cases(key: &ProofKey, htm: &str, htu: &str, token: Option<&str>) ->
     let mut ahead = good();
     ahead["iat"] = json!(now() + 8);
     vec![
-        ("extra header member", raw_proof(key, &extra_header, &good(), None)),
-        ("extra claim", raw_proof(key, &header(key), &extra_claim, None)),
-        ("htu with query and fragment", raw_proof(key, &header(key), &with_query, None)),
-        ("htu scheme in upper case", raw_proof(key, &header(key), &upper, None)),
+        (
+            "extra header member",
+            raw_proof(key, &extra_header, &good(), None),
+        ),
+        (
+            "extra claim",
+            raw_proof(key, &header(key), &extra_claim, None),
+        ),
+        (
+            "htu with query and fragment",
+            raw_proof(key, &header(key), &with_query, None),
+        ),
+        (
+            "htu scheme in upper case",
+            raw_proof(key, &header(key), &upper, None),
+        ),
         ("iat 10 s ago", raw_proof(key, &header(key), &past, None)),
         ("iat 8 s ahead", raw_proof(key, &header(key), &ahead, None)),
     ]
@@ -167,23 +215,57 @@ async fn fapi2_security_profile_final_dpop_negative_tests_at_resource() {
         let htu = one.url(&suite.s, "/userinfo");
         for (case, proofs) in negative_cases(&one.dpop, &other, "GET", &htu, Some(&token)) {
             let r = suite
-                .resource(one, &token, Opts { proof: Proof::Raw(proofs), ..Opts::default() })
+                .resource(
+                    one,
+                    &token,
+                    Opts {
+                        proof: Proof::Raw(proofs),
+                        ..Opts::default()
+                    },
+                )
                 .await;
             assert_resource_refused(&r, &format!("{v:?} {case}"));
         }
         let once = one.dpop.proof_for("GET", &htu, Some(&token), None);
-        let opts = || Opts { proof: Proof::Raw(vec![once.clone()]), ..Opts::default() };
+        let opts = || Opts {
+            proof: Proof::Raw(vec![once.clone()]),
+            ..Opts::default()
+        };
         assert_eq!(suite.resource(one, &token, opts()).await.status, 200);
         assert_resource_refused(&suite.resource(one, &token, opts()).await, "replayed jti");
-        let r = suite.resource(one, &token, Opts { proof: Proof::None, ..Opts::default() }).await;
+        let r = suite
+            .resource(
+                one,
+                &token,
+                Opts {
+                    proof: Proof::None,
+                    ..Opts::default()
+                },
+            )
+            .await;
         assert_resource_refused(&r, "no proof");
         let r = suite
-            .resource_as(one, &format!("Bearer {token}"), &token, Opts { proof: Proof::None, ..Opts::default() })
+            .resource_as(
+                one,
+                &format!("Bearer {token}"),
+                &token,
+                Opts {
+                    proof: Proof::None,
+                    ..Opts::default()
+                },
+            )
             .await;
         assert_resource_refused(&r, "Bearer scheme, no proof");
         for (case, proof) in tolerated_cases(&one.dpop, "GET", &htu, Some(&token)) {
             let r = suite
-                .resource(one, &token, Opts { proof: Proof::Raw(vec![proof]), ..Opts::default() })
+                .resource(
+                    one,
+                    &token,
+                    Opts {
+                        proof: Proof::Raw(vec![proof]),
+                        ..Opts::default()
+                    },
+                )
                 .await;
             assert_eq!(r.status, 200, "{v:?} {case}: {}", r.json);
         }
@@ -192,11 +274,19 @@ async fn fapi2_security_profile_final_dpop_negative_tests_at_resource() {
 }
 
 fn assert_resource_refused(r: &Response, case: &str) {
-    assert!([400, 401].contains(&r.status.as_u16()), "{case}: {} {}", r.status, r.json);
+    assert!(
+        [400, 401].contains(&r.status.as_u16()),
+        "{case}: {} {}",
+        r.status,
+        r.json
+    );
     assert!(r.json.get("sub").is_none(), "{case}: {}", r.json);
     if r.status == 401 {
         let c = r.header("www-authenticate").expect("a challenge");
-        assert!(c.starts_with("DPoP ") || c.starts_with("Bearer "), "{case}: {c}");
+        assert!(
+            c.starts_with("DPoP ") || c.starts_with("Bearer "),
+            "{case}: {c}"
+        );
     }
 }
 
@@ -212,28 +302,56 @@ async fn fapi2_security_profile_final_dpop_negative_tests_at_token_endpoint() {
         let htu = one.url(&suite.s, "/token");
         for (case, proofs) in negative_cases(&one.dpop, &other, "POST", &htu, None) {
             let r = suite
-                .client_credentials(one, Opts { proof: Proof::Raw(proofs), ..Opts::default() })
+                .client_credentials(
+                    one,
+                    Opts {
+                        proof: Proof::Raw(proofs),
+                        ..Opts::default()
+                    },
+                )
                 .await;
-            assert_token_error(&r, &["invalid_dpop_proof", "invalid_request"], &format!("{v:?} {case}"));
+            assert_token_error(
+                &r,
+                &["invalid_dpop_proof", "invalid_request"],
+                &format!("{v:?} {case}"),
+            );
         }
         let once = one.dpop.proof("POST", &htu);
-        let opts = || Opts { proof: Proof::Raw(vec![once.clone()]), ..Opts::default() };
+        let opts = || Opts {
+            proof: Proof::Raw(vec![once.clone()]),
+            ..Opts::default()
+        };
         assert_eq!(suite.client_credentials(one, opts()).await.status, 200);
         let r = suite.client_credentials(one, opts()).await;
         assert_token_error(&r, &["invalid_dpop_proof"], &format!("{v:?} replayed"));
         for (case, proof) in tolerated_cases(&one.dpop, "POST", &htu, None) {
             let r = suite
-                .client_credentials(one, Opts { proof: Proof::Raw(vec![proof]), ..Opts::default() })
+                .client_credentials(
+                    one,
+                    Opts {
+                        proof: Proof::Raw(vec![proof]),
+                        ..Opts::default()
+                    },
+                )
                 .await;
             assert_eq!(r.status, 200, "{v:?} {case}: {}", r.json);
         }
         // A code exchange with a broken proof, then with a good one: the code survived.
         let request = AuthRequest::new(true);
         let code = suite.authorize(one, &request).await.code;
-        let broken = Opts { proof: Proof::Raw(vec!["not.a-jwt".into()]), ..Opts::default() };
+        let broken = Opts {
+            proof: Proof::Raw(vec!["not.a-jwt".into()]),
+            ..Opts::default()
+        };
         let r = suite.exchange(one, &code, &request.verifier, broken).await;
-        assert_token_error(&r, &["invalid_dpop_proof", "invalid_request"], "broken proof");
-        let r = suite.exchange(one, &code, &request.verifier, Opts::default()).await;
+        assert_token_error(
+            &r,
+            &["invalid_dpop_proof", "invalid_request"],
+            "broken proof",
+        );
+        let r = suite
+            .exchange(one, &code, &request.verifier, Opts::default())
+            .await;
         assert_eq!(r.status, 200, "{v:?}: {}", r.json);
     })
     .await;
@@ -248,7 +366,9 @@ async fn fapi2_security_profile_final_ensure_dpop_auth_code_binding_success() {
         let (one, _) = suite.pair(v);
         let request = AuthRequest::new(true).set("dpop_jkt", &one.dpop.thumbprint());
         let code = code_via(&suite, one, &request, Proof::None).await;
-        let r = suite.exchange(one, &code, &request.verifier, Opts::default()).await;
+        let r = suite
+            .exchange(one, &code, &request.verifier, Opts::default())
+            .await;
         assert_eq!(r.status, 200, "{v:?}: {}", r.json);
         suite.check_token_response(one, &r);
     })
@@ -263,7 +383,9 @@ async fn fapi2_security_profile_final_ensure_dpop_proof_at_par_endpoint_binding_
         let (one, _) = suite.pair(v);
         let request = AuthRequest::new(true);
         let code = code_via(&suite, one, &request, Proof::Own).await;
-        let r = suite.exchange(one, &code, &request.verifier, Opts::default()).await;
+        let r = suite
+            .exchange(one, &code, &request.verifier, Opts::default())
+            .await;
         assert_eq!(r.status, 200, "{v:?}: {}", r.json);
         suite.check_token_response(one, &r);
     })
@@ -279,7 +401,11 @@ async fn fapi2_security_profile_final_ensure_mismatched_dpop_jkt_fails() {
         let request = AuthRequest::new(true).set("dpop_jkt", &ProofKey::new().thumbprint());
         let r = suite.par(one, &request, Opts::default()).await;
         assert_eq!(r.status, 400, "{v:?}: {}", r.json);
-        assert!(["invalid_request", "invalid_dpop_proof"].contains(&r.error()), "{}", r.json);
+        assert!(
+            ["invalid_request", "invalid_dpop_proof"].contains(&r.error()),
+            "{}",
+            r.json
+        );
         assert!(r.json.get("request_uri").is_none());
     })
     .await;
@@ -304,11 +430,21 @@ async fn fapi2_security_profile_final_ensure_token_endpoint_fails_with_mismatche
             };
             let code = code_via(&suite, one, &request, par_proof).await;
             let r = suite
-                .exchange(one, &code, &request.verifier, Opts { proof: Proof::Key(&intruder), ..Opts::default() })
+                .exchange(
+                    one,
+                    &code,
+                    &request.verifier,
+                    Opts {
+                        proof: Proof::Key(&intruder),
+                        ..Opts::default()
+                    },
+                )
                 .await;
             assert_eq!(r.status, 400, "{v:?} by_jkt={by_jkt}: {}", r.json);
             assert_token_error(&r, &["invalid_grant"], &format!("{v:?} by_jkt={by_jkt}"));
-            let r = suite.exchange(one, &code, &request.verifier, Opts::default()).await;
+            let r = suite
+                .exchange(one, &code, &request.verifier, Opts::default())
+                .await;
             assert_eq!(r.status, 200, "{v:?}: {}", r.json);
         }
     })
@@ -316,8 +452,22 @@ async fn fapi2_security_profile_final_ensure_token_endpoint_fails_with_mismatche
 }
 
 /// PAR with `proof` at PAR, then the browser; the code.
-async fn code_via(suite: &Suite, client: &Client, request: &AuthRequest, proof: Proof<'_>) -> String {
-    let r = suite.par(client, request, Opts { proof, ..Opts::default() }).await;
+async fn code_via(
+    suite: &Suite,
+    client: &Client,
+    request: &AuthRequest,
+    proof: Proof<'_>,
+) -> String {
+    let r = suite
+        .par(
+            client,
+            request,
+            Opts {
+                proof,
+                ..Opts::default()
+            },
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.json);
     let uri = r.json["request_uri"].as_str().unwrap();
     let done = suite

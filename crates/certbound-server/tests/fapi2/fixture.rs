@@ -568,7 +568,6 @@ impl Suite {
                 .expect("an access token")
                 .to_owned(),
             refresh_token: r.json["refresh_token"].as_str().map(str::to_owned),
-            response: r,
         }
     }
 
@@ -772,13 +771,6 @@ pub struct Tokens {
     pub access_token: String,
     /// The refresh token, if issued.
     pub refresh_token: Option<String>,
-    /// The whole response.
-    pub response: Response,
-}
-
-/// Opens `url` in `b` and follows to the first page or external redirect.
-pub async fn open(b: &mut Browser, url: &str) -> Page {
-    b.open(url).await
 }
 
 /// Asserts the AS's local error page: 400, no redirect (FAPI2.md G7).

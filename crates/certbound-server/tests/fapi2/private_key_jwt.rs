@@ -17,12 +17,20 @@ fn pkjwt_clients(suite: &Suite) -> [&Client; 2] {
 async fn par_with(suite: &Suite, client: &Client, edit: impl Fn(&mut Value)) -> Response {
     let mut claims = client.assertion_claims(&suite.s);
     edit(&mut claims);
-    let opts = Opts { auth: Auth::Assertion(client.key.sign(&claims)), ..Opts::default() };
+    let opts = Opts {
+        auth: Auth::Assertion(client.key.sign(&claims)),
+        ..Opts::default()
+    };
     suite.par(client, &AuthRequest::new(true), opts).await
 }
 
 fn assert_refused(r: &Response, case: &str) {
-    assert!([400, 401].contains(&r.status.as_u16()), "{case}: {} {}", r.status, r.json);
+    assert!(
+        [400, 401].contains(&r.status.as_u16()),
+        "{case}: {} {}",
+        r.status,
+        r.json
+    );
     assert!(
         ["invalid_client", "invalid_request"].contains(&r.error()),
         "{case}: {}",
@@ -60,7 +68,13 @@ async fn fapi2_security_profile_final_par_token_endpoint_as_audience_fails() {
         let mut claims = c.assertion_claims(&suite.s);
         claims["aud"] = json!(aud);
         let r = suite
-            .client_credentials(c, Opts { auth: Auth::Assertion(c.key.sign(&claims)), ..Opts::default() })
+            .client_credentials(
+                c,
+                Opts {
+                    auth: Auth::Assertion(c.key.sign(&claims)),
+                    ..Opts::default()
+                },
+            )
             .await;
         assert_refused(&r, &format!("{} token aud {aud}", c.id));
     }
@@ -101,7 +115,13 @@ async fn fapi2_security_profile_final_par_ensure_jwt_client_assertion_with_iat_n
         let mut claims = c.assertion_claims(&suite.s);
         future(&mut claims);
         let r = suite
-            .client_credentials(c, Opts { auth: Auth::Assertion(c.key.sign(&claims)), ..Opts::default() })
+            .client_credentials(
+                c,
+                Opts {
+                    auth: Auth::Assertion(c.key.sign(&claims)),
+                    ..Opts::default()
+                },
+            )
             .await;
         assert_eq!(r.status, 200, "{}: {}", c.id, r.json);
     }
@@ -149,30 +169,62 @@ async fn fapi2_security_profile_final_ensure_client_assertion_failures_at_token_
         .unwrap();
         let cases: Vec<(&str, Auth)> = vec![
             ("no assertion", Auth::None),
-            ("wrong aud", Auth::Assertion(edited(&|cl| cl["aud"] = json!("https://other.example")))),
-            ("no sub", Auth::Assertion(edited(&|cl| {
-                cl.as_object_mut().unwrap().remove("sub");
-            }))),
-            ("exp 5 minutes ago", Auth::Assertion(edited(&|cl| {
-                let t = now() - 300;
-                cl["exp"] = json!(t);
-                cl["iat"] = json!(t - 60);
-            }))),
+            (
+                "wrong aud",
+                Auth::Assertion(edited(&|cl| cl["aud"] = json!("https://other.example"))),
+            ),
+            (
+                "no sub",
+                Auth::Assertion(edited(&|cl| {
+                    cl.as_object_mut().unwrap().remove("sub");
+                })),
+            ),
+            (
+                "exp 5 minutes ago",
+                Auth::Assertion(edited(&|cl| {
+                    let t = now() - 300;
+                    cl["exp"] = json!(t);
+                    cl["iat"] = json!(t - 60);
+                })),
+            ),
             ("HS256", Auth::Assertion(hs256.clone())),
-            ("another key", Auth::Assertion(other.sign(&c.assertion_claims(&suite.s)))),
+            (
+                "another key",
+                Auth::Assertion(other.sign(&c.assertion_claims(&suite.s))),
+            ),
         ];
         for (case, auth) in cases {
-            let r = suite.client_credentials(c, Opts { auth, ..Opts::default() }).await;
+            let r = suite
+                .client_credentials(
+                    c,
+                    Opts {
+                        auth,
+                        ..Opts::default()
+                    },
+                )
+                .await;
             assert_refused(&r, &format!("{} {case}", c.id));
         }
         // A replayed assertion.
         let once = c.assertion(&suite.s);
         let r = suite
-            .client_credentials(c, Opts { auth: Auth::Assertion(once.clone()), ..Opts::default() })
+            .client_credentials(
+                c,
+                Opts {
+                    auth: Auth::Assertion(once.clone()),
+                    ..Opts::default()
+                },
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.json);
         let r = suite
-            .client_credentials(c, Opts { auth: Auth::Assertion(once), ..Opts::default() })
+            .client_credentials(
+                c,
+                Opts {
+                    auth: Auth::Assertion(once),
+                    ..Opts::default()
+                },
+            )
             .await;
         assert_refused(&r, &format!("{} replayed", c.id));
     }

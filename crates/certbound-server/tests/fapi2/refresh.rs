@@ -14,7 +14,10 @@ async fn fapi2_security_profile_final_refresh_token() {
         let (one, two) = suite.pair(v);
         let tokens = suite.tokens(one, true).await;
         let rt = tokens.refresh_token.expect("a refresh token");
-        let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+        ];
         for round in 0..2 {
             let r = suite.post(one, "/token", &form, Opts::default()).await;
             assert_eq!(r.status, 200, "{v:?} round {round}: {}", r.json);
@@ -35,15 +38,25 @@ async fn fapi2_security_profile_final_refresh_token() {
             ..Opts::default()
         };
         let r = suite.post(one, "/token", &form, unauthenticated).await;
-        assert_token_error(&r, &["invalid_client", "invalid_request"], &format!("{v:?} no auth"));
+        assert_token_error(
+            &r,
+            &["invalid_client", "invalid_request"],
+            &format!("{v:?} no auth"),
+        );
         // Without the holder-of-key proof.
         let (no_pop, codes): (Opts, &[&str]) = match v.constrain {
             Constrain::Mtls => (
-                Opts { cert: Cert::None, ..Opts::default() },
+                Opts {
+                    cert: Cert::None,
+                    ..Opts::default()
+                },
                 &["invalid_client", "invalid_grant", "invalid_request"],
             ),
             Constrain::Dpop => (
-                Opts { proof: Proof::None, ..Opts::default() },
+                Opts {
+                    proof: Proof::None,
+                    ..Opts::default()
+                },
                 &["invalid_request", "invalid_grant", "invalid_dpop_proof"],
             ),
         };

@@ -43,12 +43,19 @@ async fn fapi2_security_profile_final_disallow_access_token_in_query() {
             r.status,
             r.json
         );
-        let scheme = if v.constrain == Constrain::Dpop { "DPoP" } else { "Bearer" };
-        let mut req = http.get(&url).header("authorization", format!("{scheme} {token}"));
+        let scheme = if v.constrain == Constrain::Dpop {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        let mut req = http
+            .get(&url)
+            .header("authorization", format!("{scheme} {token}"));
         if v.constrain == Constrain::Dpop {
             req = req.header(
                 "dpop",
-                one.dpop.proof_for("GET", &one.url(&suite.s, "/userinfo"), Some(&token), None),
+                one.dpop
+                    .proof_for("GET", &one.url(&suite.s, "/userinfo"), Some(&token), None),
             );
         }
         let r = TestServer::read(req.send().await.unwrap()).await;
@@ -72,7 +79,15 @@ async fn fapi2_security_profile_final_date_header_in_resource_response() {
         let ok = suite.resource(one, &token, Opts::default()).await;
         assert_eq!(ok.status, 200, "{}", ok.json);
         let refused = suite
-            .resource(one, &token, Opts { cert: Cert::None, proof: Proof::None, ..Opts::default() })
+            .resource(
+                one,
+                &token,
+                Opts {
+                    cert: Cert::None,
+                    proof: Proof::None,
+                    ..Opts::default()
+                },
+            )
             .await;
         assert_eq!(refused.status, 401, "{v:?}: {}", refused.json);
         for r in [&ok, &refused] {

@@ -22,10 +22,19 @@ pub struct Probe {
 /// versions and suites, so a refusal is the server's.
 pub async fn probe(addr: SocketAddr, dir: &Path, args: &[&str]) -> Probe {
     let mut cmd = tokio::process::Command::new("openssl");
-    cmd.args(["s_client", "-connect", &addr.to_string(), "-brief", "-CAfile"])
-        .arg(dir.join("ca.pem"));
+    cmd.args([
+        "s_client",
+        "-connect",
+        &addr.to_string(),
+        "-brief",
+        "-CAfile",
+    ])
+    .arg(dir.join("ca.pem"));
     if dir.join("probe.pem").exists() {
-        cmd.arg("-cert").arg(dir.join("probe.pem")).arg("-key").arg(dir.join("probe.key"));
+        cmd.arg("-cert")
+            .arg(dir.join("probe.pem"))
+            .arg("-key")
+            .arg(dir.join("probe.key"));
     }
     let out = cmd
         .args(args)
@@ -55,8 +64,16 @@ pub async fn probe(addr: SocketAddr, dir: &Path, args: &[&str]) -> Probe {
 pub async fn assert_fapi_tls(addr: SocketAddr, dir: &Path, name: &str) {
     for (flag, version) in [("-tls1", "TLS 1.0"), ("-tls1_1", "TLS 1.1")] {
         let p = probe(addr, dir, &[flag, "-cipher", "DEFAULT@SECLEVEL=0"]).await;
-        assert!(p.protocol.is_none(), "{name}: {version} accepted: {}", p.output);
-        assert!(p.output.contains("alert"), "{name}: the server refuses: {}", p.output);
+        assert!(
+            p.protocol.is_none(),
+            "{name}: {version} accepted: {}",
+            p.output
+        );
+        assert!(
+            p.output.contains("alert"),
+            "{name}: the server refuses: {}",
+            p.output
+        );
         assert!(
             !p.output.contains("no protocols available"),
             "{name}: the client did not offer {version}: {}",
@@ -70,15 +87,47 @@ pub async fn assert_fapi_tls(addr: SocketAddr, dir: &Path, name: &str) {
         "AES256-SHA256",
         "DHE-RSA-AES128-GCM-SHA256",
     ] {
-        let p = probe(addr, dir, &["-tls1_2", "-cipher", &format!("{suite}@SECLEVEL=0")]).await;
-        assert!(p.protocol.is_none(), "{name}: TLS 1.2 {suite} accepted: {}", p.output);
-        assert!(p.output.contains("alert"), "{name}: the server refuses {suite}: {}", p.output);
+        let p = probe(
+            addr,
+            dir,
+            &["-tls1_2", "-cipher", &format!("{suite}@SECLEVEL=0")],
+        )
+        .await;
+        assert!(
+            p.protocol.is_none(),
+            "{name}: TLS 1.2 {suite} accepted: {}",
+            p.output
+        );
+        assert!(
+            p.output.contains("alert"),
+            "{name}: the server refuses {suite}: {}",
+            p.output
+        );
     }
-    let p = probe(addr, dir, &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]).await;
-    assert_eq!(p.protocol.as_deref(), Some("TLSv1.2"), "{name}: {}", p.output);
-    assert_eq!(p.cipher.as_deref(), Some("ECDHE-ECDSA-AES128-GCM-SHA256"), "{name}");
+    let p = probe(
+        addr,
+        dir,
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+    )
+    .await;
+    assert_eq!(
+        p.protocol.as_deref(),
+        Some("TLSv1.2"),
+        "{name}: {}",
+        p.output
+    );
+    assert_eq!(
+        p.cipher.as_deref(),
+        Some("ECDHE-ECDSA-AES128-GCM-SHA256"),
+        "{name}"
+    );
     let p = probe(addr, dir, &[]).await;
-    assert_eq!(p.protocol.as_deref(), Some("TLSv1.3"), "{name}: 1.3 preferred: {}", p.output);
+    assert_eq!(
+        p.protocol.as_deref(),
+        Some("TLSv1.3"),
+        "{name}: 1.3 preferred: {}",
+        p.output
+    );
 }
 
 /// `FAPI2SPFinalEnsureHolderOfKeyRequired`, its TLS checks (`DisallowTLS10`, `DisallowTLS11`,
@@ -105,14 +154,18 @@ async fn fapi2_security_profile_final_ensure_holder_of_key_required_tls_probes()
 async fn fapi2_security_profile_final_browser_endpoints_hsts_and_no_cors() {
     let suite = Suite::start().await;
     let one = suite.client(ClientAuth::Mtls, Constrain::Mtls, 1);
-    let r = suite.par(one, &AuthRequest::new(true), Opts::default()).await;
+    let r = suite
+        .par(one, &AuthRequest::new(true), Opts::default())
+        .await;
     let url = suite.authorize_url(&one.id, r.json["request_uri"].as_str().unwrap());
     let mut b = suite.browser();
     let first = b.get(&url).await;
     assert_eq!(first.status, 303, "{}", first.body);
     let login = b.follow(first).await;
     assert!(login.body.contains("name=\"password\""), "{}", login.body);
-    let bad = b.get(&format!("{}/authorize?client_id=nobody", suite.s.issuer)).await;
+    let bad = b
+        .get(&format!("{}/authorize?client_id=nobody", suite.s.issuer))
+        .await;
     for (what, headers) in [
         ("/authorize", b.get(&url).await.headers),
         ("the login page", login.headers.clone()),
@@ -134,7 +187,11 @@ async fn fapi2_security_profile_final_browser_endpoints_hsts_and_no_cors() {
         assert_no_cors(&headers, what);
     }
     let http = suite.s.http(None);
-    for method in [reqwest::Method::OPTIONS, reqwest::Method::GET, reqwest::Method::POST] {
+    for method in [
+        reqwest::Method::OPTIONS,
+        reqwest::Method::GET,
+        reqwest::Method::POST,
+    ] {
         let r = http
             .request(method.clone(), format!("{}/authorize", suite.s.issuer))
             .header("origin", "https://evil.example")
