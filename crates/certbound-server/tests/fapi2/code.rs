@@ -81,8 +81,6 @@ async fn fapi2_security_profile_final_ensure_authorization_code_is_bound_to_clie
             .await;
         assert_eq!(r.status, 400, "{v:?}: {}", r.json);
         assert_token_error(&r, &["invalid_grant"], &format!("{v:?}"));
-        // The rightful client can still redeem it: the wrong client did not burn it, or the
-        // refusal is at least no leak. Either way no token for client 2; the suite stops here.
     })
     .await;
 }
