@@ -142,7 +142,8 @@ pub struct AuthorizationConfig {
     pub require_pushed_authorization_requests: bool,
     /// Lifetime of an authorization code (RFC 6749 §4.1.2: short; FAPI 2.0: at most 60 s).
     pub code_ttl_seconds: u32,
-    /// Lifetime of a pushed authorization request (`expires_in` of the PAR response).
+    /// Lifetime of a pushed authorization request (`expires_in` of the PAR response): 30 to 599
+    /// seconds (FAPI 2.0 §5.3.2.2-12: under 600 s, and long enough for a slow device).
     pub par_ttl_seconds: u32,
     /// Lifetime of a refresh token.
     pub refresh_token_ttl_seconds: u32,
@@ -188,7 +189,13 @@ impl AuthorizationConfig {
             }
         };
         range("code_ttl_seconds", self.code_ttl_seconds, 1, 600)?;
-        range("par_ttl_seconds", self.par_ttl_seconds, 1, 600)?;
+        // The bounds the core applies (`par::par_ttl`), refused here rather than silently clamped.
+        range(
+            "par_ttl_seconds",
+            self.par_ttl_seconds,
+            certbound_core::authorize::par::MIN_PAR_TTL_SECONDS as u32,
+            certbound_core::authorize::par::MAX_PAR_TTL_SECONDS as u32,
+        )?;
         range(
             "refresh_token_ttl_seconds",
             self.refresh_token_ttl_seconds,

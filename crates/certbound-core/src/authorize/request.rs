@@ -19,8 +19,9 @@ pub const MAX_PARAMS: usize = 64;
 pub const MAX_CLIENT_ID_BYTES: usize = 255;
 /// Longest `redirect_uri` compared.
 pub const MAX_REDIRECT_URI_BYTES: usize = 2048;
-/// Longest `state` returned. Longer values are refused, never cut (FAPI 2.0 Note 4).
-pub const MAX_STATE_BYTES: usize = 512;
+/// Longest `state` returned. Longer values are refused, never cut (FAPI 2.0 §5.3.2.2 Note 4:
+/// `state` may exceed 1,000 characters, and the suite sends 1,000).
+pub const MAX_STATE_BYTES: usize = 2048;
 /// Longest `nonce` kept. Longer values are refused, never cut (FAPI 2.0 §5.3.2.2-14 needs 64).
 pub const MAX_NONCE_BYTES: usize = 512;
 /// Longest `scope` parameter.

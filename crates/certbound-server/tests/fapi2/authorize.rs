@@ -56,18 +56,18 @@ async fn fapi2_security_profile_final_user_rejects_authentication() {
 
 /// `FAPI2SPFinalEnsureAuthorizationRequestWithLongState` /
 /// `fapi2-security-profile-final-ensure-authorization-request-with-long-state` (FAPI 2.0 SP
-/// §5.3.2.2 Note 4): a 1,000-byte `state` (the suite's length) is either refused at PAR with
-/// `invalid_request` (what certbound does: it keeps at most 512 bytes, `MAX_STATE_BYTES`) or
-/// comes back intact; never truncated. A 512-byte one comes back intact.
+/// §5.3.2.2 Note 4): a 1,000-byte `state` (the suite's length) comes back intact, never
+/// truncated; one over `MAX_STATE_BYTES` (2,048) is refused at PAR with `invalid_request`.
 #[tokio::test]
 async fn fapi2_security_profile_final_ensure_authorization_request_with_long_state() {
     each_pair(Arc::new(Suite::start().await), |suite, v| async move {
         let (one, _) = suite.pair(v);
-        for len in [1000, 512] {
+        for len in [1000, 2048, 2049] {
             let state: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
             let request = AuthRequest::new(true).set("state", &state);
             let r = suite.par(one, &request, Opts::default()).await;
-            if r.status == 400 && len > 512 {
+            if len > 2048 {
+                assert_eq!(r.status, 400, "{}", r.json);
                 assert_eq!(r.error(), "invalid_request", "{}", r.json);
                 continue;
             }

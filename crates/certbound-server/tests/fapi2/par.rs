@@ -124,8 +124,8 @@ async fn fapi2_security_profile_final_par_attempt_reuse_request_uri() {
 
 /// `FAPI2SPFinalPARAttemptToUseExpiredRequestUri` /
 /// `fapi2-security-profile-final-par-attempt-to-use-expired-request_uri` (RFC 9126 §2.2): a
-/// `request_uri` past its `expires_in` → refused. The server clamps `par_ttl_seconds` to at
-/// least 30 s, so instead of sleeping 30 s the test re-stores the request the PAR endpoint
+/// `request_uri` past its `expires_in` → refused. `par_ttl_seconds` is at least 30 s (FAPI 2.0
+/// §5.3.2.2-12 Note 2), so instead of sleeping 30 s the test re-stores the request the PAR endpoint
 /// validated under a second `request_uri` that expires at once, then waits 2 s.
 #[tokio::test]
 async fn fapi2_security_profile_final_par_attempt_to_use_expired_request_uri() {
