@@ -37,7 +37,9 @@ pub enum NonceSchemeError {
     #[error("the nonce secret must be at least {MIN_NONCE_SECRET_BYTES} bytes (for example `openssl rand -base64 48`)")]
     ShortSecret,
     /// The rotation period is 0 or longer than [`MAX_NONCE_ROTATION_SECONDS`].
-    #[error("the nonce rotation period must be between 1 and {MAX_NONCE_ROTATION_SECONDS} seconds")]
+    #[error(
+        "the nonce rotation period must be between 1 and {MAX_NONCE_ROTATION_SECONDS} seconds"
+    )]
     Rotation,
 }
 
@@ -159,9 +161,18 @@ mod tests {
         assert_eq!(n.len(), NONCE_CHARS);
         assert_eq!(s.issue(start + 299), n, "one value per window");
         assert!(s.accepts(&n, start));
-        assert!(s.accepts(&n, start + 599), "the previous window is accepted");
-        assert!(!s.accepts(&n, start + 600), "two windows later it is refused");
-        assert!(!s.accepts(&n, start - 1), "a nonce from the future is refused");
+        assert!(
+            s.accepts(&n, start + 599),
+            "the previous window is accepted"
+        );
+        assert!(
+            !s.accepts(&n, start + 600),
+            "two windows later it is refused"
+        );
+        assert!(
+            !s.accepts(&n, start - 1),
+            "a nonce from the future is refused"
+        );
         assert_ne!(s.issue(start + 300), n);
     }
 
