@@ -32,6 +32,9 @@ pub enum OAuthErrorCode {
     TemporarilyUnavailable,
     /// The DPoP proof is missing where required, invalid or replayed (RFC 9449 §5).
     InvalidDpopProof,
+    /// The server requires a DPoP nonce and the proof has none, or a stale or foreign one
+    /// (RFC 9449 §8): the client retries with the nonce of the `DPoP-Nonce` header.
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -48,6 +51,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            OAuthErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -66,6 +70,9 @@ pub struct OAuthError {
     pub used_basic: bool,
     /// Set when a rate limit refused the request: answered with 429 and `Retry-After` (seconds).
     pub retry_after: Option<u64>,
+    /// A server nonce for the client's next DPoP proof, sent as the `DPoP-Nonce` header
+    /// (RFC 9449 §8); set by [`OAuthError::use_dpop_nonce`].
+    pub dpop_nonce: Option<String>,
 }
 
 /// The body of an error response.
@@ -88,6 +95,7 @@ impl OAuthError {
             description,
             used_basic: false,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -109,6 +117,17 @@ impl OAuthError {
     /// `invalid_dpop_proof` (RFC 9449 §5: 400 at the token endpoint) with a description.
     pub fn invalid_dpop_proof(description: impl Into<String>) -> Self {
         Self::new(OAuthErrorCode::InvalidDpopProof, description)
+    }
+
+    /// `use_dpop_nonce` (RFC 9449 §8: 400 at the authorization server) carrying `nonce`, the
+    /// value the client must put in its next proof (sent as the `DPoP-Nonce` header).
+    pub fn use_dpop_nonce(nonce: String) -> Self {
+        let mut e = Self::new(
+            OAuthErrorCode::UseDpopNonce,
+            "a DPoP nonce from the server is required: retry with the DPoP-Nonce header's value",
+        );
+        e.dpop_nonce = Some(nonce);
+        e
     }
 
     /// `temporarily_unavailable`, for a store that is down (answered with 503 and `Retry-After`).
@@ -153,7 +172,8 @@ impl OAuthError {
     /// Headers besides `Content-Type: application/json`: `Cache-Control: no-store` and
     /// `Pragma: no-cache` always; on 401 a `WWW-Authenticate: Basic realm="<realm>"` challenge
     /// (RFC 6749 §5.2 requires it when Basic was used; RFC 9110 §15.5.2 requires a challenge on any
-    /// 401, and Basic is the only registered scheme for client authentication); on 503 `Retry-After`.
+    /// 401, and Basic is the only registered scheme for client authentication); on 503 `Retry-After`;
+    /// `DPoP-Nonce` when the error carries a nonce (RFC 9449 §8).
     pub fn headers(&self, realm: &str) -> Vec<(&'static str, String)> {
         let mut headers = vec![
             ("cache-control", "no-store".to_owned()),
@@ -169,6 +189,9 @@ impl OAuthError {
             (429, Some(seconds)) => headers.push(("retry-after", seconds.to_string())),
             (503, _) => headers.push(("retry-after", "5".to_owned())),
             _ => {}
+        }
+        if let Some(nonce) = &self.dpop_nonce {
+            headers.push(("dpop-nonce", nonce.clone()));
         }
         headers
     }
@@ -359,6 +382,21 @@ mod tests {
 
     fn http_header_value_is_valid(v: &str) -> bool {
         v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+    }
+
+    #[test]
+    fn use_dpop_nonce_is_400_with_the_nonce_header() {
+        let e = OAuthError::use_dpop_nonce("abc".into());
+        assert_eq!(e.status(), 400);
+        assert_eq!(e.body().error, "use_dpop_nonce");
+        let h = e.headers("r");
+        assert!(h.contains(&("dpop-nonce", "abc".to_owned())));
+        assert!(h.contains(&("cache-control", "no-store".to_owned())));
+        assert!(!h.iter().any(|(n, _)| *n == "www-authenticate"));
+        assert!(!OAuthError::invalid_dpop_proof("x")
+            .headers("r")
+            .iter()
+            .any(|(n, _)| *n == "dpop-nonce"));
     }
 
     #[test]

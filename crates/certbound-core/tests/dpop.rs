@@ -9,7 +9,7 @@ use aws_lc_rs::signature::{
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use certbound_core::dpop::{
-    jwk_thumbprint, DpopAlg, DpopError, DpopProof, ProofExpectations, VerifiedProof,
+    jwk_thumbprint, DpopAlg, DpopError, DpopProof, NonceScheme, ProofExpectations, VerifiedProof,
     MAX_PROOF_BYTES,
 };
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -121,7 +121,7 @@ struct Expect {
     htm: &'static str,
     htu: &'static str,
     access_token: Option<&'static str>,
-    nonce: Option<&'static str>,
+    nonce: Option<&'static NonceScheme>,
     algs: Vec<DpopAlg>,
     max_age: i64,
     max_future: i64,
@@ -154,6 +154,17 @@ impl Expect {
         };
         DpopProof::verify(proof, &e, NOW)
     }
+}
+
+/// The server's nonce scheme in the nonce cases (a 300 s rotation).
+fn nonces() -> &'static NonceScheme {
+    static S: OnceLock<NonceScheme> = OnceLock::new();
+    S.get_or_init(|| NonceScheme::new(&[9u8; 32], 300).unwrap())
+}
+
+/// A nonce of the same scheme from `windows` rotation periods before `NOW`.
+fn old_nonce(windows: i64) -> String {
+    nonces().issue(NOW - windows * 300)
 }
 
 const TOKEN: &str = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
@@ -654,35 +665,49 @@ fn cases() -> Vec<Case> {
             "nonce required, none sent",
             keep,
             keep,
-            |e| e.nonce = Some("n-1"),
+            |e| e.nonce = Some(nonces()),
             Err(UseNonce),
         ),
         c(
-            "nonce required, other sent",
+            "nonce required, another key's sent",
             keep,
-            |c| c["nonce"] = json!("n-0"),
-            |e| e.nonce = Some("n-1"),
+            |c| c["nonce"] = json!(NonceScheme::new(&[1u8; 32], 300).unwrap().issue(NOW)),
+            |e| e.nonce = Some(nonces()),
             Err(UseNonce),
         ),
         c(
-            "nonce required, right one",
+            "nonce required, current one",
             keep,
-            |c| c["nonce"] = json!("n-1"),
-            |e| e.nonce = Some("n-1"),
+            |c| c["nonce"] = json!(nonces().issue(NOW)),
+            |e| e.nonce = Some(nonces()),
             Ok(()),
+        ),
+        c(
+            "nonce required, previous window's",
+            keep,
+            |c| c["nonce"] = json!(old_nonce(1)),
+            |e| e.nonce = Some(nonces()),
+            Ok(()),
+        ),
+        c(
+            "nonce required, expired (two windows old)",
+            keep,
+            |c| c["nonce"] = json!(old_nonce(2)),
+            |e| e.nonce = Some(nonces()),
+            Err(UseNonce),
         ),
         c(
             "nonce not a string",
             keep,
             |c| c["nonce"] = json!(1),
-            |e| e.nonce = Some("1"),
+            |e| e.nonce = Some(nonces()),
             Err(UseNonce),
         ),
         c(
             "nonce checked after the rest",
             keep,
             |c| c["htm"] = json!("GET"),
-            |e| e.nonce = Some("n-1"),
+            |e| e.nonce = Some(nonces()),
             Err(MethodMismatch),
         ),
         c(

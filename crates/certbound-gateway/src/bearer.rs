@@ -61,6 +61,7 @@ pub struct Rejection {
     claims: Option<Arc<TokenClaims>>,
     retry_after: Option<u64>,
     challenges: Challenges,
+    dpop_nonce: Option<String>,
 }
 
 fn quoted(s: &str) -> String {
@@ -86,7 +87,22 @@ impl Rejection {
             claims: None,
             retry_after: None,
             challenges: Challenges::Bearer,
+            dpop_nonce: None,
         }
+    }
+
+    /// 401 `use_dpop_nonce` (RFC 9449 §9) with a `DPoP` challenge and `DPoP-Nonce: nonce`: the
+    /// proof was good but for its nonce; the client retries with `nonce`.
+    pub fn use_dpop_nonce(realm: &str, nonce: String, algs: Arc<str>) -> Self {
+        let mut r = Self::new(
+            StatusCode::UNAUTHORIZED,
+            Some("use_dpop_nonce"),
+            realm,
+            RefusalReason::DpopNonceRequired,
+        );
+        r.challenges = Challenges::Dpop(algs);
+        r.dpop_nonce = Some(nonce);
+        r
     }
 
     /// 401 `invalid_dpop_proof` (RFC 9449 §7.1) with a `DPoP` challenge, for `reason`, and the
@@ -297,6 +313,13 @@ impl IntoResponse for Rejection {
                 }
             }
         }
+        if let Some(v) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            r.headers_mut().insert(DPOP_NONCE, v);
+        }
         r.headers_mut().insert(
             http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -304,6 +327,9 @@ impl IntoResponse for Rejection {
         r
     }
 }
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8.1, §9).
+pub const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
 
 #[cfg(test)]
 mod tests {
@@ -368,6 +394,14 @@ mod tests {
         let r = Rejection::unavailable("r").into_response();
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(r.headers().contains_key("retry-after"));
+        let r = Rejection::use_dpop_nonce("r", "n0nce".into(), Arc::from("ES256")).into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()["dpop-nonce"], "n0nce");
+        let c = r.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            c.starts_with("DPoP realm=\"r\", algs=\"ES256\", error=\"use_dpop_nonce\""),
+            "{c}"
+        );
         let r = Rejection::rate_limited("r", 7).into_response();
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()["retry-after"], "7");

@@ -339,6 +339,9 @@ impl GatewayConfig {
         if let Some(p) = &mut c.admin.bearer_token_file {
             abs(p);
         }
+        if let Some(p) = &mut c.dpop.nonce_secret_file {
+            abs(p);
+        }
         let a = &mut c.authorization_server;
         for p in [&mut a.ca, &mut a.client_cert, &mut a.client_key]
             .into_iter()
@@ -453,6 +456,25 @@ impl GatewayConfig {
                 "must be at least 1".into(),
             ));
         }
+        let max_rotation = certbound_core::dpop::MAX_NONCE_ROTATION_SECONDS;
+        if !(1..=max_rotation).contains(&c.dpop.nonce_rotation_seconds) {
+            return Err(err(
+                "dpop.nonce_rotation_seconds",
+                format!("must be between 1 and {max_rotation} seconds"),
+            ));
+        }
+        if c.dpop.use_nonce || c.dpop.nonce_secret_file.is_some() {
+            let check = crate::dpop::DpopConfig {
+                use_nonce: true,
+                ..c.dpop.clone()
+            };
+            check.nonce_scheme().map_err(|e| {
+                err(
+                    &format!("dpop.{}", e.key()),
+                    format!("{e}; see docs/dpop.md"),
+                )
+            })?;
+        }
         if let Some(names) = &c.listen.server_names {
             certbound_net::authority::ServedAuthorities::from_names(
                 names.iter().map(String::as_str),
@@ -519,6 +541,66 @@ scopes = ["transactions"]
         assert_eq!(limits.negative_entries, 10_000);
         assert_eq!(limits.calls_per_certificate.burst, 20);
         assert_eq!(c.proxy.response_timeout_seconds, 30);
+    }
+
+    #[test]
+    fn dpop_nonce_keys_are_checked_at_load() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, text) = base();
+        let key = |name: &str, bytes: &[u8], mode: u32| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        key("good.key", &[3u8; 48], 0o600);
+        key("short.key", &[3u8; 31], 0o600);
+        key("open.key", &[3u8; 48], 0o604);
+        let with = |lines: &str| format!("{text}[dpop]\n{lines}\n");
+
+        let c = GatewayConfig::from_toml(&text, "g.toml", dir.path()).unwrap();
+        assert!(!c.dpop.use_nonce);
+        assert_eq!(c.dpop.nonce_rotation_seconds, 300);
+        assert!(c.dpop.nonce_scheme().unwrap().is_none());
+        let c = GatewayConfig::from_toml(
+            &with("use_nonce = true\nnonce_secret_file = \"good.key\""),
+            "g.toml",
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(c.dpop.nonce_secret_file, Some(dir.path().join("good.key")));
+        assert!(c.dpop.nonce_scheme().unwrap().is_some());
+
+        for (lines, key, words) in [
+            (
+                "use_nonce = true\nnonce_secret_file = \"short.key\"",
+                "dpop.nonce_secret_file",
+                "at least 32 bytes",
+            ),
+            (
+                "use_nonce = true\nnonce_secret_file = \"open.key\"",
+                "dpop.nonce_secret_file",
+                "chmod 600",
+            ),
+            (
+                "nonce_secret_file = \"open.key\"",
+                "dpop.nonce_secret_file",
+                "chmod 600",
+            ),
+            (
+                "use_nonce = true\nnonce_rotation_seconds = 0",
+                "dpop.nonce_rotation_seconds",
+                "between 1 and 3600",
+            ),
+            (
+                "nonce_rotation_seconds = 7200",
+                "dpop.nonce_rotation_seconds",
+                "between 1 and 3600",
+            ),
+        ] {
+            let e = GatewayConfig::from_toml(&with(lines), "g.toml", dir.path()).unwrap_err();
+            assert_eq!(e.key, key, "{lines}: {e}");
+            assert!(e.message.contains(words), "{lines}: {e}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::config::GatewayConfig;
 use crate::guard::TokenGuard;
 use crate::metrics::GatewayMetrics;
 use crate::tokens::{DiscoveryError, Introspector, Verifier, VerifierConfig};
+use certbound_core::dpop::NonceScheme;
 use certbound_net::metrics::{NotReady, Readiness, ReadinessFuture};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -133,6 +134,7 @@ pub fn random_unit() -> f64 {
 /// introspects.
 pub async fn discover_once(
     config: &GatewayConfig,
+    nonces: Option<&NonceScheme>,
     http: &reqwest::Client,
 ) -> Result<Discovered, DiscoveryError> {
     let as_cfg = &config.authorization_server;
@@ -175,8 +177,11 @@ pub async fn discover_once(
         }
         None => None,
     };
-    let guard = TokenGuard::new(verifier, introspector.clone(), config.realm.clone())
+    let mut guard = TokenGuard::new(verifier, introspector.clone(), config.realm.clone())
         .with_dpop(&config.dpop);
+    if let Some(nonces) = nonces {
+        guard = guard.with_dpop_nonces(nonces.clone());
+    }
     Ok(Discovered {
         guard,
         introspector,
@@ -196,6 +201,7 @@ fn trusted_cas(config: &GatewayConfig) -> String {
 pub(crate) async fn run(
     discovery: Arc<Discovery>,
     config: Arc<GatewayConfig>,
+    nonces: Option<NonceScheme>,
     http: reqwest::Client,
     metrics: Arc<GatewayMetrics>,
     first: oneshot::Sender<()>,
@@ -206,7 +212,7 @@ pub(crate) async fn run(
     let issuer = &config.authorization_server.issuer;
     for attempt in 1u64.. {
         let outcome = tokio::select! {
-            r = discover_once(&config, &http) => r,
+            r = discover_once(&config, nonces.as_ref(), &http) => r,
             _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => return,
         };
         match outcome {

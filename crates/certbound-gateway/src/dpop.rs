@@ -8,13 +8,19 @@
 //!
 //! The replay cache is local to one process. Several gateways behind one load balancer each
 //! accept a proof once, so a captured proof can be replayed once per instance within the
-//! window; the store-backed table (`Store::record_jti(JtiKind::Dpop, ..)` in certbound-store)
-//! or server nonces close that gap once the gateway has a store. Nonces (`use_dpop_nonce`) are
-//! not issued yet.
+//! window. Server nonces (`[dpop] use_nonce`, RFC 9449 §9) narrow that gap without shared
+//! state: a proof must carry a nonce of the current or previous rotation window, so it cannot
+//! be made in advance and dies with its nonce; gateways sharing `nonce_secret_file` accept each
+//! other's nonces. A proof without an acceptable nonce is answered `use_dpop_nonce` and is not
+//! recorded.
 
-use certbound_core::dpop::{DpopAlg, DpopError, DpopProof, ProofExpectations, VerifiedProof};
+use certbound_core::dpop::{
+    DpopAlg, DpopError, DpopProof, NonceScheme, ProofExpectations, VerifiedProof,
+};
+use certbound_net::secret_file::NonceKeyError;
 use serde::Deserialize;
 use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -38,6 +44,19 @@ pub struct DpopConfig {
     /// window), new proofs are refused rather than accepted unrecorded.
     #[serde(default = "default_replay_entries")]
     pub replay_cache_entries: usize,
+    /// Require server nonces in proofs (RFC 9449 §9): a proof without an acceptable `nonce`
+    /// is answered 401 `use_dpop_nonce` with a `DPoP-Nonce` header.
+    #[serde(default)]
+    pub use_nonce: bool,
+    /// How often the nonce changes, in seconds (1 to 3600); a nonce is accepted for one to two
+    /// periods.
+    #[serde(default = "default_nonce_rotation")]
+    pub nonce_rotation_seconds: u32,
+    /// A file holding the nonce key (at least 32 bytes, used as they are; mode 0600 or
+    /// stricter), shared by every gateway behind one public URL. Without it the key is random
+    /// per process, and gateways refuse each other's nonces.
+    #[serde(default)]
+    pub nonce_secret_file: Option<PathBuf>,
 }
 
 fn default_max_age() -> u32 {
@@ -49,6 +68,9 @@ fn default_max_future() -> u32 {
 fn default_replay_entries() -> usize {
     100_000
 }
+fn default_nonce_rotation() -> u32 {
+    300
+}
 
 impl Default for DpopConfig {
     fn default() -> Self {
@@ -57,7 +79,25 @@ impl Default for DpopConfig {
             proof_max_age_seconds: default_max_age(),
             proof_max_future_seconds: default_max_future(),
             replay_cache_entries: default_replay_entries(),
+            use_nonce: false,
+            nonce_rotation_seconds: default_nonce_rotation(),
+            nonce_secret_file: None,
         }
+    }
+}
+
+impl DpopConfig {
+    /// The nonce scheme `use_nonce` asks for (`None` when it is off), keyed with
+    /// `nonce_secret_file` or, without one, a random key of this process.
+    pub fn nonce_scheme(&self) -> Result<Option<NonceScheme>, NonceKeyError> {
+        if !self.use_nonce {
+            return Ok(None);
+        }
+        certbound_net::secret_file::nonce_scheme(
+            self.nonce_secret_file.as_deref(),
+            self.nonce_rotation_seconds,
+        )
+        .map(Some)
     }
 }
 
@@ -82,6 +122,10 @@ pub enum ProofRefusal {
     /// The replay cache is full of live entries: the proof cannot be recorded, so it is refused.
     #[error("too many DPoP proofs; retry later")]
     CacheFull,
+    /// The proof is good but its `nonce` is missing, stale or not ours: answer `use_dpop_nonce`
+    /// with the current nonce (RFC 9449 §9).
+    #[error("a DPoP nonce from the server is required")]
+    NonceRequired,
 }
 
 /// Checks DPoP proofs and remembers their `jti`s. One per guard; cheap to share.
@@ -90,6 +134,7 @@ pub struct DpopChecker {
     max_age: i64,
     max_future: i64,
     replay: ReplayCache,
+    nonces: Option<NonceScheme>,
 }
 
 impl DpopChecker {
@@ -107,7 +152,20 @@ impl DpopChecker {
                 config.replay_cache_entries,
                 Duration::from_secs((max_age + max_future + 1).unsigned_abs()),
             ),
+            nonces: None,
         }
+    }
+
+    /// The same checker requiring nonces of `nonces` in every proof.
+    pub fn with_nonces(mut self, nonces: NonceScheme) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
+    /// The nonce for a `DPoP-Nonce` header at `now`, when nonces are required: the same value
+    /// for a whole rotation window.
+    pub fn nonce(&self, now: i64) -> Option<String> {
+        self.nonces.as_ref().map(|n| n.issue(now))
     }
 
     /// The `algs` parameter of the `DPoP` challenge (RFC 9449 §7.1): `"PS256 ES256 EdDSA"`.
@@ -121,7 +179,7 @@ impl DpopChecker {
 
     /// Checks `proof` for a request with `method` to `htu`, presenting `access_token` bound to
     /// `jkt`; on success records its `jti`. Runs on every request: a token's cached validation
-    /// never stands in for its proof.
+    /// never stands in for its proof. A proof refused for its nonce is not recorded.
     pub fn check(
         &self,
         proof: &str,
@@ -135,12 +193,15 @@ impl DpopChecker {
             htm: method,
             htu,
             access_token: Some(access_token),
-            nonce: None,
+            nonce: self.nonces.as_ref(),
             allowed_algs: &self.algs,
             max_age_seconds: self.max_age,
             max_future_seconds: self.max_future,
         };
-        let verified = DpopProof::verify(proof, &expect, now).map_err(ProofRefusal::Invalid)?;
+        let verified = DpopProof::verify(proof, &expect, now).map_err(|e| match e {
+            DpopError::UseNonce => ProofRefusal::NonceRequired,
+            e => ProofRefusal::Invalid(e),
+        })?;
         let binding = certbound_core::binding::Binding::Dpop {
             jkt: jkt.to_owned(),
         };

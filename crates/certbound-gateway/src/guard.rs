@@ -7,6 +7,7 @@ use crate::binding::{check_binding, check_kind, SenderConstraint};
 use crate::dpop::{DpopChecker, DpopConfig, ProofRefusal};
 use crate::refusal::RefusalReason;
 use crate::tokens::{Introspector, TokenError, VerifiedToken, Verifier};
+use certbound_core::dpop::NonceScheme;
 use certbound_core::ClientCertificate;
 use http::{HeaderMap, Method, Uri};
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub struct TokenGuard {
     realm: Arc<str>,
     dpop: Arc<DpopChecker>,
     dpop_algs: Arc<str>,
+    dpop_config: DpopConfig,
 }
 
 impl TokenGuard {
@@ -64,16 +66,32 @@ impl TokenGuard {
             realm: Arc::from(realm.into()),
             dpop: Arc::new(DpopChecker::new(&DpopConfig::default())),
             dpop_algs: Arc::from(DpopChecker::new(&DpopConfig::default()).algs()),
+            dpop_config: DpopConfig::default(),
         }
     }
 
     /// The same guard with `config`'s DPoP proof window and replay cache size (a new, empty
-    /// replay cache).
+    /// replay cache, and no nonces: `use_nonce` is not read here; pass
+    /// [`DpopConfig::nonce_scheme`] to [`TokenGuard::with_dpop_nonces`]).
     pub fn with_dpop(mut self, config: &DpopConfig) -> Self {
         let checker = DpopChecker::new(config);
         self.dpop_algs = Arc::from(checker.algs());
         self.dpop = Arc::new(checker);
+        self.dpop_config = config.clone();
         self
+    }
+
+    /// The same guard requiring server nonces of `nonces` in DPoP proofs (RFC 9449 §9; build
+    /// it with [`DpopConfig::nonce_scheme`]); call after [`TokenGuard::with_dpop`].
+    pub fn with_dpop_nonces(mut self, nonces: NonceScheme) -> Self {
+        self.dpop = Arc::new(DpopChecker::new(&self.dpop_config).with_nonces(nonces));
+        self
+    }
+
+    /// The nonce for a `DPoP-Nonce` header on a response to a DPoP request, when nonces are
+    /// required (the same value for a whole rotation window).
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.dpop.nonce(crate::tokens::now_secs())
     }
 
     /// The verifier (for its metadata).
@@ -171,6 +189,10 @@ impl TokenGuard {
             }
             (Some(jkt), AuthScheme::Dpop) => {
                 self.check_proof(p, token, jkt).map_err(|e| {
+                    if let (ProofRefusal::NonceRequired, Some(nonce)) = (e, self.dpop_nonce()) {
+                        return Rejection::use_dpop_nonce(realm, nonce, algs())
+                            .for_token(claims.clone());
+                    }
                     let reason = RefusalReason::from(e);
                     let description = match e {
                         ProofRefusal::Invalid(d) => d.description(),

@@ -112,8 +112,19 @@ where
             };
             match guard.decide(&presented, &requirements, constraint).await {
                 Ok(token) => {
+                    // The next nonce rides on every answer to a DPoP request (RFC 9449 §9).
+                    let nonce = token
+                        .claims
+                        .jkt
+                        .as_ref()
+                        .and_then(|_| guard.dpop_nonce())
+                        .and_then(|n| http::HeaderValue::from_str(&n).ok());
                     req.extensions_mut().insert(BoundToken(token));
-                    inner.call(req).await
+                    let mut response = inner.call(req).await?;
+                    if let Some(v) = nonce {
+                        response.headers_mut().insert(crate::bearer::DPOP_NONCE, v);
+                    }
+                    Ok(response)
                 }
                 Err(rejection) => {
                     crate::audit::refused(

@@ -72,12 +72,15 @@ pub enum RefusalReason {
     BindingKindNotAccepted,
     /// The DPoP replay cache is full of live entries; the proof could not be recorded.
     DpopReplayCacheFull,
+    /// Server nonces are on and the proof's `nonce` is missing, stale or not ours: answered
+    /// `use_dpop_nonce` with the nonce to use (a normal first request, not an attack).
+    DpopNonceRequired,
 }
 
 impl RefusalReason {
     /// Every reason, in a fixed order (the gateway creates each series at zero, so
     /// `rate(...)` and alerts work before the first refusal).
-    pub const ALL: [RefusalReason; 26] = [
+    pub const ALL: [RefusalReason; 27] = [
         RefusalReason::MissingToken,
         RefusalReason::InvalidRequest,
         RefusalReason::MalformedToken,
@@ -104,6 +107,7 @@ impl RefusalReason {
         RefusalReason::DpopSchemeMismatch,
         RefusalReason::BindingKindNotAccepted,
         RefusalReason::DpopReplayCacheFull,
+        RefusalReason::DpopNonceRequired,
     ];
 
     /// The stable label (`binding_mismatch`, `expired` ...).
@@ -135,6 +139,7 @@ impl RefusalReason {
             RefusalReason::DpopSchemeMismatch => "dpop_scheme_mismatch",
             RefusalReason::BindingKindNotAccepted => "binding_kind_not_accepted",
             RefusalReason::DpopReplayCacheFull => "dpop_replay_cache_full",
+            RefusalReason::DpopNonceRequired => "dpop_nonce_required",
         }
     }
 }
@@ -180,6 +185,9 @@ impl RefusalReason {
                 "this resource does not accept this kind of bound token"
             }
             RefusalReason::DpopReplayCacheFull => "too many DPoP proofs; retry later",
+            RefusalReason::DpopNonceRequired => {
+                "a DPoP nonce from the server is required: retry with the DPoP-Nonce header's value"
+            }
         }
     }
 }
@@ -230,6 +238,7 @@ impl From<ProofRefusal> for RefusalReason {
             ProofRefusal::KeyMismatch => RefusalReason::DpopKeyMismatch,
             ProofRefusal::Replayed => RefusalReason::DpopReplayed,
             ProofRefusal::CacheFull => RefusalReason::DpopReplayCacheFull,
+            ProofRefusal::NonceRequired => RefusalReason::DpopNonceRequired,
         }
     }
 }

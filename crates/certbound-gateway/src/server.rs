@@ -124,6 +124,11 @@ pub async fn start_on(
 ) -> Result<RunningGateway, GatewayError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     config.limits.validate().map_err(GatewayError::Config)?;
+    // One nonce key for the life of the process (rediscovery keeps it).
+    let nonces = config
+        .dpop
+        .nonce_scheme()
+        .map_err(|e| GatewayError::Config(format!("dpop.{}: {e}", e.key())))?;
     let admin_access = certbound_net::metrics::AdminAccess::from_config(&config.admin)
         .map_err(|e| GatewayError::Config(e.to_string()))?;
     let http = as_client(&config)?;
@@ -236,6 +241,7 @@ pub async fn start_on(
     let discovering = tokio::spawn(crate::discovery::run(
         discovery.clone(),
         Arc::new(config),
+        nonces,
         http,
         metrics,
         first_tx,
@@ -520,7 +526,13 @@ async fn route_request(
         tracing::warn!(error = %e, "canonical path does not form a URI");
         return (endpoint, StatusCode::BAD_REQUEST.into_response(), None);
     }
-    let response = forward(
+    // RFC 9449 §9: the next nonce rides on every answer to a DPoP request (one value per
+    // rotation window), so clients roll over without a use_dpop_nonce round trip.
+    let nonce = match (&token.claims.jkt, state.discovery.get()) {
+        (Some(_), Some(d)) => d.guard.dpop_nonce(),
+        _ => None,
+    };
+    let mut response = forward(
         &state.upstream,
         req,
         Forward {
@@ -531,6 +543,9 @@ async fn route_request(
         },
     )
     .await;
+    if let Some(v) = nonce.and_then(|n| http::HeaderValue::from_str(&n).ok()) {
+        response.headers_mut().insert(crate::bearer::DPOP_NONCE, v);
+    }
     if matches!(
         response.status(),
         StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT

@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::routing::get;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use certbound_core::dpop::NonceScheme;
 use certbound_gateway::binding::SenderConstraint;
 use certbound_gateway::guard::{Requirements, TokenGuard};
 use certbound_gateway::layer::{BoundToken, BoundTokenLayer};
@@ -100,12 +101,20 @@ struct Setup {
 }
 
 fn setup(constraint: SenderConstraint) -> Setup {
+    setup_with(constraint, None)
+}
+
+/// [`setup`], with the guard requiring nonces of `nonces` when given.
+fn setup_with(constraint: SenderConstraint, nonces: Option<NonceScheme>) -> Setup {
     let issuer = key();
     let mut published = issuer.jwk.clone();
     published["kid"] = json!("as1");
     published["alg"] = json!("ES256");
     let verifier = Verifier::from_jwks(VerifierConfig::new(ISS), json!({"keys": [published]}));
-    let guard = TokenGuard::new(verifier, None, "test-api");
+    let mut guard = TokenGuard::new(verifier, None, "test-api");
+    if let Some(n) = nonces {
+        guard = guard.with_dpop_nonces(n);
+    }
     let app = axum::Router::new()
         .route(
             "/accounts",
@@ -356,4 +365,55 @@ async fn scheme_and_route_kind_mismatches_are_refused() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Sends `GET /accounts` with `Authorization: DPoP token` and `proof`; returns the response.
+async fn send_proof(app: &axum::Router, token: &str, proof: &str) -> axum::response::Response {
+    let req = Request::builder()
+        .uri("/accounts")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .body(Body::empty())
+        .unwrap();
+    app.clone().oneshot(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_layer_asks_for_a_nonce_and_carries_the_next_one() {
+    let nonces = NonceScheme::new(&[4u8; 32], 300).unwrap();
+    let s = setup_with(SenderConstraint::Dpop, Some(nonces.clone()));
+    let token = access_token(&s.issuer, json!({"jkt": jkt(&s.holder)}));
+
+    // No nonce: 401 use_dpop_nonce with the nonce; the proof is not recorded.
+    let mut c = proof_claims(&token);
+    let r = send_proof(&s.app, &token, &proof(&s.holder, &c)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("error=\"use_dpop_nonce\""),
+        "{challenge}"
+    );
+    let nonce = r.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    assert!(nonces.accepts(&nonce, now()));
+
+    // Another key's nonce: asked again.
+    c["nonce"] = json!(NonceScheme::new(&[5u8; 32], 300).unwrap().issue(now()));
+    let r = send_proof(&s.app, &token, &proof(&s.holder, &c)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().contains_key("dpop-nonce"));
+
+    // The same jti with the nonce reaches the handler, and the answer carries the nonce.
+    c["nonce"] = json!(nonce);
+    let r = send_proof(&s.app, &token, &proof(&s.holder, &c)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["dpop-nonce"], nonce.as_str());
+    // Then it is recorded: a replay.
+    let r = send_proof(&s.app, &token, &proof(&s.holder, &c)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(!r.headers().contains_key("dpop-nonce"));
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("error=\"invalid_dpop_proof\""),
+        "{challenge}"
+    );
 }

@@ -20,6 +20,7 @@ mod linger;
 pub mod log_format;
 pub mod metrics;
 pub mod rate_limit;
+pub mod secret_file;
 pub mod serve;
 pub mod tls;
 

@@ -72,6 +72,16 @@ pub struct DpopConfig {
     pub proof_max_age_seconds: u32,
     /// How far in the future a proof's `iat` may be (clock skew), in seconds (0 to 60).
     pub proof_max_future_seconds: u32,
+    /// Require server nonces in proofs at /token, /par and /userinfo (RFC 9449 §8, §9): a proof
+    /// without an acceptable `nonce` is answered `use_dpop_nonce` with a `DPoP-Nonce` header.
+    pub use_nonce: bool,
+    /// How often the nonce changes, in seconds (1 to 3600); a nonce is accepted for one to two
+    /// periods.
+    pub nonce_rotation_seconds: u32,
+    /// A file holding the nonce key (at least 32 bytes, used as they are; mode 0600 or
+    /// stricter), shared by every instance behind one issuer. Without it the key is random per
+    /// process, and instances refuse each other's nonces.
+    pub nonce_secret_file: Option<PathBuf>,
 }
 
 impl Default for DpopConfig {
@@ -80,6 +90,9 @@ impl Default for DpopConfig {
             signing_algs: DpopAlg::ALL.iter().map(|a| a.as_str().to_owned()).collect(),
             proof_max_age_seconds: 60,
             proof_max_future_seconds: 10,
+            use_nonce: false,
+            nonce_rotation_seconds: 300,
+            nonce_secret_file: None,
         }
     }
 }
@@ -128,7 +141,29 @@ impl DpopConfig {
                 "must be between 0 and 60 seconds".into(),
             ));
         }
+        let max_rotation = certbound_core::dpop::MAX_NONCE_ROTATION_SECONDS;
+        if !(1..=max_rotation).contains(&self.nonce_rotation_seconds) {
+            return Err((
+                "nonce_rotation_seconds",
+                format!("must be between 1 and {max_rotation} seconds"),
+            ));
+        }
+        if self.use_nonce || self.nonce_secret_file.is_some() {
+            self.nonce_scheme()
+                .map_err(|e| (e.key(), format!("{e}; see docs/dpop.md")))?;
+        }
         Ok(())
+    }
+
+    /// The nonce scheme `use_nonce` asks for, keyed with `nonce_secret_file` (read and checked
+    /// on every call) or, without one, a random key of this process.
+    pub fn nonce_scheme(
+        &self,
+    ) -> Result<certbound_core::dpop::NonceScheme, certbound_net::secret_file::NonceKeyError> {
+        certbound_net::secret_file::nonce_scheme(
+            self.nonce_secret_file.as_deref(),
+            self.nonce_rotation_seconds,
+        )
     }
 }
 
@@ -829,6 +864,9 @@ impl Config {
         if let Some(p) = &mut self.admin.bearer_token_file {
             abs(p);
         }
+        if let Some(p) = &mut self.dpop.nonce_secret_file {
+            abs(p);
+        }
         if let Some(rest) = self.store.url.strip_prefix("sqlite://") {
             let path = Path::new(rest.split('?').next().unwrap_or(rest));
             if path.is_relative() && !rest.starts_with(':') {
@@ -1021,5 +1059,70 @@ client_ca = ["ca.pem"]
         .validate()
         .unwrap_err();
         assert!(e.1.contains("refresh_token_rotation = true"), "{}", e.1);
+    }
+
+    #[test]
+    fn dpop_nonce_keys_are_checked_at_load() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = files();
+        let key = |name: &str, bytes: &[u8], mode: u32| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        key("good.key", &[3u8; 48], 0o600);
+        key("short.key", &[3u8; 31], 0o600);
+        key("open.key", &[3u8; 48], 0o644);
+
+        let v = Config::from_toml(BASE, "c.toml", dir.path(), |_| None).unwrap();
+        let d = &v.config.dpop;
+        assert!(!d.use_nonce && d.nonce_secret_file.is_none());
+        assert_eq!(d.nonce_rotation_seconds, 300);
+
+        let on = "[dpop]\nuse_nonce = true\nnonce_rotation_seconds = 60\nnonce_secret_file = \"good.key\"\n";
+        let v = Config::from_toml(&format!("{BASE}{on}"), "c.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(
+            v.config.dpop.nonce_secret_file.as_deref(),
+            Some(dir.path().join("good.key").as_path())
+        );
+        assert_eq!(v.config.dpop.nonce_scheme().unwrap().rotation_seconds(), 60);
+
+        for (lines, key, words) in [
+            (
+                "use_nonce = true\nnonce_secret_file = \"short.key\"",
+                "dpop.nonce_secret_file",
+                "at least 32 bytes",
+            ),
+            (
+                "use_nonce = true\nnonce_secret_file = \"open.key\"",
+                "dpop.nonce_secret_file",
+                "chmod 600",
+            ),
+            (
+                "use_nonce = true\nnonce_secret_file = \"missing.key\"",
+                "dpop.nonce_secret_file",
+                "cannot read",
+            ),
+            (
+                "nonce_secret_file = \"open.key\"",
+                "dpop.nonce_secret_file",
+                "chmod 600",
+            ),
+            (
+                "nonce_rotation_seconds = 0",
+                "dpop.nonce_rotation_seconds",
+                "between 1 and 3600",
+            ),
+            (
+                "use_nonce = true\nnonce_rotation_seconds = 3601",
+                "dpop.nonce_rotation_seconds",
+                "between 1 and 3600",
+            ),
+        ] {
+            let text = format!("{BASE}[dpop]\n{lines}\n");
+            let e = Config::from_toml(&text, "c.toml", dir.path(), |_| None).unwrap_err();
+            assert_eq!(e.key, key, "{lines}: {e}");
+            assert!(e.message.contains(words), "{lines}: {e}");
+        }
     }
 }

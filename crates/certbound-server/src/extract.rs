@@ -23,7 +23,7 @@ use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use certbound_core::auth::Listener;
-use certbound_core::dpop::{DpopProof, ProofExpectations, VerifiedProof};
+use certbound_core::dpop::{DpopError, DpopProof, ProofExpectations, VerifiedProof};
 use certbound_core::form::Form;
 use certbound_core::metadata::MTLS_ALIASED;
 use certbound_core::{CertificateSource, ClientCertificate, OAuthError};
@@ -41,6 +41,10 @@ pub trait Endpoint {
     const NAME: &'static str;
     /// The route, identical on both listeners.
     const PATH: &'static str;
+    /// Whether the endpoint reads a `DPoP` proof (RFC 9449 §5, §10): when server nonces are on,
+    /// a proof without an acceptable nonce is answered `use_dpop_nonce` before the client
+    /// authenticates, so the retry does not find its client assertion already used.
+    const DPOP: bool = false;
 }
 
 /// `POST /token` (RFC 6749 §3.2).
@@ -48,6 +52,7 @@ pub struct TokenEndpoint;
 impl Endpoint for TokenEndpoint {
     const NAME: &'static str = "token";
     const PATH: &'static str = "/token";
+    const DPOP: bool = true;
 }
 
 /// `POST /introspect` (RFC 7662).
@@ -69,6 +74,7 @@ pub struct ParEndpoint;
 impl Endpoint for ParEndpoint {
     const NAME: &'static str = "par";
     const PATH: &'static str = "/par";
+    const DPOP: bool = true;
 }
 
 /// A request to a client-authenticated endpoint, after the form was read and the client
@@ -120,6 +126,9 @@ impl<E: Endpoint> FromRequest<AppState> for ClientRequest<E> {
             .map_err(Rejection::Body)?;
         let authenticated = async {
             let form = read_form(&headers, &body)?;
+            if E::DPOP {
+                require_nonce(state, &headers, "POST", &origin.url)?;
+            }
             let client = authenticate_request(state, E::NAME, &headers, &form, &origin).await?;
             Ok::<_, OAuthError>((form, client))
         }
@@ -246,10 +255,86 @@ pub fn dpop_header(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
         .map_err(|_| OAuthError::invalid_dpop_proof("the DPoP proof is not a well-formed JWT"))
 }
 
+/// The proof expectations of this server's `[dpop]` configuration for `method` to `htu`, with
+/// `ath` when `access_token` is given, and the server's nonces when they are on.
+fn expectations<'a>(
+    state: &'a AppState,
+    algs: &'a [certbound_core::dpop::DpopAlg],
+    method: &'a str,
+    htu: &'a str,
+    access_token: Option<&'a str>,
+) -> ProofExpectations<'a> {
+    let config = &state.config.config.dpop;
+    ProofExpectations {
+        htm: method,
+        htu,
+        access_token,
+        nonce: state.dpop_nonces.as_ref(),
+        allowed_algs: algs,
+        max_age_seconds: i64::from(config.proof_max_age_seconds),
+        max_future_seconds: i64::from(config.proof_max_future_seconds),
+    }
+}
+
+/// The answer to a proof that is good but for its nonce: `use_dpop_nonce` with the current
+/// nonce (RFC 9449 §8); any other refusal is `invalid_dpop_proof`.
+fn proof_error(state: &AppState, e: DpopError, now: i64) -> OAuthError {
+    match (e, state.dpop_nonces.as_ref()) {
+        (DpopError::UseNonce, Some(nonces)) => OAuthError::use_dpop_nonce(nonces.issue(now)),
+        _ => OAuthError::invalid_dpop_proof(e.description()),
+    }
+}
+
+/// When server nonces are on and the request's proof is valid but for its nonce: the
+/// `use_dpop_nonce` answer, before anything is authenticated, recorded or consumed. Every
+/// other case (no proof, a good proof, a bad one) passes, for [`verify_dpop`] to decide after
+/// client authentication as before.
+fn require_nonce(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &str,
+    htu: &str,
+) -> Result<(), OAuthError> {
+    if state.dpop_nonces.is_none() {
+        return Ok(());
+    }
+    let Ok(Some(proof)) = dpop_header(headers) else {
+        return Ok(());
+    };
+    let algs = state.config.config.dpop.algs();
+    let now = now_secs();
+    match DpopProof::verify(proof, &expectations(state, &algs, method, htu, None), now) {
+        Err(e @ DpopError::UseNonce) => Err(proof_error(state, e, now)),
+        _ => Ok(()),
+    }
+}
+
+/// The nonce for a `DPoP-Nonce` header on a successful answer to a request that carried a DPoP
+/// proof, when server nonces are on (RFC 9449 §8.2: the server may supply the next nonce with
+/// any response). Every response in one rotation window carries the same value.
+pub fn fresh_nonce(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let nonces = state.dpop_nonces.as_ref()?;
+    headers
+        .contains_key("dpop")
+        .then(|| nonces.issue(now_secs()))
+}
+
+/// Adds `DPoP-Nonce: <nonce>` to `response` when [`fresh_nonce`] gives one.
+pub fn with_fresh_nonce(state: &AppState, headers: &HeaderMap, mut response: Response) -> Response {
+    if let Some(nonce) = fresh_nonce(state, headers) {
+        if let Ok(v) = http::HeaderValue::from_str(&nonce) {
+            response.headers_mut().insert("dpop-nonce", v);
+        }
+    }
+    response
+}
+
 /// Verifies the request's DPoP proof, if it has one, for `method` to `htu` (the endpoint's
 /// public URL, [`Origin::url`]), with `ath` when `access_token` is given, and records its `jti`
 /// in the store shared by every instance (a replay is `invalid_dpop_proof`). `Ok(None)`: no
-/// `DPoP` header. The algorithms and `iat` window are the `[dpop]` configuration's.
+/// `DPoP` header. The algorithms, `iat` window and nonces are the `[dpop]` configuration's; a
+/// proof without an acceptable nonce is `use_dpop_nonce` (with the nonce to use) and its `jti`
+/// is not recorded.
 pub async fn verify_dpop(
     state: &AppState,
     headers: &HeaderMap,
@@ -260,23 +345,13 @@ pub async fn verify_dpop(
     let Some(proof) = dpop_header(headers)? else {
         return Ok(None);
     };
-    let config = &state.config.config.dpop;
-    let algs = config.algs();
-    let max_age = i64::from(config.proof_max_age_seconds);
-    let expect = ProofExpectations {
-        htm: method,
-        htu,
-        access_token,
-        nonce: None,
-        allowed_algs: &algs,
-        max_age_seconds: max_age,
-        max_future_seconds: i64::from(config.proof_max_future_seconds),
-    };
+    let algs = state.config.config.dpop.algs();
+    let expect = expectations(state, &algs, method, htu, access_token);
     let now = now_secs();
-    let verified = DpopProof::verify(proof, &expect, now)
-        .map_err(|e| OAuthError::invalid_dpop_proof(e.description()))?;
+    let verified =
+        DpopProof::verify(proof, &expect, now).map_err(|e| proof_error(state, e, now))?;
     // The entry must outlive every moment the proof is accepted: until `iat + max_age`.
-    let expires_at = verified.iat.saturating_add(max_age).max(now);
+    let expires_at = verified.iat.saturating_add(expect.max_age_seconds).max(now);
     match state
         .store
         .record_jti(JtiKind::Dpop, &verified.jkt, &verified.jti, expires_at, now)

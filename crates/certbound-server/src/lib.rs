@@ -73,6 +73,9 @@ pub enum ServerError {
     /// The admin listener's token file.
     #[error(transparent)]
     Admin(#[from] certbound_net::metrics::AdminAccessError),
+    /// `[dpop] nonce_secret_file` or `nonce_rotation_seconds`.
+    #[error("[dpop] {key}: {0}", key = .0.key())]
+    DpopNonce(#[from] certbound_net::secret_file::NonceKeyError),
 }
 
 /// A running server: its bound addresses, and the handle that stops it.
@@ -185,6 +188,26 @@ fn trust_anchors(
     })
 }
 
+/// The DPoP nonce scheme of `[dpop]`, when `use_nonce` is on. A random key (no
+/// `nonce_secret_file`) with a PostgreSQL store is logged as a warning: several instances then
+/// refuse each other's nonces, and clients loop on `use_dpop_nonce`.
+fn dpop_nonces(
+    cfg: &config::Config,
+) -> Result<Option<certbound_core::dpop::NonceScheme>, ServerError> {
+    if !cfg.dpop.use_nonce {
+        return Ok(None);
+    }
+    if cfg.dpop.nonce_secret_file.is_none() && cfg.store.url.starts_with("postgres") {
+        tracing::warn!(
+            "[dpop] use_nonce is on without nonce_secret_file: the nonce key is random per \
+             process, so instances sharing this PostgreSQL store refuse each other's nonces. \
+             Set [dpop] nonce_secret_file to one file (at least 32 bytes, mode 0600) on every \
+             instance, e.g. `openssl rand -base64 48 > dpop-nonce.key`"
+        );
+    }
+    Ok(Some(cfg.dpop.nonce_scheme()?))
+}
+
 /// Binds the configured addresses and starts serving.
 pub async fn start(config: ValidatedConfig) -> Result<RunningServer, ServerError> {
     use certbound_net::bind;
@@ -270,6 +293,7 @@ pub async fn start_on(
         profile::restrict_metadata(&mut openid_configuration);
     }
 
+    let dpop_nonces = dpop_nonces(cfg)?;
     let clients = state::ClientRegistry::new(&config.clients);
     clients.reload(&store, &config).await?;
     let metrics = Arc::new(certbound_net::metrics::Metrics::new());
@@ -289,6 +313,7 @@ pub async fn start_on(
         metadata: bytes::Bytes::from(metadata.to_string()),
         openid_configuration: bytes::Bytes::from(openid_configuration.to_string()),
         config: config.clone(),
+        dpop_nonces,
         login_step: Arc::new(web::login_step::BuiltIn),
     });
 

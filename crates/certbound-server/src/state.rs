@@ -47,6 +47,8 @@ pub struct Inner {
     pub openid_configuration: Bytes,
     /// The configuration it was built from.
     pub config: ValidatedConfig,
+    /// The DPoP nonce scheme, when `[dpop] use_nonce` is on (RFC 9449 §8, §9).
+    pub dpop_nonces: Option<certbound_core::dpop::NonceScheme>,
     /// The login step of the user flows (the built-in username/password form today; an external
     /// login app later).
     pub login_step: Arc<dyn crate::web::login_step::LoginStep>,

@@ -2,14 +2,19 @@
 //!
 //! [`DpopProof::verify`] checks one `DPoP` header value against what the endpoint expects
 //! ([`ProofExpectations`]) and returns the key thumbprint the token is (or must be) bound to.
-//! Two checks stay with the caller because they need state: the `jti` replay check (a store
-//! shared by every instance, keyed on the normalised values in [`VerifiedProof`]) and the
-//! choice and rotation of server nonces. Nothing here reads a clock; `now` is a parameter.
+//! The `jti` replay check stays with the caller because it needs state (a store shared by every
+//! instance, keyed on the normalised values in [`VerifiedProof`]). Server nonces need none:
+//! [`NonceScheme`] issues and checks stateless, HMAC-keyed, rotating nonces. Nothing here reads
+//! a clock; `now` is a parameter.
 
 mod htu;
+mod nonce;
 mod proof;
 mod thumbprint;
 
+pub use nonce::{
+    NonceScheme, NonceSchemeError, MAX_NONCE_ROTATION_SECONDS, MIN_NONCE_SECRET_BYTES, NONCE_CHARS,
+};
 pub use proof::{DpopProof, ProofExpectations, VerifiedProof, MAX_JTI_BYTES, MAX_PROOF_BYTES};
 pub use thumbprint::jwk_thumbprint;
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use super::htu::NormalisedHtu;
+use super::nonce::NonceScheme;
 use super::thumbprint::jwk_thumbprint;
 use super::{DpopAlg, DpopError};
 
@@ -33,8 +34,9 @@ pub struct ProofExpectations<'a> {
     /// At a resource: the access token presented with the proof. Then `ath` is required and
     /// must be base64url(SHA-256(token)) (RFC 9449 §4.3 step 12).
     pub access_token: Option<&'a str>,
-    /// The nonce the server requires, if any.
-    pub nonce: Option<&'a str>,
+    /// The server's nonce scheme, when it requires nonces (RFC 9449 §8, §9): the proof's
+    /// `nonce` claim must be one the scheme accepts at `now`, else [`DpopError::UseNonce`].
+    pub nonce: Option<&'a NonceScheme>,
     /// The algorithms this endpoint accepts (normally [`DpopAlg::ALL`]).
     pub allowed_algs: &'a [DpopAlg],
     /// How old `iat` may be, in seconds.
@@ -67,8 +69,8 @@ impl DpopProof {
     ///
     /// Checks, in order: size; one compact JWS; header `typ` = `dpop+jwt`, `alg` allowed, no
     /// `crit`, a public `jwk` whose type matches `alg`; the signature with that key; the claims
-    /// `jti`, `htm`, `htu`, `iat`, `ath` (when an access token is expected) and `nonce` (when one
-    /// is required). Unknown header members and claims, `nbf` and `exp` included, are ignored.
+    /// `jti`, `htm`, `htu`, `iat`, `ath` (when an access token is expected) and `nonce` (when the
+    /// server requires one: accepted by its [`NonceScheme`]). Unknown header members and claims, `nbf` and `exp` included, are ignored.
     /// The nonce is checked last, so [`DpopError::UseNonce`] means the proof is otherwise good.
     pub fn verify(
         proof: &str,
@@ -144,9 +146,9 @@ impl DpopProof {
                 return Err(DpopError::AccessTokenHash);
             }
         }
-        if let Some(required) = expect.nonce {
+        if let Some(scheme) = expect.nonce {
             let sent = claims.get("nonce").and_then(Value::as_str);
-            if !sent.is_some_and(|n| bool::from(n.as_bytes().ct_eq(required.as_bytes()))) {
+            if !sent.is_some_and(|n| scheme.accepts(n, now)) {
                 return Err(DpopError::UseNonce);
             }
         }

@@ -10,7 +10,7 @@
 //! public URL) and the `dpop_jkt` parameter both bind the code to a key; when both are sent
 //! they must name the same key. The token request must then carry a proof by that key.
 
-use crate::extract::{verify_dpop, ClientRequest, ParEndpoint};
+use crate::extract::{verify_dpop, with_fresh_nonce, ClientRequest, ParEndpoint};
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::{now_secs, AppState};
 use crate::tokens::store_error;
@@ -30,9 +30,8 @@ pub async fn par(
     request: ClientRequest<ParEndpoint>,
 ) -> Result<Response, OAuthResponse> {
     let answer = push(&state, &request).await.map_err(|e| state.reject(e))?;
-    Ok(no_store(
-        (StatusCode::CREATED, Json(answer)).into_response(),
-    ))
+    let response = no_store((StatusCode::CREATED, Json(answer)).into_response());
+    Ok(with_fresh_nonce(&state, &request.headers, response))
 }
 
 /// Validates and stores the pushed request; writes the audit line.

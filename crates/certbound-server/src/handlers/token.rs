@@ -1,6 +1,6 @@
 //! `POST /token` (RFC 6749 §3.2): the grants are in [`crate::grants`].
 
-use crate::extract::{ClientRequest, TokenEndpoint};
+use crate::extract::{with_fresh_nonce, ClientRequest, TokenEndpoint};
 use crate::grants;
 use crate::http_error::{no_store, OAuthResponse};
 use crate::state::AppState;
@@ -16,5 +16,6 @@ pub async fn token(
     let issued = grants::dispatch(&state, &request)
         .await
         .map_err(|e| state.reject(e))?;
-    Ok(no_store(Json(issued).into_response()))
+    let response = no_store(Json(issued).into_response());
+    Ok(with_fresh_nonce(&state, &request.headers, response))
 }

@@ -9,7 +9,7 @@
 //! not accepted with the `DPoP` scheme. A stolen bound token is as useless here as at the
 //! gateway.
 
-use crate::extract::{verify_dpop, Origin};
+use crate::extract::{verify_dpop, with_fresh_nonce, Origin};
 use crate::grants::user_tokens;
 use crate::http_error::no_store;
 use crate::state::AppState;
@@ -44,6 +44,8 @@ pub enum Refusal {
         error: &'static str,
         /// A fixed text (never the proof).
         description: String,
+        /// With `use_dpop_nonce`: the nonce to use, sent as the `DPoP-Nonce` header.
+        nonce: Option<String>,
     },
     /// The token lacks `openid`: 403.
     InsufficientScope,
@@ -172,9 +174,8 @@ async fn answer(
         client_id = %printable(&claims.client_id),
         jti = %claims.jti,
     );
-    Ok(no_store(
-        Json(userinfo_claims(&user, &scopes)).into_response(),
-    ))
+    let response = no_store(Json(userinfo_claims(&user, &scopes)).into_response());
+    Ok(with_fresh_nonce(state, headers, response))
 }
 
 /// Checks that the request holds what the token is bound to, and that the scheme fits the
@@ -202,10 +203,13 @@ async fn check_binding(
             let proof = verify_dpop(state, headers, method.as_str(), &origin.url, Some(token))
                 .await
                 .map_err(|e| match e.code {
-                    OAuthErrorCode::InvalidDpopProof => dpop(Refusal::Dpop {
-                        error: e.code.as_str(),
-                        description: e.description,
-                    }),
+                    OAuthErrorCode::InvalidDpopProof | OAuthErrorCode::UseDpopNonce => {
+                        dpop(Refusal::Dpop {
+                            error: e.code.as_str(),
+                            description: e.description,
+                            nonce: e.dpop_nonce,
+                        })
+                    }
                     _ => Refused::from(Refusal::Unavailable),
                 })?
                 .ok_or_else(|| {
@@ -213,6 +217,7 @@ async fn check_binding(
                         error: "invalid_dpop_proof",
                         description: "a DPoP proof is required with a DPoP-bound access token"
                             .into(),
+                        nonce: None,
                     })
                 })?;
             binding.check_with_proof(None, Some(&proof)).map_err(|_| {
@@ -220,6 +225,7 @@ async fn check_binding(
                     error: "invalid_dpop_proof",
                     description:
                         "the DPoP proof is signed by another key than the token is bound to".into(),
+                    nonce: None,
                 })
             })
         }
@@ -251,7 +257,9 @@ fn refuse(state: &AppState, refused: Refused) -> Response {
             Some("invalid_token"),
             Some((*d).to_owned()),
         ),
-        Refusal::Dpop { error, description } => (
+        Refusal::Dpop {
+            error, description, ..
+        } => (
             StatusCode::UNAUTHORIZED,
             Some(*error),
             Some(description.clone()),
@@ -307,6 +315,14 @@ fn refuse(state: &AppState, refused: Refused) -> Response {
         None => json!({}),
     };
     let mut response = no_store((status, Json(body)).into_response());
+    if let Refusal::Dpop {
+        nonce: Some(nonce), ..
+    } = &refusal
+    {
+        if let Ok(v) = HeaderValue::from_str(nonce) {
+            response.headers_mut().insert("dpop-nonce", v);
+        }
+    }
     for c in challenges {
         if let Ok(v) = HeaderValue::from_str(&c) {
             response.headers_mut().append(header::WWW_AUTHENTICATE, v);

@@ -10,6 +10,7 @@ mod diagnostics;
 mod discovery;
 mod dpop;
 mod dpop_flows;
+mod dpop_nonce;
 mod hostile;
 mod introspection;
 mod introspection_jwt;
