@@ -472,6 +472,55 @@ fn select_key<'k>(
     }
 }
 
+/// The size in bits of an RSA JWK's `n` (base64url, leading zero bytes ignored); `None` when it
+/// is not base64url.
+fn rsa_modulus_bits(n: &str) -> Option<usize> {
+    let modulus = URL_SAFE_NO_PAD.decode(n).ok()?;
+    let first = modulus
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(modulus.len());
+    let significant = &modulus[first..];
+    Some(
+        significant
+            .first()
+            .map_or(0, |b| significant.len() * 8 - b.leading_zeros() as usize),
+    )
+}
+
+/// The keys of a client JWK Set too weak for FAPI 2.0 §5.4.1-2/-3 (RSA below [`MIN_RSA_BITS`],
+/// elliptic curves below 224 bits or not ones certbound verifies), as `(index, reason)`. Keys
+/// of other types are left to the algorithm rules. Used at registration under the `fapi2`
+/// profile; verification refuses such keys anyway.
+pub fn weak_keys(jwks: &Value) -> Vec<(usize, String)> {
+    let Some(keys) = jwks.get("keys").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let member = |name: &str| key.get(name).and_then(Value::as_str);
+        match member("kty") {
+            Some("RSA") => match member("n").and_then(rsa_modulus_bits) {
+                Some(bits) if bits >= MIN_RSA_BITS => {}
+                Some(bits) => out.push((
+                    i,
+                    format!("an RSA key of {bits} bits (at least {MIN_RSA_BITS})"),
+                )),
+                None => out.push((i, "an RSA key without a readable modulus".to_owned())),
+            },
+            Some("EC") => match member("crv") {
+                Some("P-256" | "P-384" | "P-521") => {}
+                other => out.push((
+                    i,
+                    format!("an EC key on curve {}", other.unwrap_or("(none)")),
+                )),
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The verification key of a selected JWK for `alg`; RSA keys below [`MIN_RSA_BITS`] refused.
 fn decoding_key(
     key: &Map<String, Value>,
@@ -486,18 +535,7 @@ fn decoding_key(
         AssertionAlg::Ps256 => {
             let n = member("n")?;
             let e = member("e")?;
-            let modulus = URL_SAFE_NO_PAD
-                .decode(n)
-                .map_err(|_| AssertionError::UnusableKey)?;
-            let first = modulus
-                .iter()
-                .position(|b| *b != 0)
-                .unwrap_or(modulus.len());
-            let significant = &modulus[first..];
-            let bits = significant
-                .first()
-                .map_or(0, |b| significant.len() * 8 - b.leading_zeros() as usize);
-            if bits < MIN_RSA_BITS {
+            if rsa_modulus_bits(n).is_none_or(|bits| bits < MIN_RSA_BITS) {
                 return Err(AssertionError::UnusableKey);
             }
             DecodingKey::from_rsa_components(n, e).map_err(|_| AssertionError::UnusableKey)
@@ -642,6 +680,25 @@ impl ClientAssertion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weak_keys_are_named() {
+        let n_1024 = URL_SAFE_NO_PAD.encode([0xc3u8; 128]);
+        let n_2048 = URL_SAFE_NO_PAD.encode([0xc3u8; 256]);
+        let n_2048_padded = URL_SAFE_NO_PAD.encode([[0u8].as_slice(), &[0xc3u8; 256]].concat());
+        let jwks = serde_json::json!({"keys": [
+            {"kty": "RSA", "n": n_2048, "e": "AQAB"},
+            {"kty": "RSA", "n": n_2048_padded, "e": "AQAB"},
+            {"kty": "RSA", "n": n_1024, "e": "AQAB"},
+            {"kty": "EC", "crv": "P-256", "x": "a", "y": "b"},
+            {"kty": "EC", "crv": "secp256k1", "x": "a", "y": "b"},
+            {"kty": "OKP", "crv": "Ed25519", "x": "a"},
+            {"kty": "RSA", "n": "!!", "e": "AQAB"},
+        ]});
+        let weak: Vec<usize> = weak_keys(&jwks).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(weak, [2, 4, 6]);
+        assert!(weak_keys(&serde_json::json!({})).is_empty());
+    }
     use serde_json::json;
 
     #[test]

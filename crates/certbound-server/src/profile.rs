@@ -5,7 +5,7 @@
 //! [`restrict_metadata`] makes the discovery documents advertise only what is enforced.
 
 use crate::config::{AssertionAudience, Config};
-use certbound_core::client::{AuthMethod, RegisteredClient};
+use certbound_core::client::{AssertionKeys, AuthMethod, ClientCredential, RegisteredClient};
 use serde::Deserialize;
 
 /// The top-level `profile` key.
@@ -152,6 +152,26 @@ pub fn client_violations(client: &RegisteredClient) -> Vec<Violation> {
             ),
         });
     }
+    // §5.4.1-2/-3: RSA keys of at least 2048 bits, elliptic curves of at least 224 bits. Inline
+    // keys are checked here; keys behind `jwks_uri` are checked when used (verification refuses
+    // weak keys).
+    if let ClientCredential::PrivateKeyJwt {
+        keys: AssertionKeys::Inline(jwks),
+        ..
+    } = &client.credential
+    {
+        for (index, why) in certbound_core::client_assertion::weak_keys(jwks) {
+            out.push(Violation {
+                rule: "FAPI 2.0 SP §5.4.1-2 (key sizes)",
+                client_id: Some(id.clone()),
+                key: format!("jwks.keys[{index}]"),
+                problem: format!("client '{id}' registers {why}"),
+                fix: format!(
+                    "register an RSA key of at least 2048 bits, a P-256 key or an Ed25519 key for '{id}'"
+                ),
+            });
+        }
+    }
     out
 }
 
@@ -268,6 +288,19 @@ client_ca = ["ca.pem"]
                     "tls_client_certificate_bound_access_tokens".to_owned()
                 )
             ]
+        );
+        // A private_key_jwt client with a 1024-bit RSA key beside a P-256 one: the weak key is
+        // named by its index.
+        let n_1024 = "w".repeat(171);
+        let weak = format!(
+            "[[clients]]\nclient_id = \"pk\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\n\
+             tls_client_certificate_bound_access_tokens = true\n\
+             jwks = {{ keys = [{{ kty = \"EC\", crv = \"P-256\", kid = \"a\", x = \"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\", y = \"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\" }}, \
+             {{ kty = \"RSA\", kid = \"b\", n = \"{n_1024}\", e = \"AQAB\" }}] }}\n"
+        );
+        assert_eq!(
+            rules(&format!("{STRICT_AUD}{BOUND}{weak}")),
+            [(Some("pk".to_owned()), "jwks.keys[1]".to_owned())]
         );
         // The loader rejects other algorithms already; the rule holds on its own.
         let mut v = load("oauth2", &format!("{STRICT_AUD}{BOUND}")).unwrap();
