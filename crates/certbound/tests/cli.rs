@@ -454,6 +454,29 @@ fn clients_add_accepts_the_example_file_and_flags_for_the_common_cases() {
         "the secret is never printed"
     );
 
+    // A private_key_jwt client whose tokens are DPoP-bound (FAPI 2.0 "private key + DPoP").
+    let jwks = s.p("pk-jwks.json");
+    std::fs::write(
+        &jwks,
+        r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#,
+    )
+    .unwrap();
+    let out = add(&[
+        "--client-id",
+        "pk-dpop",
+        "--method",
+        "private_key_jwt",
+        "--jwks-file",
+        jwks.to_str().unwrap(),
+        "--dpop-bound-tokens",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("bound to a DPoP key (cnf.jkt"),
+        "{}",
+        text(&out.stdout)
+    );
+
     let listing = text(
         &run(certbound()
             .args(["clients", "list", "--config"])
@@ -484,6 +507,8 @@ fn clients_add_accepts_the_example_file_and_flags_for_the_common_cases() {
         line("spiffe").contains("opaque, certificate-bound"),
         "{listing}"
     );
+    assert!(line("pk-dpop").contains("private_key_jwt"), "{listing}");
+    assert!(line("pk-dpop").contains("JWT, DPoP-bound"), "{listing}");
     assert!(line("batch").contains("client_secret_basic"), "{listing}");
     assert!(line("batch").contains("unbound"), "{listing}");
     assert!(!listing.contains(secret), "{listing}");
@@ -513,6 +538,14 @@ fn clients_add_accepts_the_example_file_and_flags_for_the_common_cases() {
         (
             vec!["--client-id", "x", "--method", "self_signed_tls_client_auth"],
             "self_signed_tls_client_auth needs exactly one of --jwks-file",
+        ),
+        (
+            vec!["--client-id", "x", "--method", "private_key_jwt"],
+            "private_key_jwt needs exactly one of --jwks-file",
+        ),
+        (
+            vec!["--client-id", "x", "--method", "tls_client_auth", "--subject-dn", "CN=x", "--dpop-bound-tokens", "--bound-tokens", "true"],
+            "--dpop-bound-tokens and --bound-tokens true exclude each other",
         ),
         (
             vec!["--metadata", example.to_str().unwrap(), "--client-id", "x"],

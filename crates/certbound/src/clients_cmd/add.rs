@@ -60,6 +60,10 @@ pub struct ClientFlags {
     /// certificate methods, no for secrets).
     #[arg(long, value_name = "BOOL")]
     pub bound_tokens: Option<bool>,
+    /// Access tokens are bound to a DPoP key (RFC 9449, `dpop_bound_access_tokens`): the client
+    /// must send a DPoP proof at the token endpoint. Excludes certificate-bound tokens.
+    #[arg(long)]
+    pub dpop_bound_tokens: bool,
     /// A human-readable name, for logs and `clients list`.
     #[arg(long)]
     pub client_name: Option<String>,
@@ -83,6 +87,9 @@ pub enum MethodArg {
     /// A secret in the form body.
     #[value(name = "client_secret_post")]
     SecretPost,
+    /// RFC 7523: a JWT signed with a key in the client's JWK Set (--jwks-file or --jwks-uri).
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
 }
 
 impl MethodArg {
@@ -92,6 +99,7 @@ impl MethodArg {
             MethodArg::SelfSigned => AuthMethod::SelfSignedTlsClientAuth,
             MethodArg::SecretBasic => AuthMethod::ClientSecretBasic,
             MethodArg::SecretPost => AuthMethod::ClientSecretPost,
+            MethodArg::PrivateKeyJwt => AuthMethod::PrivateKeyJwt,
         }
     }
 }
@@ -118,6 +126,7 @@ impl ClientFlags {
             || self.scope.is_some()
             || self.token_format.is_some()
             || self.bound_tokens.is_some()
+            || self.dpop_bound_tokens
             || self.client_name.is_some()
             || self.resource_server
     }
@@ -143,7 +152,7 @@ impl ClientFlags {
             .context("--client-id is required (or give --metadata FILE)")?;
         let method = self
             .method
-            .context("--method is required: tls_client_auth, self_signed_tls_client_auth, client_secret_basic or client_secret_post")?
+            .context("--method is required: tls_client_auth, self_signed_tls_client_auth, private_key_jwt, client_secret_basic or client_secret_post")?
             .method();
         let mut m = Map::new();
         m.insert("client_id".into(), json!(client_id));
@@ -196,7 +205,7 @@ impl ClientFlags {
             _ => {}
         }
         match method {
-            AuthMethod::SelfSignedTlsClientAuth => match (&self.jwks_file, &self.jwks_uri) {
+            AuthMethod::SelfSignedTlsClientAuth | AuthMethod::PrivateKeyJwt => match (&self.jwks_file, &self.jwks_uri) {
                 (Some(file), None) => {
                     let text = std::fs::read_to_string(file)
                         .with_context(|| format!("reading {}", file.display()))?;
@@ -207,19 +216,28 @@ impl ClientFlags {
                 (None, Some(uri)) => {
                     m.insert("jwks_uri".into(), json!(uri));
                 }
+                _ if method == AuthMethod::PrivateKeyJwt => anyhow::bail!(
+                    "private_key_jwt needs exactly one of --jwks-file (the client's public JWK Set) and --jwks-uri"
+                ),
                 _ => anyhow::bail!(
                     "self_signed_tls_client_auth needs exactly one of --jwks-file (the JWK Set `certbound pki self-signed` wrote) and --jwks-uri"
                 ),
             },
             _ if self.jwks_file.is_some() => {
-                return Err(only_for("--jwks-file", "self_signed_tls_client_auth"))
+                return Err(only_for(
+                    "--jwks-file",
+                    "self_signed_tls_client_auth and private_key_jwt",
+                ))
             }
             _ if self.jwks_uri.is_some() => {
-                return Err(only_for("--jwks-uri", "self_signed_tls_client_auth"))
+                return Err(only_for(
+                    "--jwks-uri",
+                    "self_signed_tls_client_auth and private_key_jwt",
+                ))
             }
             _ => {}
         }
-        if method.uses_certificate() {
+        if method.uses_certificate() || method == AuthMethod::PrivateKeyJwt {
             if self.secret_stdin {
                 return Err(only_for(
                     "--secret-stdin",
@@ -232,11 +250,19 @@ impl ClientFlags {
             }
             m.insert("client_secret".into(), json!(secret()?));
         }
-        let bound = self.bound_tokens.unwrap_or(method.uses_certificate());
+        if self.dpop_bound_tokens && self.bound_tokens == Some(true) {
+            anyhow::bail!("--dpop-bound-tokens and --bound-tokens true exclude each other: a token has one proof-of-possession method");
+        }
+        let bound = self
+            .bound_tokens
+            .unwrap_or(method.uses_certificate() && !self.dpop_bound_tokens);
         m.insert(
             "tls_client_certificate_bound_access_tokens".into(),
             json!(bound),
         );
+        if self.dpop_bound_tokens {
+            m.insert("dpop_bound_access_tokens".into(), json!(true));
+        }
         if let Some(scope) = &self.scope {
             m.insert("scope".into(), json!(scope));
         }
@@ -374,6 +400,8 @@ fn print_registered(
         "  tokens         {}, {}",
         if client.bound_tokens {
             "bound to the client's certificate (cnf.x5t#S256)"
+        } else if client.dpop_bound {
+            "bound to a DPoP key (cnf.jkt; a proof is required)"
         } else {
             "not bound"
         },
