@@ -160,6 +160,8 @@ pub struct Store {
     /// spinning on SQLite's busy handler.
     writes: AnyPool,
     backend: Backend,
+    /// Group commit of used `jti`s (see [`Store::record_jti`]).
+    jtis: std::sync::Arc<jti::JtiBatcher>,
 }
 
 impl fmt::Debug for Store {
@@ -442,6 +444,7 @@ impl Store {
             reads,
             writes,
             backend: target.backend,
+            jtis: Default::default(),
         };
         if let Err(e) = migrate::run(&store.writes, store.backend).await {
             store.close().await;
