@@ -40,7 +40,9 @@ impl Es256Key {
             .with_context(|| format!("reading a private key from {}", path.display()))?;
         let pair =
             EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der.secret_der())
-                .map_err(|e| anyhow::anyhow!("{}: not a P-256 private key ({e})", path.display()))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("{}: not a P-256 private key ({e})", path.display())
+                })?;
         Ok(Self::new(pair))
     }
 
@@ -274,9 +276,8 @@ mod tests {
         let (_, c) = verify(&api.proof().unwrap(), &key);
         assert_eq!(c["htu"], "https://localhost:9443/api/transactions");
         // RFC 9449 §4.2: base64url(SHA-256(ASCII(access token))).
-        let want = URL_SAFE_NO_PAD.encode(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"token-value").as_ref(),
-        );
+        let want = URL_SAFE_NO_PAD
+            .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"token-value").as_ref());
         assert_eq!(c["ath"], want.as_str());
     }
 
@@ -311,8 +312,11 @@ mod tests {
     fn a_key_that_is_not_p256_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.pem");
-        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
         assert!(Es256Key::from_pem_file(&path).is_err());
     }
 }

@@ -104,8 +104,9 @@ impl Request {
             Some(a) => {
                 let jwt = a.assertion().map_err(|e| format!("signing: {e}"))?;
                 // A compact JWS is base64url and dots: nothing to escape in a form value.
-                let mut b =
-                    BytesMut::with_capacity(self.body.len() + JWT_BEARER_ASSERTION.len() + jwt.len());
+                let mut b = BytesMut::with_capacity(
+                    self.body.len() + JWT_BEARER_ASSERTION.len() + jwt.len(),
+                );
                 b.put_slice(&self.body);
                 b.put_slice(JWT_BEARER_ASSERTION.as_bytes());
                 b.put_slice(jwt.as_bytes());
@@ -235,9 +236,7 @@ fn form(pairs: &[(&str, &str)]) -> Bytes {
 async fn one_shot(tls: &TlsConnector, req: &Request) -> anyhow::Result<serde_json::Value> {
     let fresh = req.fresh().map_err(anyhow::Error::msg)?;
     let mut s = connect(tls, req).await.map_err(anyhow::Error::msg)?;
-    let body = send(&mut s, req, fresh)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let body = send(&mut s, req, fresh).await.map_err(anyhow::Error::msg)?;
     serde_json::from_slice(&body).context("JSON")
 }
 
