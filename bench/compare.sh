@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # certbound side by side with its peers, in one run on this machine:
 #   - the token endpoint (client_credentials + tls_client_auth, bound ES256 JWT) against
-#     node-oidc-provider, installed from npm into a temporary directory;
+#     node-oidc-provider, installed from npm into a temporary directory; also with a fresh DPoP
+#     proof per request (DPoP-bound token), and with private_key_jwt (a fresh client assertion per
+#     request) instead of the certificate;
 #   - the gateway (bound-token check + reverse proxy) against nginx as a plain mTLS reverse proxy to
-#     the same upstream with no token check: the floor cost of mTLS proxying.
+#     the same upstream with no token check: the floor cost of mTLS proxying; also with a
+#     DPoP-bound token and a fresh proof per request (nginx forwards the same request unchecked).
 # Runs alternate A B A B (certbound, peer, certbound, peer ...) so drift on a shared machine hits both
 # sides; the servers are pinned to core 0 and the load generator (and the sample API upstream) to
 # core 1. Prints every run, then the mean of each side and the ratio certbound/peer.
@@ -41,13 +44,43 @@ AS=18443; PEER=18543; API=18300; GW=18643; NGX=18743
 echo "== setting up in $WORK"
 "$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --no-serve >/dev/null
 PKI="$WORK/dev/pki"
+SUBJECT=$(openssl x509 -in "$PKI/partner-a.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
+
+# The clients of the DPoP and private_key_jwt scenarios, registered with the CLI as an operator
+# would, on both sides: partner-dpop (tls_client_auth with partner-a's certificate, DPoP-bound
+# tokens) and partner-jwt (private_key_jwt, ES256 key made here, its public JWK Set registered).
+DPOP_CLIENT=partner-dpop; JWT_CLIENT=partner-jwt; JWT_KID=bench-1
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/$JWT_CLIENT.key" 2>/dev/null
+"$BENCH" jwks --key "$WORK/$JWT_CLIENT.key" --kid $JWT_KID > "$WORK/$JWT_CLIENT.jwks.json"
+python3 - "$SUBJECT" "$WORK" "$DPOP_CLIENT" "$JWT_CLIENT" <<'PY'
+import json, sys
+subject, work, dpop, jwt = sys.argv[1:]
+common = {"grant_types": ["client_credentials"], "scope": "transactions read"}
+json.dump({"client_id": dpop, "token_endpoint_auth_method": "tls_client_auth",
+           "tls_client_auth_subject_dn": subject, "dpop_bound_access_tokens": True, **common},
+          open(f"{work}/{dpop}.json", "w"))
+json.dump({"client_id": jwt, "token_endpoint_auth_method": "private_key_jwt",
+           "token_endpoint_auth_signing_alg": "ES256",
+           "jwks": json.load(open(f"{work}/{jwt}.jwks.json")), **common},
+          open(f"{work}/{jwt}.json", "w"))
+PY
+for c in $DPOP_CLIENT $JWT_CLIENT; do
+  "$CB" clients add --config "$WORK/dev/certbound.toml" --metadata "$WORK/$c.json" >/dev/null
+done
+# The gateway's /api/ route accepts both kinds of bound token (certificate for the existing
+# scenarios, DPoP for the new one); the certificate-bound path is checked exactly as before.
+# (Once: with --keep the directory, and so the edited file, is reused.)
+if ! grep -q '^sender_constraint = "any"$' "$WORK/dev/gateway.toml"; then
+  sed -i 's/^require_bound_token = true$/&\nsender_constraint = "any"/' "$WORK/dev/gateway.toml"
+  grep -q '^sender_constraint = "any"$' "$WORK/dev/gateway.toml" || { echo "gateway.toml: no route to edit" >&2; exit 1; }
+fi
 (cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" serve --config certbound.toml \
   >"$WORK/certbound.log" 2>&1) &
 AS_PID=$!; PIDS+=("$AS_PID")
 wait_for "https://localhost:$AS/.well-known/oauth-authorization-server"
 
-SUBJECT=$(openssl x509 -in "$PKI/partner-a.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
-taskset -c $SERVER_CPU "$ROOT/bench/peer/oidc-provider/start.sh" "$WORK/oidc-provider" $PEER \
+DPOP_CLIENT_ID=$DPOP_CLIENT PKJWT_CLIENT_ID=$JWT_CLIENT PKJWT_JWKS="$WORK/$JWT_CLIENT.jwks.json" \
+  taskset -c $SERVER_CPU "$ROOT/bench/peer/oidc-provider/start.sh" "$WORK/oidc-provider" $PEER \
   "$PKI/server.pem" "$PKI/server.key" "$PKI/ca.pem" partner-a "$SUBJECT" >"$WORK/oidc-provider.log" 2>&1 &
 PEER_PID=$!; PIDS+=("$PEER_PID")
 for _ in $(seq 1 1200); do grep -q "listening" "$WORK/oidc-provider.log" 2>/dev/null && break; sleep 0.1; done
@@ -55,12 +88,14 @@ wait_for "https://localhost:$PEER/.well-known/openid-configuration"
 NODE_VERSION=$(node --version)
 PEER_VERSION=$(node -p "require('$WORK/oidc-provider/node_modules/oidc-provider/package.json').version" 2>/dev/null || echo "?")
 
+# The client of a run: partner-a unless the arguments name another with --client-id.
 # One bench run: LABEL SIDE PID SCENARIO ARGS...; appends its JSON (with labels) to $RESULTS.
 run() {
   local label="$1" side="$2" pid="$3"; shift 3
-  local out
+  local out client=(--client-id partner-a)
+  case " $* " in *" --client-id "*) client=() ;; esac
   out=$(taskset -c $LOAD_CPU "$BENCH" "$@" --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" \
-    --cacert "$PKI/ca.pem" --client-id partner-a --server-pid "$pid" --duration "$DURATION" --json)
+    --cacert "$PKI/ca.pem" "${client[@]}" --server-pid "$pid" --duration "$DURATION" --json)
   echo "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin); r["label"]=sys.argv[1]; r["side"]=sys.argv[2]; print(json.dumps(r))' \
     "$label" "$side" >> "$RESULTS"
   tail -1 "$RESULTS" | python3 "$ROOT/bench/summarize.py" --line
@@ -79,16 +114,24 @@ token_pair() {
   done
 }
 
+DPOP_ARGS=(--client-id $DPOP_CLIENT --dpop)
+JWT_ARGS=(--client-id $JWT_CLIENT --private-key-jwt "$WORK/$JWT_CLIENT.key" --kid $JWT_KID)
+
 echo "== token endpoint: certbound vs node-oidc-provider $PEER_VERSION (node $NODE_VERSION), ${DURATION}s per run"
-# Warm-up (JIT for node, caches for both), not recorded.
-taskset -c $LOAD_CPU "$BENCH" token --issuer "https://localhost:$AS" --client-id partner-a --cert "$PKI/partner-a.pem" \
-  --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 >/dev/null
-# shellcheck disable=SC2086
-taskset -c $LOAD_CPU "$BENCH" token --issuer "https://localhost:$PEER" ${PEER_TOKEN_PARAMS:-} --client-id partner-a \
-  --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 >/dev/null
+# Warm-up of each kind of request (JIT for node, caches for both), not recorded.
+for args in "--client-id partner-a" "${DPOP_ARGS[*]}" "${JWT_ARGS[*]}"; do
+  # shellcheck disable=SC2086
+  taskset -c $LOAD_CPU "$BENCH" token --issuer "https://localhost:$AS" $SAME $args --cert "$PKI/partner-a.pem" \
+    --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 --fail-on-error >/dev/null
+  # shellcheck disable=SC2086
+  taskset -c $LOAD_CPU "$BENCH" token --issuer "https://localhost:$PEER" $SAME ${PEER_TOKEN_PARAMS:-} $args \
+    --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 --fail-on-error >/dev/null
+done
 token_pair "token keep-alive" --concurrency 32
 token_pair "token new connection, full handshake" --concurrency 16 --new-connection --no-resumption
 token_pair "token new connection, resumption" --concurrency 16 --new-connection
+token_pair "token DPoP keep-alive" --concurrency 32 "${DPOP_ARGS[@]}"
+token_pair "token private_key_jwt keep-alive" --concurrency 32 "${JWT_ARGS[@]}"
 kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
 
 echo "== gateway vs nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') plain mTLS proxy, same upstream (sample API on core $LOAD_CPU)"
@@ -100,7 +143,9 @@ GW_PID=$!; PIDS+=("$GW_PID")
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx/nginx.conf" <<EOF
 # A plain mTLS reverse proxy: requests a client certificate and checks possession of its key
-# (optional_no_ca, as the gateway without client_ca), no token check.
+# (optional_no_ca, as the gateway without client_ca), no token check. Like the gateway, it hands
+# the upstream the token as "Authorization: Bearer" (a DPoP-scheme token is re-labelled, unchecked;
+# the sample API reads only Bearer) and forwards the rest, the DPoP header included.
 worker_processes 1;
 daemon off;
 pid $WORK/nginx/nginx.pid;
@@ -114,6 +159,10 @@ http {
   uwsgi_temp_path $WORK/nginx/uwsgi;
   scgi_temp_path $WORK/nginx/scgi;
   upstream api { server 127.0.0.1:$API; keepalive 64; }
+  map \$http_authorization \$upstream_authorization {
+    "~^DPoP (?<token>.+)\$" "Bearer \$token";
+    default \$http_authorization;
+  }
   server {
     listen 127.0.0.1:$NGX ssl;
     ssl_certificate $PKI/server.pem;
@@ -127,6 +176,7 @@ http {
       proxy_pass http://api;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      proxy_set_header Authorization \$upstream_authorization;
     }
   }
 }
@@ -145,11 +195,15 @@ gateway_pair() {
   done
 }
 for url in "https://localhost:$GW/api/transactions" "https://localhost:$NGX/api/transactions"; do
-  taskset -c $LOAD_CPU "$BENCH" gateway --issuer "https://localhost:$AS" --url "$url" --client-id partner-a \
-    --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 >/dev/null
+  for args in "--client-id partner-a" "${DPOP_ARGS[*]}"; do
+    # shellcheck disable=SC2086
+    taskset -c $LOAD_CPU "$BENCH" gateway --issuer "https://localhost:$AS" --url "$url" $args \
+      --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 --fail-on-error >/dev/null
+  done
 done
 gateway_pair "gateway keep-alive" --concurrency 32
 gateway_pair "gateway new connection, resumption" --concurrency 16 --new-connection
+gateway_pair "gateway DPoP keep-alive" --concurrency 32 "${DPOP_ARGS[@]}"
 
 echo
 echo "== summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${ROUNDS} runs per side of ${DURATION}s, mean)"

@@ -12,8 +12,17 @@ from collections import OrderedDict
 TARGETS = {
     "token keep-alive": (5.0, 0.2),
     "token new connection, full handshake": (3.0, 0.2),
+    "token DPoP keep-alive": (4.0, None),
+    "token private_key_jwt keep-alive": (5.0, None),
     "gateway keep-alive": (0.8, None),
+    "gateway DPoP keep-alive": (0.8, None),
 }
+
+
+def mean_of(rs, key):
+    """The mean of a per-run figure over the runs that have it (NaN when none has)."""
+    values = [r[key] for r in rs if r.get(key) is not None]
+    return statistics.mean(values) if values else float("nan")
 
 
 def main(path):
@@ -21,8 +30,10 @@ def main(path):
     groups = OrderedDict()
     for r in runs:
         groups.setdefault(r["label"], OrderedDict()).setdefault(r["side"], []).append(r)
+    # "load us/req": the load generator's own CPU per request (one core: 1e6 / load us/req is the
+    # most it can send); "sign us/req": of which signing DPoP proofs or client assertions.
     header = (f"{'scenario':<38} {'side':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-              f"{'RSS MB':>7} {'CPU %':>6} {'CPU us/req':>10}")
+              f"{'RSS MB':>7} {'CPU %':>6} {'CPU us/req':>10} {'load us/req':>11} {'sign us/req':>11}")
     print(header)
     print("-" * len(header))
     failed = False
@@ -38,9 +49,12 @@ def main(path):
             per = [r["server_cpu_us_per_request"] for r in rs if r.get("server_cpu_us_per_request") is not None]
             cpu_pct = statistics.mean(cpu) if cpu else float("nan")
             cpu_per = statistics.mean(per) if per else float("nan")
+            load_per = mean_of(rs, "generator_cpu_us_per_request")
+            sign_per = mean_of(rs, "signing_us_per_request")
             means[side] = (rps, p99, cpu_per)
+            sign = f"{sign_per:>11.1f}" if sign_per == sign_per else f"{'-':>11}"
             print(f"{label:<38} {side:<14} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {errors:>7} {rss:>7.1f} "
-                  f"{cpu_pct:>6.0f} {cpu_per:>10.1f}")
+                  f"{cpu_pct:>6.0f} {cpu_per:>10.1f} {load_per:>11.1f} {sign}")
             failed |= errors > 0
         names = list(means)
         if len(names) == 2 and means[names[1]][0] > 0:
@@ -67,6 +81,10 @@ def line(r):
     rss = (r.get("server_rss_kb") or 0) / 1024
     per = r.get("server_cpu_us_per_request")
     cpu = f"  cpu {per:.1f} us/req" if per is not None else ""
+    load = r.get("generator_cpu_us_per_request")
+    if load is not None:
+        sign = r.get("signing_us_per_request")
+        cpu += f"  load {load:.1f} us/req" + (f" (signing {sign:.1f})" if sign is not None else "")
     print(f"  {r['label']:<38} {r['side']:<14} {r['requests_per_second']:>9.0f} req/s  "
           f"p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms  errors {errors}  rss {rss:.1f} MB{cpu}", flush=True)
 

@@ -1,5 +1,6 @@
 // node-oidc-provider configured as close to certbound as it allows, as the peer of the token-endpoint
-// benchmarks (bench/compare.sh). Not a deployment: one client, in-memory state, a key made at start.
+// benchmarks (bench/compare.sh). Not a deployment: one client (three with the DPoP and private_key_jwt
+// clients below), in-memory state, a key made at start.
 //
 // usage: node server.mjs PORT CERT_PEM KEY_PEM CA_PEM CLIENT_ID SUBJECT_DN [TTL_SECONDS]
 //   PORT         HTTPS port on 127.0.0.1; the issuer is https://localhost:PORT
@@ -16,6 +17,10 @@
 //   SCOPE             the resource server's scopes (default "transactions read", the scopes
 //                     certbound's quickstart registers for partner-a); a request without `scope`
 //                     gets a token without `scope` (see README.md)
+//   DPOP_CLIENT_ID    also register this client: tls_client_auth with the same SUBJECT_DN, tokens
+//                     bound to a DPoP key (dpop_bound_access_tokens) instead of the certificate
+//   PKJWT_CLIENT_ID   also register this client: private_key_jwt (ES256) with the JWK Set in the
+//   PKJWT_JWKS        file PKJWT_JWKS; bearer tokens (no certificate, no DPoP)
 //
 // TLS: the listener requests a client certificate but does not refuse a connection without one or
 // with an untrusted one (requestCert: true, rejectUnauthorized: false), as certbound does: Node still
@@ -45,6 +50,13 @@ if (!(port > 0 && port < 65536) || !(ttl > 0 && ttl <= 86400)) {
 const issuer = `https://localhost:${port}`;
 const resource = process.env.RESOURCE || issuer;
 const scope = process.env.SCOPE ?? 'transactions read';
+const dpopClientId = process.env.DPOP_CLIENT_ID || undefined;
+const pkjwtClientId = process.env.PKJWT_CLIENT_ID || undefined;
+if (pkjwtClientId && !process.env.PKJWT_JWKS) {
+  console.error('PKJWT_CLIENT_ID needs PKJWT_JWKS, the path of its JWK Set');
+  process.exit(2);
+}
+const pkjwtJwks = pkjwtClientId ? JSON.parse(readFileSync(process.env.PKJWT_JWKS, 'utf8')) : undefined;
 
 // --- tls_client_auth_subject_dn ------------------------------------------------------------------
 // A simplified RFC 4517 distinguishedNameMatch: same RDNs in the same order, attribute types by name
@@ -148,24 +160,53 @@ const resourceServer = Object.freeze({
   jwt: { sign: { alg: 'ES256' } },
 });
 
-const provider = new Provider(issuer, {
-  jwks: { keys: [jwk] },
-  clients: [{
-    client_id: clientId,
+const clientCommon = {
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  id_token_signed_response_alg: 'ES256',
+};
+const clients = [{
+  ...clientCommon,
+  client_id: clientId,
+  token_endpoint_auth_method: 'tls_client_auth',
+  tls_client_auth_subject_dn: subjectDn,
+  tls_client_certificate_bound_access_tokens: true,
+}];
+if (dpopClientId) {
+  // The same certificate authenticates it; the token is bound to the proof's key (cnf.jkt), as
+  // certbound binds a dpop_bound_access_tokens client's tokens.
+  clients.push({
+    ...clientCommon,
+    client_id: dpopClientId,
     token_endpoint_auth_method: 'tls_client_auth',
     tls_client_auth_subject_dn: subjectDn,
-    tls_client_certificate_bound_access_tokens: true,
-    grant_types: ['client_credentials'],
-    response_types: [],
-    redirect_uris: [],
-    id_token_signed_response_alg: 'ES256',
-  }],
+    tls_client_certificate_bound_access_tokens: false,
+    dpop_bound_access_tokens: true,
+  });
+}
+if (pkjwtClientId) {
+  clients.push({
+    ...clientCommon,
+    client_id: pkjwtClientId,
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: pkjwtJwks,
+  });
+}
+
+const provider = new Provider(issuer, {
+  jwks: { keys: [jwk] },
+  clients,
   clientDefaults: { id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'tls_client_auth' },
-  clientAuthMethods: ['tls_client_auth'],
+  clientAuthMethods: ['tls_client_auth', 'private_key_jwt'],
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // RFC 9449 with oidc-provider's defaults: no nonce (certbound has none), every proof's jti
+    // checked once (ReplayDetection, the in-memory adapter), iat within its fixed window.
+    dPoP: { enabled: true, allowReplay: false },
     mTLS: {
       enabled: true,
       certificateBoundAccessTokens: true,
@@ -186,7 +227,11 @@ const provider = new Provider(issuer, {
     AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl,
     ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl,
   },
-  enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+  // The client-assertion algorithms certbound accepts (PS256, ES256, EdDSA).
+  enabledJWA: {
+    idTokenSigningAlgValues: ['ES256'],
+    clientAuthSigningAlgValues: ['PS256', 'ES256', 'EdDSA'],
+  },
 });
 
 const server = https.createServer({

@@ -3,8 +3,8 @@
 # there yet, then replaces itself with `node server.mjs ...`, so the PID of this script is node's.
 #
 # usage: bench/peer/oidc-provider/start.sh INSTALL_DIR PORT CERT KEY CA CLIENT_ID SUBJECT_DN
-#   environment: ACCESS_TOKEN_TTL (default 300), RESOURCE, SCOPE (see server.mjs); NODE_ENV defaults
-#   to production.
+#   environment: ACCESS_TOKEN_TTL (default 300), RESOURCE, SCOPE, DPOP_CLIENT_ID, PKJWT_CLIENT_ID
+#   and PKJWT_JWKS (see server.mjs); NODE_ENV defaults to production.
 set -euo pipefail
 
 if [ $# -ne 7 ]; then
@@ -15,6 +15,8 @@ INSTALL_DIR="$1"; shift
 HERE="$(cd "$(dirname "$0")" && pwd)"
 abs() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$(pwd)" "$1" ;; esac; }
 PORT="$1"; CERT="$(abs "$2")"; KEY="$(abs "$3")"; CA="$(abs "$4")"; CLIENT_ID="$5"; SUBJECT_DN="$6"
+# server.mjs runs in INSTALL_DIR: a relative JWK Set path must be resolved here.
+if [ -n "${PKJWT_JWKS:-}" ]; then PKJWT_JWKS="$(abs "$PKJWT_JWKS")"; export PKJWT_JWKS; fi
 
 mkdir -p "$INSTALL_DIR"
 cp "$HERE/server.mjs" "$INSTALL_DIR/server.mjs"

@@ -2,4 +2,5 @@
 //! scenario briefly in CI.
 #![forbid(unsafe_code)]
 
+pub mod jws;
 pub mod load;

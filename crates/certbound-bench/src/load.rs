@@ -1,8 +1,9 @@
 //! The load loop: workers on hyper over tokio-rustls, one connection each (keep-alive) or one per
 //! request, with latency recording and error classification.
 
+use crate::jws::{AssertionSigner, DpopSigner, Es256Key};
 use anyhow::{bail, Context};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -46,7 +47,27 @@ pub struct Setup {
     /// Target total rate in requests per second (paced across the workers); `None` = as fast as
     /// the server answers. The soak test runs at a fraction of measured capacity.
     pub rate: Option<f64>,
+    /// Sign a fresh DPoP proof (RFC 9449) for every token request, and, for the gateway, send the
+    /// DPoP-bound token as `Authorization: DPoP` with a fresh proof (`ath`, the API URL) each time.
+    pub dpop: bool,
+    /// Authenticate at the token endpoint with a fresh `private_key_jwt` assertion per request
+    /// instead of the TLS client certificate (the token endpoint is then `token_endpoint`, not
+    /// its mTLS alias, and no certificate is presented).
+    pub private_key_jwt: Option<PrivateKeyJwt>,
 }
+
+/// The key a `private_key_jwt` client signs its assertions with.
+#[derive(Clone)]
+pub struct PrivateKeyJwt {
+    /// A P-256 private key, PEM (PKCS#8 or SEC1).
+    pub key: PathBuf,
+    /// The `kid` of its public key in the client's registered JWK Set.
+    pub kid: String,
+}
+
+/// `client_assertion_type` of RFC 7523 §2.2, form-encoded.
+const JWT_BEARER_ASSERTION: &str =
+    "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=";
 
 /// One prepared request.
 #[derive(Clone)]
@@ -59,7 +80,42 @@ struct Request {
     authorization: Option<String>,
     body: Bytes,
     /// Bytes a successful response body must contain (a 200 without a token is a failure).
-    expect: Option<&'static [u8]>,
+    expect: &'static [&'static [u8]],
+    /// Signs a `DPoP` header for each request.
+    dpop: Option<DpopSigner>,
+    /// Appends a fresh client assertion to the form body of each request.
+    assertion: Option<Arc<AssertionSigner>>,
+}
+
+/// The parts of one request that are signed for it alone.
+struct Fresh {
+    dpop: Option<String>,
+    body: Bytes,
+}
+
+impl Request {
+    /// Signs what this request needs signed (nothing for most scenarios: the body is shared).
+    fn fresh(&self) -> Result<Fresh, String> {
+        let dpop = match &self.dpop {
+            Some(d) => Some(d.proof().map_err(|e| format!("signing: {e}"))?),
+            None => None,
+        };
+        let body = match &self.assertion {
+            Some(a) => {
+                let jwt = a.assertion().map_err(|e| format!("signing: {e}"))?;
+                // A compact JWS is base64url and dots: nothing to escape in a form value.
+                let mut b = BytesMut::with_capacity(
+                    self.body.len() + JWT_BEARER_ASSERTION.len() + jwt.len(),
+                );
+                b.put_slice(&self.body);
+                b.put_slice(JWT_BEARER_ASSERTION.as_bytes());
+                b.put_slice(jwt.as_bytes());
+                b.freeze()
+            }
+            None => self.body.clone(),
+        };
+        Ok(Fresh { dpop, body })
+    }
 }
 
 /// Results of a run.
@@ -70,6 +126,12 @@ pub struct Report {
     rss_kb: Option<(u64, u64)>,
     /// CPU seconds (user + system) the server's process tree used during the run.
     server_cpu_seconds: Option<f64>,
+    /// CPU seconds the load generator (this process) used during the run.
+    generator_cpu_seconds: Option<f64>,
+    /// Time spent signing DPoP proofs and client assertions, all workers together.
+    signing: Duration,
+    /// Whether requests carried anything signed per request.
+    signs: bool,
 }
 
 fn tls_config(setup: &Setup) -> anyhow::Result<Arc<rustls::ClientConfig>> {
@@ -82,10 +144,15 @@ fn tls_config(setup: &Setup) -> anyhow::Result<Arc<rustls::ClientConfig>> {
         .collect::<Result<_, _>>()?;
     let key = PrivateKeyDer::from_pem_file(&setup.key).context("key")?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)?;
+        .with_root_certificates(roots);
+    // A private_key_jwt client authenticates with its assertion, not with a certificate.
+    let mut config = if setup.private_key_jwt.is_some() {
+        builder.with_no_client_auth()
+    } else {
+        builder.with_client_auth_cert(chain, key)?
+    };
     if !setup.resumption {
         config.resumption = rustls::client::Resumption::disabled();
     }
@@ -108,15 +175,18 @@ async fn connect(tls: &TlsConnector, req: &Request) -> Result<Sender, String> {
     Ok(sender)
 }
 
-async fn send(sender: &mut Sender, req: &Request) -> Result<Bytes, String> {
+async fn send(sender: &mut Sender, req: &Request, fresh: Fresh) -> Result<Bytes, String> {
     let mut b = http::Request::post(&req.path)
         .header(http::header::HOST, &req.authority)
         .header(http::header::CONTENT_TYPE, req.content_type);
     if let Some(a) = &req.authorization {
         b = b.header(http::header::AUTHORIZATION, a);
     }
+    if let Some(proof) = fresh.dpop {
+        b = b.header("dpop", proof);
+    }
     let r = b
-        .body(Full::new(req.body.clone()))
+        .body(Full::new(fresh.body))
         .map_err(|_| "request".to_owned())?;
     sender
         .ready()
@@ -136,8 +206,8 @@ async fn send(sender: &mut Sender, req: &Request) -> Result<Bytes, String> {
     if !status.is_success() {
         return Err(format!("http {}", status.as_u16()));
     }
-    if let Some(needle) = req.expect {
-        if !body.windows(needle.len()).any(|w| w == needle) {
+    for needle in req.expect {
+        if !body.windows(needle.len()).any(|w| w == *needle) {
             return Err("unexpected body".to_owned());
         }
     }
@@ -164,9 +234,23 @@ fn form(pairs: &[(&str, &str)]) -> Bytes {
 }
 
 async fn one_shot(tls: &TlsConnector, req: &Request) -> anyhow::Result<serde_json::Value> {
+    let fresh = req.fresh().map_err(anyhow::Error::msg)?;
     let mut s = connect(tls, req).await.map_err(anyhow::Error::msg)?;
-    let body = send(&mut s, req).await.map_err(anyhow::Error::msg)?;
+    let body = send(&mut s, req, fresh).await.map_err(anyhow::Error::msg)?;
     serde_json::from_slice(&body).context("JSON")
+}
+
+/// The access token of a token response, checked to be DPoP-bound when `dpop` (a server that
+/// ignored the proof would answer `token_type: Bearer`).
+fn access_token(response: &serde_json::Value, dpop: bool) -> anyhow::Result<String> {
+    let Some(token) = response.get("access_token").and_then(|v| v.as_str()) else {
+        bail!("no token: {response}");
+    };
+    let token_type = response.get("token_type").and_then(|v| v.as_str());
+    if dpop && !token_type.is_some_and(|t| t.eq_ignore_ascii_case("DPoP")) {
+        bail!("asked for a DPoP-bound token, got token_type {token_type:?}: {response}");
+    }
+    Ok(token.to_owned())
 }
 
 /// Where a scenario's request carries its access token.
@@ -181,7 +265,14 @@ enum TokenSlot {
 impl TokenSlot {
     fn put(self, req: &mut Request, token: &str, client_id: &str) {
         match self {
-            TokenSlot::Bearer => req.authorization = Some(format!("Bearer {token}")),
+            TokenSlot::Bearer => match &req.dpop {
+                // RFC 9449 §7.1: the DPoP scheme, and a proof whose `ath` is this token's hash.
+                Some(signer) => {
+                    req.authorization = Some(format!("DPoP {token}"));
+                    req.dpop = Some(signer.with_access_token(token));
+                }
+                None => req.authorization = Some(format!("Bearer {token}")),
+            },
             TokenSlot::IntrospectionForm => {
                 req.body = form(&[("token", token), ("client_id", client_id)])
             }
@@ -215,7 +306,9 @@ pub async fn run(
             content_type: "text/plain",
             authorization: None,
             body: Bytes::new(),
-            expect: None,
+            expect: &[],
+            dpop: None,
+            assertion: None,
         };
         let mut s = connect(&tls, &req).await.map_err(anyhow::Error::msg)?;
         let r = http::Request::get(&req.path)
@@ -237,7 +330,39 @@ pub async fn run(
             .map(str::to_owned)
             .with_context(|| format!("no {name} in the metadata"))
     };
-    let token_endpoint = alias("token_endpoint")?;
+    // A certificate-authenticated client uses the mTLS alias; a private_key_jwt client the
+    // conventional endpoint (the one its assertion's audience, the issuer, names).
+    let token_endpoint = match &setup.private_key_jwt {
+        Some(_) => meta
+            .get("token_endpoint")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .context("no token_endpoint in the metadata")?,
+        None => alias("token_endpoint")?,
+    };
+    let dpop = match setup.dpop {
+        true => Some(DpopSigner::new(
+            Arc::new(Es256Key::generate()?),
+            "POST",
+            &token_endpoint,
+        )),
+        false => None,
+    };
+    let assertion = match &setup.private_key_jwt {
+        Some(k) => {
+            let issuer = meta
+                .get("issuer")
+                .and_then(|v| v.as_str())
+                .unwrap_or(&setup.issuer);
+            Some(Arc::new(AssertionSigner::new(
+                Es256Key::from_pem_file(&k.key)?,
+                &k.kid,
+                &setup.client_id,
+                issuer,
+            )))
+        }
+        None => None,
+    };
     let (h, p, path, a) = split(&token_endpoint)?;
     let token_req = Request {
         host: h,
@@ -259,7 +384,14 @@ pub async fn run(
             );
             form(&pairs)
         },
-        expect: Some(br#""access_token""#),
+        // A DPoP-bound token is announced as `token_type: DPoP` (RFC 9449 §5).
+        expect: if setup.dpop {
+            &[br#""access_token""#, b"DPoP"]
+        } else {
+            &[br#""access_token""#]
+        },
+        dpop: dpop.clone(),
+        assertion,
     };
     // Scenarios that present a token get a fresh one at half its lifetime, so runs longer than
     // the token's TTL (the soak) keep measuring the server, not an expired token.
@@ -272,15 +404,9 @@ pub async fn run(
     let request = match target {
         Target::Token => token_req.clone(),
         Target::Introspect | Target::Gateway(_) => {
-            let token = one_shot(&tls, &token_req).await?;
-            lifetime = token.get("expires_in").and_then(|v| v.as_u64());
-            let Some(token) = token
-                .get("access_token")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-            else {
-                bail!("no token: {token}");
-            };
+            let response = one_shot(&tls, &token_req).await?;
+            lifetime = response.get("expires_in").and_then(|v| v.as_u64());
+            let token = access_token(&response, setup.dpop)?;
             match target {
                 Target::Introspect => {
                     let (h, p, path, a) = split(&alias("introspection_endpoint")?)?;
@@ -292,21 +418,28 @@ pub async fn run(
                         content_type: "application/x-www-form-urlencoded",
                         authorization: None,
                         body: form(&[("token", &token), ("client_id", &setup.client_id)]),
-                        expect: Some(br#""active""#),
+                        expect: &[br#""active""#],
+                        dpop: None,
+                        assertion: None,
                     }
                 }
                 Target::Gateway(url) => {
                     let (h, p, path, a) = split(&url)?;
-                    Request {
+                    let mut req = Request {
                         host: h,
                         port: p,
                         path,
                         authority: a,
                         content_type: "application/json",
-                        authorization: Some(format!("Bearer {token}")),
+                        authorization: None,
                         body: Bytes::from_static(br#"{"amount":1,"currency":"EUR"}"#),
-                        expect: None,
-                    }
+                        expect: &[],
+                        // The key the token is bound to, now for the API's URL.
+                        dpop: dpop.as_ref().map(|d| d.for_url(&url)),
+                        assertion: None,
+                    };
+                    TokenSlot::Bearer.put(&mut req, &token, &setup.client_id);
+                    req
                 }
                 Target::Token => unreachable!("handled above"),
             }
@@ -314,24 +447,26 @@ pub async fn run(
     };
 
     let cpu_before = pid.and_then(tree_cpu_seconds);
+    let own_before = tree_cpu_seconds(std::process::id());
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let (current, request) = tokio::sync::watch::channel(Arc::new(request));
     if let Some(slot) = slot {
         let every = Duration::from_secs(lifetime.unwrap_or(300).max(2) / 2);
         let (tls, token_req, client_id) = (tls.clone(), token_req.clone(), setup.client_id.clone());
+        let dpop = setup.dpop;
         tokio::spawn(async move {
             while Instant::now() + every < deadline {
                 tokio::time::sleep(every).await;
-                match one_shot(&tls, &token_req).await {
-                    Ok(v) => match v.get("access_token").and_then(|t| t.as_str()) {
-                        Some(token) => {
-                            let mut next = Request::clone(&current.borrow());
-                            slot.put(&mut next, token, &client_id);
-                            current.send_replace(Arc::new(next));
-                        }
-                        None => eprintln!("token refresh: no access_token in {v}"),
-                    },
+                match one_shot(&tls, &token_req)
+                    .await
+                    .and_then(|v| access_token(&v, dpop))
+                {
+                    Ok(token) => {
+                        let mut next = Request::clone(&current.borrow());
+                        slot.put(&mut next, &token, &client_id);
+                        current.send_replace(Arc::new(next));
+                    }
                     Err(e) => eprintln!("token refresh failed: {e:#}"),
                 }
             }
@@ -350,6 +485,7 @@ pub async fn run(
                 let mut lat = Vec::new();
                 let mut errors: BTreeMap<String, u64> = BTreeMap::new();
                 let mut sender: Option<Sender> = None;
+                let mut signing = Duration::ZERO;
                 let mut ticks = pace.map(|p| {
                     let mut i = tokio::time::interval(p);
                     i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -360,13 +496,21 @@ pub async fn run(
                         t.tick().await;
                     }
                     let req: Arc<Request> = request.borrow().clone();
+                    // Signed before the clock starts: latency is the server's answer, the
+                    // signing cost is reported on its own.
+                    let s0 = Instant::now();
+                    let fresh = req.fresh();
+                    if req.dpop.is_some() || req.assertion.is_some() {
+                        signing += s0.elapsed();
+                    }
                     let t0 = Instant::now();
                     let result = async {
+                        let fresh = fresh?;
                         if new_connection || sender.is_none() {
                             sender = Some(connect(&tls, &req).await?);
                         }
                         match sender.as_mut() {
-                            Some(s) => send(s, &req).await,
+                            Some(s) => send(s, &req, fresh).await,
                             None => Err("no connection".to_owned()),
                         }
                     }
@@ -379,28 +523,35 @@ pub async fn run(
                         }
                     }
                 }
-                (lat, errors)
+                (lat, errors, signing)
             })
         })
         .collect();
     let mut latencies_us = Vec::new();
     let mut errors = BTreeMap::new();
+    let mut signing = Duration::ZERO;
     for w in workers {
-        let (l, e) = w.await?;
+        let (l, e, s) = w.await?;
         latencies_us.extend(l);
         for (k, v) in e {
             *errors.entry(k).or_insert(0) += v;
         }
+        signing += s;
     }
     let elapsed = started.elapsed();
     let cpu_after = pid.and_then(tree_cpu_seconds);
+    let own_after = tree_cpu_seconds(std::process::id());
     latencies_us.sort_unstable();
+    let delta = |b: Option<f64>, a: Option<f64>| b.zip(a).map(|(b, a)| (a - b).max(0.0));
     Ok(Report {
         elapsed,
         latencies_us,
         errors,
         rss_kb: pid.and_then(rss_kb),
-        server_cpu_seconds: cpu_before.zip(cpu_after).map(|(b, a)| (a - b).max(0.0)),
+        server_cpu_seconds: delta(cpu_before, cpu_after),
+        generator_cpu_seconds: delta(own_before, own_after),
+        signing,
+        signs: setup.dpop || setup.private_key_jwt.is_some(),
     })
 }
 
@@ -483,6 +634,23 @@ impl Report {
             .map(|cpu| cpu * 1e6 / n as f64)
     }
 
+    /// The load generator's own CPU time per successful request, in microseconds (signing,
+    /// TLS, HTTP): when it nears 1e6 / requests-per-second the generator, not the server, is the
+    /// limit.
+    fn generator_cpu_us_per_request(&self) -> Option<f64> {
+        let n = self.latencies_us.len();
+        self.generator_cpu_seconds
+            .filter(|_| n > 0)
+            .map(|cpu| cpu * 1e6 / n as f64)
+    }
+
+    /// Time spent signing DPoP proofs and client assertions per request, in microseconds (the
+    /// attempts that failed included); `None` when nothing is signed per request.
+    fn signing_us_per_request(&self) -> Option<f64> {
+        let n = self.latencies_us.len() as u64 + self.errors_total();
+        (self.signs && n > 0).then(|| self.signing.as_secs_f64() * 1e6 / n as f64)
+    }
+
     fn rps(&self) -> f64 {
         self.latencies_us.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -503,13 +671,24 @@ impl Report {
             "server_peak_rss_kb": self.rss_kb.map(|r| r.1),
             "server_cpu_seconds": self.server_cpu_seconds,
             "server_cpu_us_per_request": self.cpu_us_per_request(),
+            "dpop": setup.dpop,
+            "private_key_jwt": setup.private_key_jwt.is_some(),
+            "generator_cpu_seconds": self.generator_cpu_seconds,
+            "generator_cpu_us_per_request": self.generator_cpu_us_per_request(),
+            "signing_us_per_request": self.signing_us_per_request(),
         })
     }
 
     /// The summary for people.
     pub fn print(&self, scenario: &str, setup: &Setup, concurrency: usize) {
         println!(
-            "{scenario} ({}, concurrency {concurrency}, {:.1} s)",
+            "{scenario} ({}{}, concurrency {concurrency}, {:.1} s)",
+            match (setup.dpop, setup.private_key_jwt.is_some()) {
+                (true, true) => "DPoP, private_key_jwt, ",
+                (true, false) => "DPoP, ",
+                (false, true) => "private_key_jwt, ",
+                (false, false) => "",
+            },
             if setup.new_connection {
                 if setup.resumption {
                     "new connection per request, resumption on"
@@ -547,6 +726,19 @@ impl Report {
                 "  server CPU  {:.2} s ({:.0}% of one core), {per:.1} µs per request",
                 cpu,
                 100.0 * cpu / self.elapsed.as_secs_f64()
+            );
+        }
+        if let (Some(cpu), Some(per)) = (
+            self.generator_cpu_seconds,
+            self.generator_cpu_us_per_request(),
+        ) {
+            println!(
+                "  load CPU    {:.2} s ({:.0}% of one core), {per:.1} µs per request{}",
+                cpu,
+                100.0 * cpu / self.elapsed.as_secs_f64(),
+                self.signing_us_per_request()
+                    .map(|s| format!(", of which signing {s:.1} µs"))
+                    .unwrap_or_default()
             );
         }
         if let Some((rss, hwm)) = self.rss_kb {

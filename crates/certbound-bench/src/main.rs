@@ -3,10 +3,16 @@
 //! server's memory. Scenarios:
 //!
 //! - `token`: client_credentials + tls_client_auth at the token endpoint (keep-alive, or a full
-//!   handshake per request with `--new-connection`, with or without `--no-resumption`);
+//!   handshake per request with `--new-connection`, with or without `--no-resumption`); with
+//!   `--dpop` a fresh DPoP proof per request, with `--private-key-jwt KEY --kid KID` a fresh
+//!   client assertion per request instead of the certificate;
 //! - `introspect`: introspection of one token by its own client;
 //! - `gateway`: a bound token (fetched once) sent with the same certificate to an API URL through
-//!   the gateway (`--client-id` of an opaque client gives the phantom-token path).
+//!   the gateway (`--client-id` of an opaque client gives the phantom-token path); with `--dpop`
+//!   a DPoP-bound token sent as `Authorization: DPoP` with a fresh proof per request.
+//!
+//! `jwks --key KEY --kid KID` prints the public JWK Set of a P-256 key, for registering a
+//! `private_key_jwt` client.
 #![forbid(unsafe_code)]
 
 use anyhow::Context;
@@ -67,6 +73,17 @@ struct Common {
     /// Pace the load at this many requests per second in total (default: as fast as possible).
     #[arg(long)]
     rate: Option<f64>,
+    /// DPoP (RFC 9449): a fresh ES256 proof with each token request (the client must be
+    /// DPoP-bound); for `gateway`, the DPoP-bound token with a fresh proof (`ath`) per call.
+    #[arg(long)]
+    dpop: bool,
+    /// private_key_jwt: authenticate with a fresh ES256 client assertion per request, signed
+    /// with this P-256 key (PEM), instead of the client certificate.
+    #[arg(long, value_name = "KEY_PEM", requires = "kid")]
+    private_key_jwt: Option<PathBuf>,
+    /// The `kid` of the --private-key-jwt key in the client's registered JWK Set.
+    #[arg(long, requires = "private_key_jwt")]
+    kid: Option<String>,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -89,21 +106,36 @@ enum Scenario {
         #[arg(long)]
         url: String,
     },
+    /// Prints the public JWK Set (`kid`, `alg ES256`, `use sig`) of a P-256 private key: the
+    /// `jwks` to register for a --private-key-jwt client.
+    Jwks {
+        /// The private key (PEM, PKCS#8 or SEC1).
+        #[arg(long)]
+        key: PathBuf,
+        /// The key's `kid`.
+        #[arg(long)]
+        kid: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
+    let (name, common, target) = match cli.scenario {
+        Scenario::Token(c) => ("token", c, load::Target::Token),
+        Scenario::Introspect(c) => ("introspect", c, load::Target::Introspect),
+        Scenario::Gateway { common, url } => ("gateway", common, load::Target::Gateway(url)),
+        Scenario::Jwks { key, kid } => {
+            let key = certbound_bench::jws::Es256Key::from_pem_file(&key)?;
+            println!("{}", key.public_jwks(&kid));
+            return Ok(());
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("runtime")?;
     runtime.block_on(async move {
-        let (name, common, target) = match cli.scenario {
-            Scenario::Token(c) => ("token", c, load::Target::Token),
-            Scenario::Introspect(c) => ("introspect", c, load::Target::Introspect),
-            Scenario::Gateway { common, url } => ("gateway", common, load::Target::Gateway(url)),
-        };
         let setup = load::Setup {
             issuer: common.issuer.clone(),
             client_id: common.client_id.clone(),
@@ -114,6 +146,12 @@ fn main() -> anyhow::Result<()> {
             resumption: !common.no_resumption,
             token_params: common.token_params.clone(),
             rate: common.rate,
+            dpop: common.dpop,
+            private_key_jwt: common
+                .private_key_jwt
+                .clone()
+                .zip(common.kid.clone())
+                .map(|(key, kid)| load::PrivateKeyJwt { key, kid }),
         };
         let report = load::run(
             &setup,

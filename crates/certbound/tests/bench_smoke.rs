@@ -1,11 +1,82 @@
 //! Smoke run of every benchmark scenario against the quickstart system: a second each, low
 //! concurrency, any failed request fails the test. No assertion on speed (benchmarks measure
 //! that; see bench/README.md).
+//!
+//! The DPoP and private_key_jwt scenarios need two clients the quickstart does not have; they are
+//! registered with `certbound clients add`, and the gateway's route opened to DPoP-bound tokens,
+//! before the quickstart serves, as bench/compare.sh does.
 
-use certbound_bench::load::{run, Setup, Target};
+use certbound_bench::jws::Es256Key;
+use certbound_bench::load::{run, PrivateKeyJwt, Setup, Target};
 use certbound_testkit::process::{free_port, free_port_pair, Output, Process};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
+
+const DPOP_CLIENT: &str = "partner-dpop";
+const JWT_CLIENT: &str = "partner-jwt";
+const JWT_KID: &str = "bench-1";
+
+/// Registers the DPoP client (partner-a's certificate, DPoP-bound tokens) and the
+/// private_key_jwt client (a key made here) in the generated system, and lets the gateway's
+/// `/api/` route accept DPoP-bound tokens too. Returns the private_key_jwt client's key file.
+fn add_dpop_and_jwt_clients(dir: &Path) -> std::path::PathBuf {
+    let config: toml::Value =
+        toml::from_str(&std::fs::read_to_string(dir.join("certbound.toml")).unwrap()).unwrap();
+    let subject = config["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"].as_str() == Some("partner-a"))
+        .and_then(|c| c["tls_client_auth_subject_dn"].as_str())
+        .expect("partner-a's subject DN in certbound.toml")
+        .to_owned();
+    let key = Es256Key::generate().unwrap();
+    let key_file = dir.join("partner-jwt.key");
+    std::fs::write(&key_file, key.to_pkcs8_pem().unwrap()).unwrap();
+    let clients = [
+        serde_json::json!({
+            "client_id": DPOP_CLIENT,
+            "token_endpoint_auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": subject,
+            "dpop_bound_access_tokens": true,
+            "scope": "transactions read",
+        }),
+        serde_json::json!({
+            "client_id": JWT_CLIENT,
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "ES256",
+            "jwks": key.public_jwks(JWT_KID),
+            "scope": "transactions read",
+        }),
+    ];
+    for client in clients {
+        let file = dir.join(format!("{}.json", client["client_id"].as_str().unwrap()));
+        std::fs::write(&file, client.to_string()).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_certbound"))
+            .args(["clients", "add", "--config"])
+            .arg(dir.join("certbound.toml"))
+            .arg("--metadata")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "clients add {file:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let gateway = dir.join("gateway.toml");
+    let text = std::fs::read_to_string(&gateway).unwrap();
+    let line = "require_bound_token = true\n";
+    assert_eq!(text.matches(line).count(), 1, "one route to open: {text}");
+    std::fs::write(
+        &gateway,
+        text.replace(line, &format!("{line}sender_constraint = \"any\"\n")),
+    )
+    .unwrap();
+    key_file
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_runs_without_errors() {
@@ -13,9 +84,9 @@ async fn every_scenario_runs_without_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dev");
     let (port, gateway, api, demo) = (free_port_pair(), free_port(), free_port(), free_port());
-    let quickstart = Process::spawn(
-        Command::new(env!("CARGO_BIN_EXE_certbound"))
-            .args(["quickstart", "--admin-port", "0", "--dir"])
+    let quickstart = |serve: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certbound"));
+        cmd.args(["quickstart", "--admin-port", "0", "--dir"])
             .arg(&dir)
             .args([
                 "--port",
@@ -28,10 +99,21 @@ async fn every_scenario_runs_without_errors() {
                 &api.to_string(),
                 "--demo-port",
                 &demo.to_string(),
-            ]),
-        Output::Stdout,
+            ]);
+        if !serve {
+            cmd.arg("--no-serve");
+        }
+        cmd
+    };
+    let generated = quickstart(false).output().unwrap();
+    assert!(
+        generated.status.success(),
+        "quickstart --no-serve: {}",
+        String::from_utf8_lossy(&generated.stderr)
     );
-    quickstart.wait_for("Ctrl-C stops everything");
+    let jwt_key = add_dpop_and_jwt_clients(&dir);
+    let running = Process::spawn(&mut quickstart(true), Output::Stdout);
+    running.wait_for("Ctrl-C stops everything");
     let setup = |client_id: &str, new_connection: bool, resumption: bool| Setup {
         issuer: format!("https://localhost:{port}"),
         client_id: client_id.to_owned(),
@@ -42,6 +124,19 @@ async fn every_scenario_runs_without_errors() {
         resumption,
         token_params: Vec::new(),
         rate: None,
+        dpop: false,
+        private_key_jwt: None,
+    };
+    let dpop = Setup {
+        dpop: true,
+        ..setup(DPOP_CLIENT, false, true)
+    };
+    let private_key_jwt = || Setup {
+        private_key_jwt: Some(PrivateKeyJwt {
+            key: jwt_key.clone(),
+            kid: JWT_KID.to_owned(),
+        }),
+        ..setup(JWT_CLIENT, false, true)
     };
     let api_url = format!("https://localhost:{gateway}/api/transactions");
     let cases = [
@@ -58,6 +153,12 @@ async fn every_scenario_runs_without_errors() {
         (
             "token new connection, full handshakes",
             setup("partner-a", true, false),
+            Target::Token,
+        ),
+        ("token DPoP keep-alive", dpop, Target::Token),
+        (
+            "token private_key_jwt keep-alive",
+            private_key_jwt(),
             Target::Token,
         ),
         (
@@ -80,6 +181,14 @@ async fn every_scenario_runs_without_errors() {
             setup("partner-a-opaque", false, true),
             Target::Gateway(api_url.clone()),
         ),
+        (
+            "gateway DPoP keep-alive",
+            Setup {
+                dpop: true,
+                ..setup(DPOP_CLIENT, false, true)
+            },
+            Target::Gateway(api_url.clone()),
+        ),
     ];
     for (name, setup, target) in cases {
         let report = run(&setup, target, 2, Duration::from_millis(700), None)
@@ -88,4 +197,33 @@ async fn every_scenario_runs_without_errors() {
         assert!(report.requests() > 0, "{name}: no request succeeded");
         assert_eq!(report.errors_total(), 0, "{name}: {:?}", report.errors());
     }
+
+    // The scenarios measure what they claim: without its proof the DPoP client gets no token, and
+    // a private_key_jwt client without its assertion gets none (each a failed request).
+    let refused = [
+        (
+            "DPoP client without a proof",
+            setup(DPOP_CLIENT, false, true),
+            Target::Token,
+            "http 400",
+        ),
+        (
+            "private_key_jwt client with its certificate only",
+            setup(JWT_CLIENT, false, true),
+            Target::Token,
+            "http 401",
+        ),
+    ];
+    for (name, setup, target, kind) in refused {
+        let report = run(&setup, target, 1, Duration::from_millis(200), None)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_eq!(report.requests(), 0, "{name}: a request succeeded");
+        assert!(
+            report.errors().get(kind).copied().unwrap_or(0) > 0,
+            "{name}: expected {kind}, got {:?}",
+            report.errors()
+        );
+    }
+    drop(running);
 }
