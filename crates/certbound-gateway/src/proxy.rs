@@ -28,9 +28,13 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
-/// Headers only the gateway sets: whatever the client sent is removed before they are written.
-const GATEWAY_SET: [&str; 6] = [
+/// Headers only the gateway sets (and `DPoP`, consumed here): whatever the client sent is removed
+/// before they are written.
+const GATEWAY_SET: [&str; 7] = [
     "authorization",
+    // The DPoP proof was checked and recorded here; forwarded, anyone who sees upstream traffic
+    // could replay it (with the token) to another gateway instance within its window.
+    "dpop",
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-proto",
@@ -327,6 +331,7 @@ mod tests {
             ("connection", "close, x-secret-hop"),
             ("x-secret-hop", "1"),
             ("te", "trailers"),
+            ("dpop", "the.checked.proof"),
             ("accept", "application/json"),
             ("host", "gateway.example"),
         ] {
@@ -359,6 +364,7 @@ mod tests {
             "x-secret-hop",
             "te",
             "host",
+            "dpop",
         ] {
             assert!(!h.contains_key(gone), "{gone} must be removed");
         }

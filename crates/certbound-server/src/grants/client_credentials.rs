@@ -63,6 +63,7 @@ pub async fn issue(
         format = tokens::format_name(client.token_format),
         bound = minted.claims.cnf.is_some(),
         cert_thumbprint = thumbprint.map(|t| t.as_str()).unwrap_or(""),
+        dpop_jkt = minted.claims.cnf.as_ref().and_then(Binding::dpop_jkt).unwrap_or(""),
         cert_source = certificate.map(|c| c.source().to_string()).unwrap_or_default(),
         jti = %minted.claims.jti,
         used_basic,

@@ -78,6 +78,7 @@ pub async fn access_token(
         format = tokens::format_name(client.token_format),
         bound = minted.claims.cnf.is_some(),
         cert_thumbprint = thumbprint.map(|t| t.as_str()).unwrap_or(""),
+        dpop_jkt = minted.claims.cnf.as_ref().and_then(Binding::dpop_jkt).unwrap_or(""),
         jti = %minted.claims.jti,
     );
     Ok(minted)
