@@ -129,13 +129,34 @@ impl Store {
         Ok(first)
     }
 
-    /// The writer task: takes the pending rows in batches until none are left.
+    /// The writer task: takes the pending rows in batches until none are left. If the task ends
+    /// any other way (a panic, or the runtime shutting down and dropping it), its guard clears
+    /// the flag and fails the rows still waiting, so no caller waits forever and the next call
+    /// starts a new writer.
     async fn write_jti_batches(&self) {
+        /// Armed until the loop returns normally (having cleared the flag itself).
+        struct Guard<'a>(&'a JtiBatcher, bool);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    return;
+                }
+                let mut state = self.0.lock();
+                state.writing = false;
+                for p in state.pending.drain(..) {
+                    let _ = p.reply.send(Err(StoreError::Invalid(
+                        "the jti writer stopped before answering".into(),
+                    )));
+                }
+            }
+        }
+        let mut guard = Guard(&self.jtis, true);
         loop {
             let batch: Vec<Pending> = {
                 let mut state = self.jtis.lock();
                 if state.pending.is_empty() {
                     state.writing = false;
+                    guard.1 = false;
                     return;
                 }
                 let take = state.pending.len().min(MAX_BATCH);

@@ -11,6 +11,7 @@ store_test!(
     jti_reusable_after_expiry,
     jti_invalid_inputs_refused,
     jti_race_has_one_winner_across_instances,
+    jti_batches_answer_each_caller,
     jti_purged_after_expiry,
     jti_stored_hashed,
 );
@@ -182,4 +183,32 @@ async fn jti_stored_hashed(ctx: Ctx) {
         .expect("hash");
     assert_eq!(hash, crate::handles::sha256(jti));
     assert!(!hash.windows(jti.len()).any(|w| w == jti.as_bytes()));
+}
+
+/// Many concurrent calls (more than one batch of the group commit), each `jti` sent twice: every
+/// caller gets its own answer, exactly one `true` per `jti`, and every row is written.
+async fn jti_batches_answer_each_caller(ctx: Ctx) {
+    let tasks: Vec<_> = (0..600)
+        .map(|i| {
+            let store = ctx.store.clone();
+            let jti = format!("batch-{}", i / 2);
+            tokio::spawn(async move {
+                (
+                    i / 2,
+                    store
+                        .record_jti(JtiKind::Dpop, "k", &jti, 1_060, 1_000)
+                        .await,
+                )
+            })
+        })
+        .collect();
+    let mut firsts = vec![0u32; 300];
+    for task in tasks {
+        let (n, first) = task.await.expect("task");
+        if first.expect("record") {
+            firsts[n] += 1;
+        }
+    }
+    assert!(firsts.iter().all(|&f| f == 1), "{firsts:?}");
+    assert_eq!(count(&ctx.store, "used_jtis").await, 300);
 }
