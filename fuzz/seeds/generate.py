@@ -404,6 +404,13 @@ def unsigned(header, claims, sig=""):
     return f"{b64u(json.dumps(header).encode())}.{b64u(json.dumps(claims).encode())}.{sig}"
 
 
+def jws_raw(header, claims_json, key=JWT_KEY):
+    """A JWS over claims given as raw JSON text (to write duplicate member names)."""
+    signing_input = f"{b64u(json.dumps(header).encode())}.{b64u(claims_json.encode())}"
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64u(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
 def seed_dpop_proof():
     h = {"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk()}
     c = {"jti": "p1", "htm": "POST", "htu": ISS + "/token", "iat": JWT_NOW}
@@ -430,6 +437,7 @@ def seed_dpop_proof():
         "alg-none": unsigned({**h, "alg": "none"}, c),
         "hs256": unsigned({**h, "alg": "HS256"}, c, "c2ln"),
         "rs256": unsigned({**h, "alg": "RS256"}, c, "c2ln"),
+        "duplicate-htm": jws_raw(h, f'{{"jti":"p2","htm":"GET","htm":"POST","htu":"{ISS}/token","iat":{JWT_NOW}}}'),
         "two-parts": "a.b", "empty": "",
         "oversized": jws(h, {**c, "pad": "x" * 9000}),
     }
@@ -459,6 +467,7 @@ def seed_client_assertion():
         "hs256": unsigned({**h, "alg": "HS256"}, c, "c2ln"),
         "rs256": unsigned({**h, "alg": "RS256"}, c, "c2ln"),
         "four-parts": "a.b.c.d",
+        "duplicate-sub": jws_raw(h, f'{{"iss":"partner-a","sub":"partner-b","sub":"partner-a","aud":"{ISS}","jti":"a2","iat":{JWT_NOW},"exp":{JWT_NOW + 60}}}'),
     }
     for n, a in assertions.items():
         write("client_assertion", n, a)

@@ -373,10 +373,8 @@ fn decode_json(part: &str, what: &'static str) -> Result<Map<String, Value>, Ass
     let bytes = URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| AssertionError::Malformed(what))?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(AssertionError::Malformed(what)),
-    }
+    // Duplicate member names are refused (RFC 7515 §5.2 allows it; certbound requires it).
+    crate::jose_json::parse_object(&bytes).ok_or(AssertionError::Malformed(what))
 }
 
 fn split(assertion: &str) -> Result<Parts<'_>, AssertionError> {

@@ -18,6 +18,7 @@ pub mod error;
 pub mod form;
 pub mod grant;
 pub mod identity;
+pub mod jose_json;
 pub mod jwks;
 pub mod metadata;
 pub mod oidc;

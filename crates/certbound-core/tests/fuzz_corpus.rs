@@ -496,6 +496,7 @@ fn the_valid_seeds_are_accepted_and_the_hostile_ones_refused() {
         "hs256",
         "rs256",
         "oversized",
+        "duplicate-htm",
     ] {
         assert!(proof(seed, Some("fuzz-access-token")).is_err(), "{seed}");
     }
@@ -520,6 +521,7 @@ fn the_valid_seeds_are_accepted_and_the_hostile_ones_refused() {
         "alg-none",
         "hs256",
         "rs256",
+        "duplicate-sub",
     ] {
         assert!(assertion(seed).is_err(), "{seed}");
     }

@@ -166,10 +166,8 @@ fn json_object(segment: &str) -> Result<Map<String, Value>, DpopError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| DpopError::Malformed)?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(DpopError::Malformed),
-    }
+    // Duplicate member names are refused (RFC 7515 §5.2 allows it; certbound requires it).
+    crate::jose_json::parse_object(&bytes).ok_or(DpopError::Malformed)
 }
 
 fn string_claim<'c>(
