@@ -49,6 +49,7 @@ mod codes;
 mod consents;
 mod error;
 mod grants;
+mod group_commit;
 mod handles;
 mod interactions;
 mod jti;
@@ -161,7 +162,9 @@ pub struct Store {
     writes: AnyPool,
     backend: Backend,
     /// Group commit of used `jti`s (see [`Store::record_jti`]).
-    jtis: std::sync::Arc<jti::JtiBatcher>,
+    jtis: std::sync::Arc<group_commit::GroupCommit<jti::JtiRow>>,
+    /// Group commit of issued access tokens (see [`Store::insert_token`]).
+    tokens: std::sync::Arc<group_commit::GroupCommit<tokens::TokenRow>>,
 }
 
 impl fmt::Debug for Store {
@@ -445,6 +448,7 @@ impl Store {
             writes,
             backend: target.backend,
             jtis: Default::default(),
+            tokens: Default::default(),
         };
         if let Err(e) = migrate::run(&store.writes, store.backend).await {
             store.close().await;

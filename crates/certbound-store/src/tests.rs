@@ -154,6 +154,7 @@ store_test!(
     invalid_records_are_refused,
     concurrent_writers,
     client_registry,
+    token_batches_answer_each_row,
 );
 
 fn key(kid: &str, created_at: i64) -> SigningKeyRecord {
@@ -1134,3 +1135,42 @@ fn chmod_hints_quote_unusual_paths() {
 
 mod jti;
 mod user_flows;
+
+/// Access tokens inserted concurrently go in batches: every good row is written, and a row the
+/// database refuses fails alone, for its own caller, with `Conflict`. Rows 1, 13, 113 and 213
+/// all carry `jti-1001`: exactly one of them is stored, whichever the database saw first.
+async fn token_batches_answer_each_row(ctx: Ctx) {
+    let tasks: Vec<_> = (0..300u32)
+        .map(|n| {
+            let store = ctx.store.clone();
+            tokio::spawn(async move {
+                let mut t = token(1_000 + n, "client-a", 1_000, 9_000);
+                if n % 100 == 13 {
+                    t.jti = "jti-1001".to_owned();
+                }
+                let answer = if n % 100 == 7 {
+                    store.insert_token_for_grant(&t, "grant-7").await
+                } else {
+                    store.insert_token(&t).await
+                };
+                (n, answer)
+            })
+        })
+        .collect();
+    let (mut ok, mut same_jti_stored) = (0, 0);
+    for task in tasks {
+        let (n, answer) = task.await.expect("task");
+        let same_jti = n == 1 || n % 100 == 13;
+        match answer {
+            Ok(()) => {
+                ok += 1;
+                same_jti_stored += u32::from(same_jti);
+            }
+            Err(StoreError::Conflict(_)) if same_jti => {}
+            Err(e) => panic!("row {n}: {e}"),
+        }
+    }
+    assert_eq!(same_jti_stored, 1);
+    assert_eq!(ok, 297);
+    assert_eq!(count(&ctx.store, "access_tokens").await, 297);
+}

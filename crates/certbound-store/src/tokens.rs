@@ -4,7 +4,76 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::group_commit::{values_list, Batched, GroupCommit};
 use crate::{check_json_object, Store, StoreError, TokenLookup, TokenRecord, TOKEN_FORMATS};
+
+/// An access token to insert (checked by [`Store::insert_token`] before it is queued).
+pub(crate) struct TokenRow {
+    record: TokenRecord,
+    grant_id: Option<String>,
+}
+
+impl Batched for TokenRow {
+    type Answer = ();
+
+    fn batcher(store: &Store) -> &GroupCommit<Self> {
+        &store.tokens
+    }
+
+    /// One multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING hash`: a row it does not return
+    /// collided with an existing hash or `jti` ([`StoreError::Conflict`], as a single insert
+    /// would say). If the statement fails as a whole (a grant deleted meanwhile, say), the rows
+    /// are inserted one by one so each caller gets its own answer.
+    async fn write(store: &Store, rows: Vec<TokenRow>) -> Vec<Result<(), StoreError>> {
+        let sql = format!(
+            "INSERT INTO access_tokens ({TOKEN_COLUMNS}, grant_id) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING hash",
+            values_list(rows.len(), 9)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in &rows {
+            let t = &row.record;
+            query = query
+                .bind(t.hash.as_slice())
+                .bind(t.jti.as_str())
+                .bind(t.client_id.as_str())
+                .bind(t.format.as_str())
+                .bind(t.claims.as_str())
+                .bind(t.issued_at)
+                .bind(t.expires_at)
+                .bind(t.revoked_at)
+                .bind(row.grant_id.as_deref());
+        }
+        match query.fetch_all(&store.writes).await {
+            Ok(written) => {
+                let written: Vec<Vec<u8>> = written
+                    .iter()
+                    .filter_map(|r| r.try_get::<Vec<u8>, _>(0).ok())
+                    .collect();
+                rows.iter()
+                    .map(|row| {
+                        if written.contains(&row.record.hash) {
+                            Ok(())
+                        } else {
+                            Err(StoreError::Conflict(sqlx::Error::Protocol(format!(
+                                "access token {} collides with a stored hash or jti",
+                                row.record.jti
+                            ))))
+                        }
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, rows = rows.len(), "batched token insert failed; inserting one by one");
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    out.push(store.insert_one_token(row).await);
+                }
+                out
+            }
+        }
+    }
+}
 
 const TOKEN_COLUMNS: &str =
     "hash, jti, client_id, format, claims, issued_at, expires_at, revoked_at";
@@ -51,6 +120,17 @@ impl Store {
             )));
         }
         check_json_object("claims", &t.claims)?;
+        let row = TokenRow {
+            record: t.clone(),
+            grant_id: grant_id.map(str::to_owned),
+        };
+        GroupCommit::submit(self, row).await
+    }
+
+    /// One token row on its own (a batch whose statement failed is retried row by row, so each
+    /// caller gets its own row's error).
+    async fn insert_one_token(&self, row: &TokenRow) -> Result<(), StoreError> {
+        let t = &row.record;
         sqlx::query(&format!(
             "INSERT INTO access_tokens ({TOKEN_COLUMNS}, grant_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -63,7 +143,7 @@ impl Store {
         .bind(t.issued_at)
         .bind(t.expires_at)
         .bind(t.revoked_at)
-        .bind(grant_id)
+        .bind(row.grant_id.as_deref())
         .execute(&self.writes)
         .await
         .map_err(|e| self.err(e))?;
