@@ -7,53 +7,8 @@
 //! crates/certbound-server/tests/fapi2/tls.rs.
 
 use certbound_gateway::config::GatewayConfig;
+use certbound_testkit::tls_probe::assert_fapi_tls;
 use certbound_testkit::*;
-use std::net::SocketAddr;
-use std::path::Path;
-
-struct Probe {
-    output: String,
-    protocol: Option<String>,
-    cipher: Option<String>,
-}
-
-/// `openssl s_client -brief` to `addr` with `args`, presenting `dir/probe.pem`.
-async fn probe(addr: SocketAddr, dir: &Path, args: &[&str]) -> Probe {
-    let out = tokio::process::Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &addr.to_string(),
-            "-brief",
-            "-CAfile",
-        ])
-        .arg(dir.join("ca.pem"))
-        .arg("-cert")
-        .arg(dir.join("probe.pem"))
-        .arg("-key")
-        .arg(dir.join("probe.key"))
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("openssl runs");
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let field = |name: &str| {
-        output
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_owned())
-    };
-    Probe {
-        protocol: field("Protocol version:"),
-        cipher: field("Ciphersuite:"),
-        output,
-    }
-}
 
 #[tokio::test]
 async fn the_gateway_passes_the_fapi2_tls_probes_and_resource_checks() {
@@ -98,49 +53,8 @@ async fn the_gateway_passes_the_fapi2_tls_probes_and_resource_checks() {
     let addr = gateway.addr;
     let dir = pki.dir.path();
 
-    // TLS.
-    for flag in ["-tls1", "-tls1_1"] {
-        let p = probe(addr, dir, &[flag, "-cipher", "DEFAULT@SECLEVEL=0"]).await;
-        assert!(p.protocol.is_none(), "{flag} accepted: {}", p.output);
-        assert!(
-            p.output.contains("alert"),
-            "{flag}: the server refuses: {}",
-            p.output
-        );
-    }
-    for suite in [
-        "ECDHE-ECDSA-AES128-SHA256",
-        "ECDHE-ECDSA-AES256-SHA",
-        "AES128-GCM-SHA256",
-        "DHE-RSA-AES128-GCM-SHA256",
-    ] {
-        let p = probe(
-            addr,
-            dir,
-            &["-tls1_2", "-cipher", &format!("{suite}@SECLEVEL=0")],
-        )
-        .await;
-        assert!(
-            p.protocol.is_none(),
-            "TLS 1.2 {suite} accepted: {}",
-            p.output
-        );
-        assert!(
-            p.output.contains("alert"),
-            "{suite}: the server refuses: {}",
-            p.output
-        );
-    }
-    let p = probe(
-        addr,
-        dir,
-        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
-    )
-    .await;
-    assert_eq!(p.protocol.as_deref(), Some("TLSv1.2"), "{}", p.output);
-    assert_eq!(p.cipher.as_deref(), Some("ECDHE-ECDSA-AES128-GCM-SHA256"));
-    let p = probe(addr, dir, &[]).await;
-    assert_eq!(p.protocol.as_deref(), Some("TLSv1.3"), "{}", p.output);
+    // TLS: the same probes as the authorization server's listeners.
+    assert_fapi_tls(addr, dir, "gateway").await;
 
     // The resource.
     let r = auth.mtls_token(&a, "partner-a").await;

@@ -218,3 +218,146 @@ impl Browser {
         done
     }
 }
+
+/// The same browser for blocking tests that drive whole processes (`crates/certbound/tests`):
+/// a cookie jar of name=value pairs (per host, as a browser keeps them), no automatic redirects,
+/// and the authorization walked from `/authorize` to the redirect to the client.
+pub mod blocking {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::time::Duration;
+    use url::Url;
+
+    /// The user's browser: no client certificate, no automatic redirects, a cookie jar.
+    pub struct Browser {
+        http: reqwest::blocking::Client,
+        /// The cookies set so far, by name (tests look at what a secret cookie holds).
+        pub jar: BTreeMap<String, String>,
+    }
+
+    /// One response as the browser sees it.
+    pub struct Page {
+        /// The HTTP status.
+        pub status: u16,
+        /// The `Location` header, if any.
+        pub location: Option<String>,
+        /// The body as text.
+        pub html: String,
+    }
+
+    impl Browser {
+        /// A browser trusting the CA certificate at `ca_pem`.
+        pub fn new(ca_pem: &Path) -> Browser {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let ca = std::fs::read(ca_pem).expect("the CA PEM");
+            let http = reqwest::blocking::Client::builder()
+                .use_rustls_tls()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("a CA"))
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("an HTTP client");
+            Browser {
+                http,
+                jar: BTreeMap::new(),
+            }
+        }
+
+        /// GETs `url` (or POSTs `form` to it) with the jar's cookies; keeps the cookies set.
+        pub fn go(&mut self, url: &Url, form: Option<&[(&str, &str)]>) -> Page {
+            let request = match form {
+                Some(form) => self.http.post(url.clone()).form(form),
+                None => self.http.get(url.clone()),
+            };
+            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let r = request
+                .header("cookie", cookies.join("; "))
+                .send()
+                .expect("a response");
+            for c in r.headers().get_all("set-cookie") {
+                let pair = c
+                    .to_str()
+                    .expect("a text cookie")
+                    .split(';')
+                    .next()
+                    .unwrap_or_default();
+                if let Some((name, value)) = pair.split_once('=') {
+                    self.jar
+                        .insert(name.trim().to_owned(), value.trim().to_owned());
+                }
+            }
+            Page {
+                status: r.status().as_u16(),
+                location: r
+                    .headers()
+                    .get("location")
+                    .map(|l| l.to_str().expect("a text Location").to_owned()),
+                html: r.text().expect("a body"),
+            }
+        }
+
+        /// Follows the authorization from `start` through the login and consent pages (a simple
+        /// search for the form's action and csrf field, no HTML parser) to the redirect to
+        /// `redirect_uri`, signing in as `username`: the n-th login page gets `passwords[n]` (the
+        /// last one again when there are fewer), then consent is allowed. Returns that URL and
+        /// the pages shown.
+        pub fn authorize(
+            &mut self,
+            start: Url,
+            redirect_uri: &str,
+            username: &str,
+            passwords: &[&str],
+        ) -> (Url, Vec<&'static str>) {
+            let mut url = start;
+            let mut form: Option<Vec<(&str, String)>> = None;
+            let mut pages = Vec::new();
+            for _ in 0..16 {
+                let fields: Option<Vec<(&str, &str)>> = form
+                    .as_ref()
+                    .map(|f| f.iter().map(|(k, v)| (*k, v.as_str())).collect());
+                let page = self.go(&url, fields.as_deref());
+                form = None;
+                if page.status == 303 {
+                    let location = page.location.as_deref().expect("a Location");
+                    let next = url.join(location).expect("a URL");
+                    if next.as_str().starts_with(redirect_uri) {
+                        return (next, pages);
+                    }
+                    url = next;
+                    continue;
+                }
+                assert_eq!(page.status, 200, "{url}: {}", page.html);
+                let action = between(&page.html, r#"<form method="post" action=""#, "\"");
+                let csrf = between(&page.html, r#"name="csrf" value=""#, "\"");
+                if page.html.contains(r#"name="password""#) {
+                    let attempt = pages.iter().filter(|p| **p == "login").count();
+                    let password = passwords[attempt.min(passwords.len() - 1)];
+                    pages.push("login");
+                    form = Some(vec![
+                        ("csrf", csrf),
+                        ("username", username.to_owned()),
+                        ("password", password.to_owned()),
+                        ("login", "login".to_owned()),
+                    ]);
+                } else {
+                    assert!(page.html.contains(r#"name="decision""#), "{}", page.html);
+                    pages.push("consent");
+                    form = Some(vec![("csrf", csrf), ("decision", "allow".to_owned())]);
+                }
+                url = url.join(&action).expect("the form's action");
+            }
+            panic!("no redirect to {redirect_uri} after {pages:?}");
+        }
+    }
+
+    /// The text between `start` and the next `end` in `html`, with `&amp;` decoded.
+    pub fn between(html: &str, start: &str, end: &str) -> String {
+        let from = html
+            .find(start)
+            .unwrap_or_else(|| panic!("{start} in {html}"))
+            + start.len();
+        let len = html[from..].find(end).expect("the end marker");
+        html[from..from + len].replace("&amp;", "&")
+    }
+}

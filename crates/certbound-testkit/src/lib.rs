@@ -8,6 +8,7 @@ pub mod browser;
 pub mod dpop;
 pub mod process;
 pub mod raw;
+pub mod tls_probe;
 
 use certbound_pki::{CertificateAuthority, IssuedCertificate, KeyAlgorithm, LeafSpec, SubjectSpec};
 use certbound_server::config::Config;

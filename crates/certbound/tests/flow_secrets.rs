@@ -8,6 +8,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certbound_core::pkce::CodeChallenge;
+use certbound_testkit::browser::blocking::Browser;
 use certbound_testkit::process::{free_port, free_port_pair, quickstart_client};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -152,119 +153,6 @@ impl Drop for Server {
     }
 }
 
-/// The user's browser: no client certificate, no automatic redirects, a cookie jar.
-struct Browser {
-    http: reqwest::blocking::Client,
-    jar: BTreeMap<String, String>,
-}
-
-/// One response as the browser sees it.
-struct Page {
-    status: u16,
-    location: Option<String>,
-    html: String,
-}
-
-impl Browser {
-    fn new(dir: &Path) -> Browser {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let ca = std::fs::read(dir.join("pki/ca.pem")).unwrap();
-        let http = reqwest::blocking::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
-        Browser {
-            http,
-            jar: BTreeMap::new(),
-        }
-    }
-
-    fn go(&mut self, url: &Url, form: Option<&[(&str, &str)]>) -> Page {
-        let request = match form {
-            Some(form) => self.http.post(url.clone()).form(form),
-            None => self.http.get(url.clone()),
-        };
-        let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let r = request.header("cookie", cookies.join("; ")).send().unwrap();
-        for c in r.headers().get_all("set-cookie") {
-            let pair = c.to_str().unwrap().split(';').next().unwrap_or_default();
-            if let Some((name, value)) = pair.split_once('=') {
-                self.jar
-                    .insert(name.trim().to_owned(), value.trim().to_owned());
-            }
-        }
-        Page {
-            status: r.status().as_u16(),
-            location: r
-                .headers()
-                .get("location")
-                .map(|l| l.to_str().unwrap().to_owned()),
-            html: r.text().unwrap(),
-        }
-    }
-
-    /// Follows the authorization from `start` to the redirect to the client: the first login
-    /// attempt uses the wrong password, the second the right one, then consent is allowed.
-    /// Returns that URL and the pages shown.
-    fn authorize(&mut self, start: Url) -> (Url, Vec<&'static str>) {
-        let mut url = start;
-        let mut form: Option<Vec<(&str, String)>> = None;
-        let mut pages = Vec::new();
-        for _ in 0..16 {
-            let fields: Option<Vec<(&str, &str)>> = form
-                .as_ref()
-                .map(|f| f.iter().map(|(k, v)| (*k, v.as_str())).collect());
-            let page = self.go(&url, fields.as_deref());
-            form = None;
-            if page.status == 303 {
-                let next = url.join(page.location.as_deref().unwrap()).unwrap();
-                if next.as_str().starts_with(REDIRECT_URI) {
-                    return (next, pages);
-                }
-                url = next;
-                continue;
-            }
-            assert_eq!(page.status, 200, "{url}: {}", page.html);
-            let action = between(&page.html, r#"<form method="post" action=""#, "\"");
-            let csrf = between(&page.html, r#"name="csrf" value=""#, "\"");
-            if page.html.contains(r#"name="password""#) {
-                let password = if pages.contains(&"login") {
-                    PASSWORD
-                } else {
-                    WRONG_PASSWORD
-                };
-                pages.push("login");
-                form = Some(vec![
-                    ("csrf", csrf),
-                    ("username", USERNAME.to_owned()),
-                    ("password", password.to_owned()),
-                    ("login", "login".to_owned()),
-                ]);
-            } else {
-                assert!(page.html.contains(r#"name="decision""#), "{}", page.html);
-                pages.push("consent");
-                form = Some(vec![("csrf", csrf), ("decision", "allow".to_owned())]);
-            }
-            url = url.join(&action).unwrap();
-        }
-        panic!("no redirect to {REDIRECT_URI} after {pages:?}");
-    }
-}
-
-/// The text between `start` and the next `end` in `html`.
-fn between(html: &str, start: &str, end: &str) -> String {
-    let from = html
-        .find(start)
-        .unwrap_or_else(|| panic!("{start} in {html}"))
-        + start.len();
-    let len = html[from..].find(end).unwrap();
-    html[from..from + len].replace("&amp;", "&")
-}
-
 /// Runs the whole flow against `port` (conventional listener; mTLS on `port + 1`) and returns
 /// every secret the flow handled.
 fn user_flow(dir: &Path, port: u16) -> Vec<(String, String)> {
@@ -290,13 +178,14 @@ fn user_flow(dir: &Path, port: u16) -> Vec<(String, String)> {
     let par: Value = par.json().unwrap();
     let request_uri = par["request_uri"].as_str().expect("request_uri").to_owned();
 
-    let mut browser = Browser::new(dir);
+    let mut browser = Browser::new(&dir.join("pki/ca.pem"));
     let start = Url::parse_with_params(
         &format!("https://127.0.0.1:{port}/authorize"),
         &[("client_id", WEB_CLIENT), ("request_uri", &request_uri)],
     )
     .unwrap();
-    let (callback, pages) = browser.authorize(start);
+    let (callback, pages) =
+        browser.authorize(start, REDIRECT_URI, USERNAME, &[WRONG_PASSWORD, PASSWORD]);
     assert_eq!(pages, ["login", "login", "consent"]);
     let returned: BTreeMap<String, String> = callback.query_pairs().into_owned().collect();
     let code = returned.get("code").expect("code").to_owned();
