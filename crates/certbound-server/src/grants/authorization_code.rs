@@ -83,12 +83,12 @@ pub async fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let (form, origin) = (&request.form, &request.origin);
     let client = &request.client.registration;
-    let presented = form
-        .get("code")
-        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    if presented.is_empty() || presented.len() > MAX_CODE_LEN {
-        return Err(invalid_grant("unknown authorization code"));
-    }
+    let presented = user_tokens::presented_credential(
+        request,
+        "code",
+        MAX_CODE_LEN,
+        "unknown authorization code",
+    )?;
     let code = state
         .store
         .authorization_code(presented)

@@ -60,12 +60,12 @@ pub async fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let (form, origin) = (&request.form, &request.origin);
     let client = &request.client.registration;
-    let presented = form
-        .get("refresh_token")
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    if presented.is_empty() || presented.len() > MAX_REFRESH_TOKEN_LEN {
-        return Err(invalid_grant("unknown refresh token"));
-    }
+    let presented = user_tokens::presented_credential(
+        request,
+        "refresh_token",
+        MAX_REFRESH_TOKEN_LEN,
+        "unknown refresh token",
+    )?;
     let record = state
         .store
         .refresh_token(presented)

@@ -155,6 +155,25 @@ pub fn profile(user: &User) -> UserProfile {
     }
 }
 
+/// The one-time credential a user grant presents in the form (`code`, `refresh_token`): missing
+/// is `invalid_request`; empty or longer than `max_len` is `unknown` (`invalid_grant`), refused
+/// before any store lookup.
+pub fn presented_credential<'f>(
+    request: &'f ClientRequest<TokenEndpoint>,
+    name: &str,
+    max_len: usize,
+    unknown: &str,
+) -> Result<&'f str, OAuthError> {
+    let presented = request
+        .form
+        .get(name)
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))?;
+    if presented.is_empty() || presented.len() > max_len {
+        return Err(invalid_grant(unknown));
+    }
+    Ok(presented)
+}
+
 /// `invalid_grant` with `description`.
 pub fn invalid_grant(description: &str) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidGrant, description)

@@ -352,3 +352,32 @@ async fn a_client_without_the_grant_is_unauthorized() {
     let r = exchange(&s, &cert, "m2m", "whatever").await;
     r.assert_error(400, "unauthorized_client");
 }
+
+/// A missing `code` or `refresh_token` is `invalid_request`; an over-long one is unknown
+/// (`invalid_grant`), refused before any store lookup (RFC 6749 §5.2).
+#[tokio::test]
+async fn missing_or_oversized_grant_credentials_are_refused() {
+    let pki = Pki::new();
+    let s = TestServer::start(&pki, &clients("")).await;
+    let cert = pki.client("partner-web", "Example");
+    let long = "c".repeat(600);
+    for (grant, name) in [
+        ("authorization_code", "code"),
+        ("refresh_token", "refresh_token"),
+    ] {
+        let base = [
+            ("grant_type", grant),
+            ("client_id", "partner-web"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ];
+        token(&s, &cert, &base)
+            .await
+            .assert_error(400, "invalid_request");
+        let mut form = base.to_vec();
+        form.push((name, long.as_str()));
+        token(&s, &cert, &form)
+            .await
+            .assert_error(400, "invalid_grant");
+    }
+}

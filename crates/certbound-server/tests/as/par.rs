@@ -178,6 +178,22 @@ async fn par_over_mtls_and_on_the_conventional_listener() {
         .is_none());
 }
 
+/// The standard body for `web` with `name` set to `value`.
+fn with_param(name: &str, value: &'static str) -> Form<'static> {
+    Flow::par_body("web", &[])
+        .into_iter()
+        .map(|(k, v)| if k == name { (k, value) } else { (k, v) })
+        .collect()
+}
+
+/// The standard body for `web` without `name`.
+fn without_param(name: &str) -> Form<'static> {
+    Flow::par_body("web", &[])
+        .into_iter()
+        .filter(|(k, _)| *k != name)
+        .collect()
+}
+
 #[tokio::test]
 async fn par_errors_are_rfc9126_json() {
     let f = Flow::start("").await;
@@ -193,80 +209,26 @@ async fn par_errors_are_rfc9126_json() {
         ),
         // PKCE plain, and no method (which means plain).
         (
-            Flow::par_body("web", &[])
-                .into_iter()
-                .map(|(k, v)| {
-                    if k == "code_challenge_method" {
-                        (k, "plain")
-                    } else {
-                        (k, v)
-                    }
-                })
-                .collect(),
+            with_param("code_challenge_method", "plain"),
             400,
             "invalid_request",
         ),
         (
-            Flow::par_body("web", &[])
-                .into_iter()
-                .filter(|(k, _)| *k != "code_challenge_method")
-                .collect(),
+            without_param("code_challenge_method"),
             400,
             "invalid_request",
         ),
         // Unregistered redirect_uri, and none at all.
         (
-            Flow::par_body("web", &[])
-                .into_iter()
-                .map(|(k, v)| {
-                    if k == "redirect_uri" {
-                        (k, "https://evil.example/cb")
-                    } else {
-                        (k, v)
-                    }
-                })
-                .collect(),
+            with_param("redirect_uri", "https://evil.example/cb"),
             400,
             "invalid_request",
         ),
-        (
-            Flow::par_body("web", &[])
-                .into_iter()
-                .filter(|(k, _)| *k != "redirect_uri")
-                .collect(),
-            400,
-            "invalid_request",
-        ),
+        (without_param("redirect_uri"), 400, "invalid_request"),
         // response_type token.
-        (
-            Flow::par_body("web", &[])
-                .into_iter()
-                .map(|(k, v)| {
-                    if k == "response_type" {
-                        (k, "token")
-                    } else {
-                        (k, v)
-                    }
-                })
-                .collect(),
-            400,
-            "invalid_request",
-        ),
+        (with_param("response_type", "token"), 400, "invalid_request"),
         // A scope the client does not have.
-        (
-            Flow::par_body("web", &[])
-                .into_iter()
-                .map(|(k, v)| {
-                    if k == "scope" {
-                        (k, "openid admin")
-                    } else {
-                        (k, v)
-                    }
-                })
-                .collect(),
-            400,
-            "invalid_scope",
-        ),
+        (with_param("scope", "openid admin"), 400, "invalid_scope"),
     ];
     for (form, status, code) in cases {
         let r = f.par(&form).await;
