@@ -86,7 +86,18 @@ enum Command {
 
 /// Logs to stderr in `format`. Every field value and message is escaped by the formatter
 /// (`certbound_net::log_format`), so nothing a request or a certificate carried can forge a line.
-fn init_logging(format: LogFormat) {
+///
+/// `batched` (the long-running servers): events are formatted on the thread that logs them, as
+/// before, but written by one log thread that drains everything queued and writes it with one
+/// `write(2)`, instead of one system call per audit line on the request path (bench/README.md,
+/// "What moved what"). Nothing is dropped: a full queue (128k lines) makes the logging thread
+/// wait. The returned guard flushes what is queued when dropped (at the end of `run`, before an
+/// error is printed); a process killed by SIGKILL loses the lines queued at that instant, at
+/// most the ones logged since the log thread last ran.
+fn init_logging(
+    format: LogFormat,
+    batched: bool,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use certbound_net::log_format;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -97,12 +108,26 @@ fn init_logging(format: LogFormat) {
     // Colour codes only for a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     // `try_init` also routes records of the `log` crate (dependencies) through the formatter.
+    if !batched {
+        let _ = tracing_subscriber::util::SubscriberInitExt::try_init(log_format::subscriber(
+            format,
+            filter,
+            std::io::stderr,
+            ansi,
+        ));
+        return None;
+    }
+    // The log thread flushes the buffer whenever the queue is empty, so a line waits only while
+    // more lines are queued behind it.
+    let buffered = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("certbound-log")
+        .finish(buffered);
     let _ = tracing_subscriber::util::SubscriberInitExt::try_init(log_format::subscriber(
-        format,
-        filter,
-        std::io::stderr,
-        ansi,
+        format, filter, writer, ansi,
     ));
+    Some(guard)
 }
 
 /// mimalloc instead of the system allocator: the request paths allocate small, short-lived
@@ -153,7 +178,17 @@ fn describe_error(e: &anyhow::Error) -> String {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // The servers log through the batching log thread; one-shot commands write directly (they
+    // may end with `process::exit`, which would skip the guard's flush).
+    let serves = matches!(
+        cli.command,
+        Command::Serve { .. }
+            | Command::Gateway { .. }
+            | Command::Quickstart(_)
+            | Command::SampleApi(_)
+            | Command::DemoClient(_)
+    );
+    let _log_guard = init_logging(cli.log_format, serves);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     if let Command::Pki(cmd) = cli.command {
         return pki_cmd::run(cmd);
