@@ -7,6 +7,13 @@
 //! anything is retried once on a new connection. This replaces hyper-util's general-purpose
 //! client, whose per-request work (a connect future raced against every checkout, a task spawned
 //! to return each connection) was a measurable share of the gateway's CPU (bench/README.md).
+//!
+//! A connection has no task of its own: the request using it drives it (its hyper
+//! `Connection` future is polled inside [`UpstreamPool::send`] and then by the response body,
+//! which the client's connection task polls). So a proxied request runs on one task from the
+//! client's bytes to the upstream's answer, as in an event-loop proxy, instead of handing the
+//! request and the response across tasks twice. An idle connection is not polled; the next
+//! checkout polls it once, which is when an upstream's close is noticed.
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -16,6 +23,7 @@ use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -41,9 +49,31 @@ pub enum UpstreamError {
     Http(#[from] hyper::Error),
 }
 
+/// One HTTP/1.1 connection: the handle requests are sent on, and the hyper state machine that
+/// reads and writes the socket, polled by whoever is using the connection.
+struct Conn {
+    sender: SendRequest<Body>,
+    io: Pin<Box<http1::Connection<TokioIo<TcpStream>, Body>>>,
+}
+
+impl Conn {
+    /// Lets the connection read and write what it can. `false` once it has ended (closed by the
+    /// upstream, or failed): it must not be polled again.
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+        match self.io.as_mut().poll(cx) {
+            Poll::Pending => true,
+            Poll::Ready(Ok(())) => false,
+            Poll::Ready(Err(e)) => {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+                false
+            }
+        }
+    }
+}
+
 /// Idle connections, most recently used last.
 struct Idle {
-    sender: SendRequest<Body>,
+    conn: Conn,
     since: Instant,
 }
 
@@ -98,16 +128,16 @@ impl UpstreamPool {
         }
         let mut retried = false;
         loop {
-            let (mut sender, reused) = match self.checkout(&authority).await {
-                Some(s) => (s, true),
+            let (conn, reused) = match self.checkout(&authority).await {
+                Some(c) => (c, true),
                 None => (self.connect(&authority).await?, false),
             };
-            match sender.try_send_request(req).await {
-                Ok(response) => {
+            match exchange(conn, req).await {
+                Ok((response, conn)) => {
                     let (parts, body) = response.into_parts();
                     let body = PooledBody {
                         body,
-                        sender: Some(sender),
+                        conn,
                         authority,
                         pool: self.inner.clone(),
                     };
@@ -127,24 +157,32 @@ impl UpstreamPool {
     }
 
     /// An idle connection to `authority` that is still open and ready, if any.
-    async fn checkout(&self, authority: &Authority) -> Option<SendRequest<Body>> {
+    async fn checkout(&self, authority: &Authority) -> Option<Conn> {
         loop {
             let idle = {
                 let mut map = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
                 map.get_mut(authority)?.pop()?
             };
-            if idle.sender.is_closed() || idle.since.elapsed() > self.inner.idle_timeout {
+            if idle.since.elapsed() > self.inner.idle_timeout {
                 continue;
             }
-            let mut sender = idle.sender;
-            // Returned when its last body ended; the connection task may not have noticed yet.
-            if sender.is_ready() || sender.ready().await.is_ok() {
-                return Some(sender);
+            let mut conn = idle.conn;
+            // Polled once: an upstream that closed the connection while it was idle is noticed
+            // here; a connection returned when its last body ended becomes ready.
+            let ready = poll_fn(|cx| {
+                if !conn.drive(cx) {
+                    return Poll::Ready(false);
+                }
+                conn.sender.poll_ready(cx).map(|r| r.is_ok())
+            })
+            .await;
+            if ready {
+                return Some(conn);
             }
         }
     }
 
-    async fn connect(&self, authority: &Authority) -> Result<SendRequest<Body>, UpstreamError> {
+    async fn connect(&self, authority: &Authority) -> Result<Conn, UpstreamError> {
         let err = |reason: String| UpstreamError::Connect {
             authority: authority.clone(),
             reason,
@@ -158,48 +196,77 @@ impl UpstreamPool {
         .map_err(|_| err("timed out".into()))?
         .map_err(|e| err(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(tcp))
+        let (sender, io) = http1::handshake(TokioIo::new(tcp))
             .await
             .map_err(UpstreamError::Http)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+        Ok(Conn {
+            sender,
+            io: Box::pin(io),
+        })
     }
 }
 
+/// Sends `req` on `conn`, driving the connection until the response head has arrived. Returns
+/// the connection with the response while it is still open (its body is read from it), none if
+/// it ended with the head.
+async fn exchange(
+    conn: Conn,
+    req: Request<Body>,
+) -> Result<(Response<Incoming>, Option<Conn>), hyper::client::conn::TrySendError<Request<Body>>> {
+    let Conn { mut sender, io } = conn;
+    let mut io = Some(io);
+    let result = {
+        let mut sending = std::pin::pin!(sender.try_send_request(req));
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = sending.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            if let Some(running) = io.as_mut() {
+                if let Poll::Ready(ended) = running.as_mut().poll(cx) {
+                    if let Err(e) = ended {
+                        tracing::debug!(error = %e, "upstream connection ended with an error");
+                    }
+                    // Dropping the ended connection fails the request still waiting on it.
+                    io = None;
+                }
+            }
+            sending.as_mut().poll(cx)
+        })
+        .await
+    };
+    let response = result?;
+    Ok((response, io.map(|io| Conn { sender, io })))
+}
+
 impl PoolInner {
-    fn give_back(&self, authority: Authority, sender: SendRequest<Body>) {
-        if sender.is_closed() {
+    fn give_back(&self, authority: Authority, conn: Conn) {
+        if conn.sender.is_closed() {
             return;
         }
         let mut map = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = map.entry(authority).or_default();
         if list.len() < self.max_idle_per_upstream {
             list.push(Idle {
-                sender,
+                conn,
                 since: Instant::now(),
             });
         }
     }
 }
 
-/// A response body that returns its connection to the pool once read to the end. Dropped
-/// earlier, the connection is dropped with it (hyper closes a connection whose response was
-/// abandoned mid-body).
+/// A response body that drives its connection while it is read and returns it to the pool once
+/// read to the end. Dropped earlier, the connection is dropped with it (closed).
 struct PooledBody {
     body: Incoming,
-    sender: Option<SendRequest<Body>>,
+    conn: Option<Conn>,
     authority: Authority,
     pool: Arc<PoolInner>,
 }
 
 impl PooledBody {
     fn release(&mut self) {
-        if let Some(sender) = self.sender.take() {
-            self.pool.give_back(self.authority.clone(), sender);
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(self.authority.clone(), conn);
         }
     }
 }
@@ -212,11 +279,18 @@ impl HttpBody for PooledBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        // The connection reads the body's bytes into `body`; an ended connection ends the body
+        // (its last bytes, or an error) and is not polled again.
+        if let Some(conn) = self.conn.as_mut() {
+            if !conn.drive(cx) {
+                self.conn = None;
+            }
+        }
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         match &polled {
             Poll::Ready(None) => self.release(),
             Poll::Ready(Some(Ok(_))) if self.body.is_end_stream() => self.release(),
-            Poll::Ready(Some(Err(_))) => self.sender = None,
+            Poll::Ready(Some(Err(_))) => self.conn = None,
             _ => {}
         }
         polled

@@ -17,6 +17,14 @@ use tokio::net::TcpListener;
 /// the TCP connections it accepted. With `close_idle_after`, it closes each connection that
 /// long after answering on it (as upstreams with short keep-alive timeouts do).
 async fn upstream(close_idle_after: Option<Duration>) -> (Uri, Arc<AtomicUsize>) {
+    upstream_answering(close_idle_after, |len| len.to_string()).await
+}
+
+/// [`upstream`], answering a request of `len` body bytes with `answer(len)`.
+async fn upstream_answering(
+    close_idle_after: Option<Duration>,
+    answer: fn(usize) -> String,
+) -> (Uri, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -53,7 +61,7 @@ async fn upstream(close_idle_after: Option<Duration>) -> (Uri, Arc<AtomicUsize>)
                         }
                     }
                     buf.drain(..head_end + len);
-                    let body = len.to_string();
+                    let body = answer(len);
                     let response = format!(
                         "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
                         body.len()
@@ -101,6 +109,23 @@ async fn sequential_requests_reuse_one_connection() {
         let (status, body) = send(&client, &uri, Body::from(vec![b'x'; i])).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, i.to_string());
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+/// The connection is driven by the request and then by the response body (it has no task of
+/// its own): large bodies each way must stream whole, and the connection must come back for the
+/// next request.
+#[tokio::test]
+async fn large_bodies_stream_both_ways_on_one_reused_connection() {
+    let (uri, accepted) = upstream_answering(None, |len| "y".repeat(len * 4)).await;
+    let client = UpstreamClient::new(Duration::from_secs(2), 1 << 20);
+    for i in 0..5 {
+        let sent = 256 * 1024 + i;
+        let (status, body) = send(&client, &uri, Body::from(vec![b'x'; sent])).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body.len(), sent * 4, "request {i}");
+        assert!(body.bytes().all(|b| b == b'y'));
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
