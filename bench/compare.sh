@@ -43,11 +43,13 @@ done
 RESULTS="$WORK/results.jsonl"
 : > "$RESULTS"
 
-# Ports: certbound AS 18443 (mTLS alias 18444), peer 18543, API 18300, gateway 18643, nginx 18743.
-AS=18443; PEER=18543; API=18300; GW=18643; NGX=18743
+# Ports: certbound AS 18443 (mTLS alias 18444), peer 18543, API 18300, gateway 18643, nginx 18743,
+# admin listeners 18900 (AS) and 18901 (gateway), off the defaults a development certbound uses.
+AS=18443; PEER=18543; API=18300; GW=18643; NGX=18743; ADMIN=18900
 
 echo "== setting up in $WORK"
-"$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --no-serve >/dev/null
+"$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --admin-port $ADMIN \
+  --no-serve >/dev/null
 PKI="$WORK/dev/pki"
 SUBJECT=$(openssl x509 -in "$PKI/partner-a.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
 
