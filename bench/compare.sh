@@ -4,6 +4,11 @@
 #     node-oidc-provider, installed from npm into a temporary directory; also with a fresh DPoP
 #     proof per request (DPoP-bound token), and with private_key_jwt (a fresh client assertion per
 #     request) instead of the certificate;
+#   - the user flows against the same peer, as the quickstart's web client `partner-web` and its
+#     user alice (password made here, argon2id on both sides): whole authorization-code flows
+#     (PAR + PKCE over mTLS, login and consent pages, token request) with a signed-in browser and
+#     with a login each flow, refresh_token grants, /userinfo with a bound token; and
+#     introspection of an opaque bound token;
 #   - the gateway (bound-token check + reverse proxy) against nginx as a plain mTLS reverse proxy to
 #     the same upstream with no token check: the floor cost of mTLS proxying; also with a
 #     DPoP-bound token and a fresh proof per request (nginx forwards the same request unchecked).
@@ -38,11 +43,13 @@ done
 RESULTS="$WORK/results.jsonl"
 : > "$RESULTS"
 
-# Ports: certbound AS 18443 (mTLS alias 18444), peer 18543, API 18300, gateway 18643, nginx 18743.
-AS=18443; PEER=18543; API=18300; GW=18643; NGX=18743
+# Ports: certbound AS 18443 (mTLS alias 18444), peer 18543, API 18300, gateway 18643, nginx 18743,
+# admin listeners 18900 (AS) and 18901 (gateway), off the defaults a development certbound uses.
+AS=18443; PEER=18543; API=18300; GW=18643; NGX=18743; ADMIN=18900
 
 echo "== setting up in $WORK"
-"$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --no-serve >/dev/null
+"$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --admin-port $ADMIN \
+  --no-serve >/dev/null
 PKI="$WORK/dev/pki"
 SUBJECT=$(openssl x509 -in "$PKI/partner-a.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
 
@@ -74,12 +81,31 @@ if ! grep -q '^sender_constraint = "any"$' "$WORK/dev/gateway.toml"; then
   sed -i 's/^require_bound_token = true$/&\nsender_constraint = "any"/' "$WORK/dev/gateway.toml"
   grep -q '^sender_constraint = "any"$' "$WORK/dev/gateway.toml" || { echo "gateway.toml: no route to edit" >&2; exit 1; }
 fi
+# The user of the flow scenarios: alice, with a password made here (on stdin to the CLI, which
+# stores its argon2id hash; the peer hashes the same file at start). With --keep, a new one.
+USER_NAME=alice; PASSWORD_FILE="$WORK/$USER_NAME.password"
+openssl rand -base64 24 > "$PASSWORD_FILE"
+if ! "$CB" users add --config "$WORK/dev/certbound.toml" --username $USER_NAME --password-stdin \
+  --email alice@example.com --name "Alice Example" < "$PASSWORD_FILE" >/dev/null 2>&1; then
+  "$CB" users passwd --config "$WORK/dev/certbound.toml" --username $USER_NAME --password-stdin \
+    < "$PASSWORD_FILE" >/dev/null
+fi
+WEB_CLIENT=partner-web
+WEB_REDIRECT_URI=$(python3 - "$WORK/dev/certbound.toml" $WEB_CLIENT <<'PY'
+import sys, tomllib
+config = tomllib.load(open(sys.argv[1], "rb"))
+print(next(c for c in config["clients"] if c["client_id"] == sys.argv[2])["redirect_uris"][0])
+PY
+)
 (cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" serve --config certbound.toml \
   >"$WORK/certbound.log" 2>&1) &
 AS_PID=$!; PIDS+=("$AS_PID")
 wait_for "https://localhost:$AS/.well-known/oauth-authorization-server"
 
 DPOP_CLIENT_ID=$DPOP_CLIENT PKJWT_CLIENT_ID=$JWT_CLIENT PKJWT_JWKS="$WORK/$JWT_CLIENT.jwks.json" \
+  OPAQUE_CLIENT_ID=partner-a-opaque WEB_CLIENT_ID=$WEB_CLIENT WEB_REDIRECT_URI="$WEB_REDIRECT_URI" \
+  USER_NAME=$USER_NAME USER_PASSWORD_FILE="$PASSWORD_FILE" USER_EMAIL=alice@example.com \
+  USER_FULL_NAME="Alice Example" \
   taskset -c $SERVER_CPU "$ROOT/bench/peer/oidc-provider/start.sh" "$WORK/oidc-provider" $PEER \
   "$PKI/server.pem" "$PKI/server.key" "$PKI/ca.pem" partner-a "$SUBJECT" >"$WORK/oidc-provider.log" 2>&1 &
 PEER_PID=$!; PIDS+=("$PEER_PID")
@@ -104,13 +130,27 @@ run() {
 # Both sides get the same request: the peer grants a scope only when asked (certbound would grant
 # the client's registered scopes), so ask both for one scope and both tokens carry the same claims.
 SAME="--token-param scope=transactions"
-# A B A B over one scenario: LABEL ARGS...
+# A B A B over one request scenario: LABEL SCENARIO ARGS...
 # shellcheck disable=SC2086
-token_pair() {
-  local label="$1"; shift
+pair() {
+  local label="$1" scenario="$2"; shift 2
   for _ in $(seq 1 "$ROUNDS"); do
-    run "$label" certbound "$AS_PID" token --issuer "https://localhost:$AS" $SAME "$@"
-    run "$label" oidc-provider "$PEER_PID" token --issuer "https://localhost:$PEER" $SAME ${PEER_TOKEN_PARAMS:-} "$@"
+    run "$label" certbound "$AS_PID" "$scenario" --issuer "https://localhost:$AS" $SAME "$@"
+    run "$label" oidc-provider "$PEER_PID" "$scenario" --issuer "https://localhost:$PEER" $SAME ${PEER_TOKEN_PARAMS:-} "$@"
+  done
+}
+token_pair() { local label="$1"; shift; pair "$label" token "$@"; }
+
+# The user flows: the web client, its user, the same scope on both sides (so both access tokens
+# carry the same scopes and the same userinfo claims).
+FLOW_ARGS=(--client-id $WEB_CLIENT --username $USER_NAME --password-file "$PASSWORD_FILE"
+  --redirect-uri "$WEB_REDIRECT_URI" --scope "openid profile email transactions")
+# A B A B over one flow scenario: LABEL SCENARIO ARGS...
+flow_pair() {
+  local label="$1" scenario="$2"; shift 2
+  for _ in $(seq 1 "$ROUNDS"); do
+    run "$label" certbound "$AS_PID" "$scenario" --issuer "https://localhost:$AS" "${FLOW_ARGS[@]}" "$@"
+    run "$label" oidc-provider "$PEER_PID" "$scenario" --issuer "https://localhost:$PEER" "${FLOW_ARGS[@]}" "$@"
   done
 }
 
@@ -132,6 +172,25 @@ token_pair "token new connection, full handshake" --concurrency 16 --new-connect
 token_pair "token new connection, resumption" --concurrency 16 --new-connection
 token_pair "token DPoP keep-alive" --concurrency 32 "${DPOP_ARGS[@]}"
 token_pair "token private_key_jwt keep-alive" --concurrency 32 "${JWT_ARGS[@]}"
+
+echo "== user flows and introspection: certbound vs node-oidc-provider, as $WEB_CLIENT and $USER_NAME"
+# Warm-up of each flow and of introspection on both sides, not recorded.
+for issuer in "https://localhost:$AS" "https://localhost:$PEER"; do
+  for scenario in "code-flow" "code-flow --login-each-flow" "refresh" "userinfo"; do
+    # shellcheck disable=SC2086
+    taskset -c $LOAD_CPU "$BENCH" $scenario --issuer "$issuer" "${FLOW_ARGS[@]}" --cert "$PKI/partner-a.pem" \
+      --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --concurrency 4 --duration 1 --fail-on-error >/dev/null
+  done
+  # shellcheck disable=SC2086
+  taskset -c $LOAD_CPU "$BENCH" introspect --issuer "$issuer" --client-id partner-a-opaque $SAME \
+    --cert "$PKI/partner-a.pem" --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --duration 1 --fail-on-error >/dev/null
+done
+flow_pair "code flow, signed in" code-flow --concurrency 16
+flow_pair "code flow with login" code-flow --login-each-flow --concurrency 8
+flow_pair "refresh" refresh --concurrency 16
+flow_pair "userinfo" userinfo --concurrency 16
+# Opaque tokens on both sides: oidc-provider introspects only the tokens it stores.
+pair "introspect" introspect --concurrency 32 --client-id partner-a-opaque
 kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null || true
 
 echo "== gateway vs nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') plain mTLS proxy, same upstream (sample API on core $LOAD_CPU)"

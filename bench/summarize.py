@@ -19,6 +19,11 @@ TARGETS = {
 }
 
 
+def unit_of(rs):
+    """What one counted operation of these runs is: "req", or "flow" for the code-flow runs."""
+    return "flow" if any(r.get("unit") == "flow" for r in rs) else "req"
+
+
 def mean_of(rs, key):
     """The mean of a per-run figure over the runs that have it (NaN when none has)."""
     values = [r[key] for r in rs if r.get(key) is not None]
@@ -30,10 +35,12 @@ def main(path):
     groups = OrderedDict()
     for r in runs:
         groups.setdefault(r["label"], OrderedDict()).setdefault(r["side"], []).append(r)
-    # "load us/req": the load generator's own CPU per request (one core: 1e6 / load us/req is the
-    # most it can send); "sign us/req": of which signing DPoP proofs or client assertions.
-    header = (f"{'scenario':<38} {'side':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-              f"{'RSS MB':>7} {'CPU %':>6} {'CPU us/req':>10} {'load us/req':>11} {'sign us/req':>11}")
+    # Rates and CPU are per operation: a request, or a whole flow for the code-flow scenarios (the
+    # "per" column says which; p50/p99 are then a flow's latency). "load us/op": the load
+    # generator's own CPU per operation (one core: 1e6 / load us/op is the most it can send);
+    # "sign us/op": of which signing DPoP proofs or client assertions.
+    header = (f"{'scenario':<38} {'side':<14} {'per s':>9} {'per':<4} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+              f"{'RSS MB':>7} {'CPU %':>6} {'CPU us/op':>10} {'load us/op':>11} {'sign us/op':>11}")
     print(header)
     print("-" * len(header))
     failed = False
@@ -53,7 +60,7 @@ def main(path):
             sign_per = mean_of(rs, "signing_us_per_request")
             means[side] = (rps, p99, cpu_per)
             sign = f"{sign_per:>11.1f}" if sign_per == sign_per else f"{'-':>11}"
-            print(f"{label:<38} {side:<14} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {errors:>7} {rss:>7.1f} "
+            print(f"{label:<38} {side:<14} {rps:>9.0f} {unit_of(rs):<4} {p50:>8.2f} {p99:>8.2f} {errors:>7} {rss:>7.1f} "
                   f"{cpu_pct:>6.0f} {cpu_per:>10.1f} {load_per:>11.1f} {sign}")
             failed |= errors > 0
         names = list(means)
@@ -68,8 +75,9 @@ def main(path):
                 goal = f">= {target[0]}x" + (f", p99 <= {target[1]}x" if target[1] else "")
                 verdict = f"  target {goal}: {'met' if ok else 'MISSED'}"
             cpu_ratio = b_cpu / a_cpu if a_cpu and a_cpu == a_cpu and b_cpu == b_cpu else float("nan")
+            per = "flows" if unit_of(sides[names[0]]) == "flow" else "requests"
             print(f"{'':<38} {names[0]}/{names[1]}: throughput {ratio:.2f}x, p99 {p99_ratio:.2f}x, "
-                  f"requests per CPU-second {cpu_ratio:.2f}x{verdict}")
+                  f"{per} per CPU-second {cpu_ratio:.2f}x{verdict}")
     if failed:
         print("some requests failed: see the runs above")
         sys.exit(1)
@@ -80,12 +88,13 @@ def line(r):
     errors = sum(r["errors"].values())
     rss = (r.get("server_rss_kb") or 0) / 1024
     per = r.get("server_cpu_us_per_request")
-    cpu = f"  cpu {per:.1f} us/req" if per is not None else ""
+    unit = unit_of([r])
+    cpu = f"  cpu {per:.1f} us/{unit}" if per is not None else ""
     load = r.get("generator_cpu_us_per_request")
     if load is not None:
         sign = r.get("signing_us_per_request")
-        cpu += f"  load {load:.1f} us/req" + (f" (signing {sign:.1f})" if sign is not None else "")
-    print(f"  {r['label']:<38} {r['side']:<14} {r['requests_per_second']:>9.0f} req/s  "
+        cpu += f"  load {load:.1f} us/{unit}" + (f" (signing {sign:.1f})" if sign is not None else "")
+    print(f"  {r['label']:<38} {r['side']:<14} {r['requests_per_second']:>9.0f} {'flows/s' if unit == 'flow' else 'req/s':<7}  "
           f"p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms  errors {errors}  rss {rss:.1f} MB{cpu}", flush=True)
 
 

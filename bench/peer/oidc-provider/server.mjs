@@ -1,6 +1,5 @@
-// node-oidc-provider configured as close to certbound as it allows, as the peer of the token-endpoint
-// benchmarks (bench/compare.sh). Not a deployment: one client (three with the DPoP and private_key_jwt
-// clients below), in-memory state, a key made at start.
+// node-oidc-provider configured as close to certbound as it allows, as the peer of the benchmarks
+// (bench/compare.sh). Not a deployment: a few clients, one user, in-memory state, a key made at start.
 //
 // usage: node server.mjs PORT CERT_PEM KEY_PEM CA_PEM CLIENT_ID SUBJECT_DN [TTL_SECONDS]
 //   PORT         HTTPS port on 127.0.0.1; the issuer is https://localhost:PORT
@@ -21,12 +20,22 @@
 //                     bound to a DPoP key (dpop_bound_access_tokens) instead of the certificate
 //   PKJWT_CLIENT_ID   also register this client: private_key_jwt (ES256) with the JWK Set in the
 //   PKJWT_JWKS        file PKJWT_JWKS; bearer tokens (no certificate, no DPoP)
+//   OPAQUE_CLIENT_ID  also register this client: as CLIENT_ID (same SUBJECT_DN, bound tokens) but
+//                     its client_credentials tokens are opaque (stored, so they can be introspected)
+//   WEB_CLIENT_ID     also register this web client for the user flows: tls_client_auth with the
+//   WEB_REDIRECT_URI  same SUBJECT_DN, authorization_code + refresh_token, this redirect URI, PAR
+//   WEB_SCOPE         and PKCE S256 required, certificate-bound opaque access tokens (usable at
+//                     /userinfo), scope WEB_SCOPE (default "openid profile email transactions")
+//   USER_NAME         the one user who signs in at the interaction pages, with the password in
+//   USER_PASSWORD_FILE  this file (one line), hashed with argon2id (m=19456 KiB, t=2, p=1, as
+//   USER_EMAIL        certbound) at start; USER_EMAIL and USER_FULL_NAME are its `email` and
+//   USER_FULL_NAME    `name` claims
 //
 // TLS: the listener requests a client certificate but does not refuse a connection without one or
 // with an untrusted one (requestCert: true, rejectUnauthorized: false), as certbound does: Node still
 // verifies the chain against CA_PEM during the handshake (socket.authorized), and tls_client_auth
 // (features.mTLS.certificateAuthorized) refuses an unverified certificate with 401 invalid_client.
-// Discovery and JWKS therefore stay reachable without a certificate.
+// Discovery, JWKS and the browser pages therefore stay reachable without a certificate.
 //
 // Logs nothing per request; prints "oidc-provider listening on https://localhost:PORT" when ready.
 
@@ -35,6 +44,8 @@ import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
 
 import Provider from 'oidc-provider';
+
+import { accountFinder, createUser, interactionRoutes } from './interactions.mjs';
 
 const [portArg, certPath, keyPath, caPath, clientId, subjectDn, ttlArg] = process.argv.slice(2);
 if (!portArg || !certPath || !keyPath || !caPath || !clientId || !subjectDn) {
@@ -57,6 +68,24 @@ if (pkjwtClientId && !process.env.PKJWT_JWKS) {
   process.exit(2);
 }
 const pkjwtJwks = pkjwtClientId ? JSON.parse(readFileSync(process.env.PKJWT_JWKS, 'utf8')) : undefined;
+const opaqueClientId = process.env.OPAQUE_CLIENT_ID || undefined;
+const webClientId = process.env.WEB_CLIENT_ID || undefined;
+const webRedirectUri = process.env.WEB_REDIRECT_URI;
+const webScope = process.env.WEB_SCOPE || 'openid profile email transactions';
+if (webClientId && !webRedirectUri) {
+  console.error('WEB_CLIENT_ID needs WEB_REDIRECT_URI');
+  process.exit(2);
+}
+if (Boolean(process.env.USER_NAME) !== Boolean(process.env.USER_PASSWORD_FILE)) {
+  console.error('USER_NAME and USER_PASSWORD_FILE go together');
+  process.exit(2);
+}
+const user = process.env.USER_NAME ? await createUser({
+  username: process.env.USER_NAME,
+  passwordFile: process.env.USER_PASSWORD_FILE,
+  email: process.env.USER_EMAIL || undefined,
+  name: process.env.USER_FULL_NAME || undefined,
+}) : undefined;
 
 // --- tls_client_auth_subject_dn ------------------------------------------------------------------
 // A simplified RFC 4517 distinguishedNameMatch: same RDNs in the same order, attribute types by name
@@ -159,6 +188,8 @@ const resourceServer = Object.freeze({
   accessTokenTTL: ttl,
   jwt: { sign: { alg: 'ES256' } },
 });
+// The OPAQUE_CLIENT_ID client's tokens: the same resource server, stored opaque tokens.
+const opaqueResourceServer = Object.freeze({ ...resourceServer, accessTokenFormat: 'opaque', jwt: undefined });
 
 const clientCommon = {
   grant_types: ['client_credentials'],
@@ -195,10 +226,51 @@ if (pkjwtClientId) {
   });
 }
 
+if (opaqueClientId) {
+  clients.push({
+    ...clientCommon,
+    client_id: opaqueClientId,
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_subject_dn: subjectDn,
+    tls_client_certificate_bound_access_tokens: true,
+  });
+}
+if (webClientId) {
+  // certbound's quickstart `partner-web`: partner-a's certificate, PAR required, PKCE S256
+  // (required for every client below), code + refresh token, bound tokens.
+  clients.push({
+    client_id: webClientId,
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_subject_dn: subjectDn,
+    tls_client_certificate_bound_access_tokens: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [webRedirectUri],
+    require_pushed_authorization_requests: true,
+    id_token_signed_response_alg: 'ES256',
+    scope: webScope,
+  });
+}
+
 const provider = new Provider(issuer, {
   jwks: { keys: [jwk] },
   clients,
   clientDefaults: { id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'tls_client_auth' },
+  // The user flows: the one user, certbound's claims by scope, `transactions` as a scope the web
+  // client's (opaque, /userinfo-capable) access token carries, as certbound's does.
+  findAccount: accountFinder(user),
+  claims: {
+    openid: ['sub'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+    email: ['email', 'email_verified'],
+  },
+  scopes: ['openid', 'offline_access', 'transactions'],
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  pkce: { required: () => true },
+  // certbound's [authorization] defaults: a refresh token whenever the client has the grant (no
+  // offline_access needed), no rotation.
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: false,
   clientAuthMethods: ['tls_client_auth', 'private_key_jwt'],
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   features: {
@@ -217,15 +289,34 @@ const provider = new Provider(issuer, {
       certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn'
         && expected === subjectDn && peer(ctx.socket)?.dn === expectedDn,
     },
+    // The web client's tokens name no resource: oidc-provider serves /userinfo only for stored
+    // (opaque) access tokens without an audience.
     resourceIndicators: {
       enabled: true,
-      defaultResource: async () => resource,
-      getResourceServerInfo: async () => resourceServer,
+      defaultResource: async (ctx, client) => (client?.clientId === webClientId ? undefined : resource),
+      getResourceServerInfo: async (ctx, indicator, client) => (
+        client?.clientId === opaqueClientId ? opaqueResourceServer : resourceServer),
+    },
+    pushedAuthorizationRequests: { enabled: true },
+    userinfo: { enabled: true },
+    // Introspection by the token's own client (certbound: the client the token was issued to, or
+    // a resource server), authenticated like every client here (tls_client_auth).
+    introspection: {
+      enabled: true,
+      allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId,
     },
   },
+  // certbound's defaults: code 60 s, refresh token 30 days, login session 8 h, interaction
+  // 600 s (a pushed request lives 60 s on both, fixed in oidc-provider).
   ttl: {
     AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl,
     ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl,
+    AuthorizationCode: 60,
+    RefreshToken: 30 * 86_400,
+    Grant: 30 * 86_400,
+    Session: 8 * 3_600,
+    Interaction: 600,
+    IdToken: ttl,
   },
   // The client-assertion algorithms certbound accepts (PS256, ES256, EdDSA).
   enabledJWA: {
@@ -234,6 +325,8 @@ const provider = new Provider(issuer, {
   },
 });
 
+const interactions = interactionRoutes(provider, user);
+const app = provider.callback();
 const server = https.createServer({
   cert: readFileSync(certPath),
   key: readFileSync(keyPath),
@@ -241,7 +334,7 @@ const server = https.createServer({
   requestCert: true,
   rejectUnauthorized: false,
   minVersion: 'TLSv1.2',
-}, provider.callback());
+}, (req, res) => (interactions.handles(req) ? interactions.handle(req, res) : app(req, res)));
 server.keepAliveTimeout = 60_000;
 
 server.listen(port, '127.0.0.1', () => {

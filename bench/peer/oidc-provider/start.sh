@@ -19,7 +19,7 @@ PORT="$1"; CERT="$(abs "$2")"; KEY="$(abs "$3")"; CA="$(abs "$4")"; CLIENT_ID="$
 if [ -n "${PKJWT_JWKS:-}" ]; then PKJWT_JWKS="$(abs "$PKJWT_JWKS")"; export PKJWT_JWKS; fi
 
 mkdir -p "$INSTALL_DIR"
-cp "$HERE/server.mjs" "$INSTALL_DIR/server.mjs"
+cp "$HERE/server.mjs" "$HERE/interactions.mjs" "$INSTALL_DIR/"
 # (Re)install when the pinned lock file differs from the one installed there.
 if [ ! -d "$INSTALL_DIR/node_modules/oidc-provider" ] \
   || ! cmp -s "$HERE/package-lock.json" "$INSTALL_DIR/package-lock.json"; then

@@ -2,6 +2,8 @@
 //! request, with latency recording and error classification.
 
 use crate::jws::{AssertionSigner, DpopSigner, Es256Key};
+pub use crate::measure::Report;
+use crate::measure::{drive, Worker};
 use anyhow::{bail, Context};
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
@@ -9,8 +11,7 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_rustls::TlsConnector;
@@ -118,55 +119,64 @@ impl Request {
     }
 }
 
-/// Results of a run.
-pub struct Report {
-    elapsed: Duration,
-    latencies_us: Vec<u32>,
-    errors: BTreeMap<String, u64>,
-    rss_kb: Option<(u64, u64)>,
-    /// CPU seconds (user + system) the server's process tree used during the run.
-    server_cpu_seconds: Option<f64>,
-    /// CPU seconds the load generator (this process) used during the run.
-    generator_cpu_seconds: Option<f64>,
-    /// Time spent signing DPoP proofs and client assertions, all workers together.
-    signing: Duration,
-    /// Whether requests carried anything signed per request.
-    signs: bool,
+fn tls_config(setup: &Setup) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    // A private_key_jwt client authenticates with its assertion, not with a certificate.
+    let identity = match setup.private_key_jwt {
+        Some(_) => None,
+        None => Some((setup.cert.as_path(), setup.key.as_path())),
+    };
+    client_tls(&setup.cacert, identity, setup.resumption)
 }
 
-fn tls_config(setup: &Setup) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+/// A TLS client configuration trusting the CA certificates in `cacert`, presenting the
+/// certificate chain and key of `identity` (PEM files) when the server asks for one, with or
+/// without session resumption.
+pub(crate) fn client_tls(
+    cacert: &Path,
+    identity: Option<(&Path, &Path)>,
+    resumption: bool,
+) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(&setup.cacert).context("cacert")? {
+    for c in CertificateDer::pem_file_iter(cacert).context("cacert")? {
         roots.add(c?)?;
     }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&setup.cert)
-        .context("cert")?
-        .collect::<Result<_, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(&setup.key).context("key")?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots);
-    // A private_key_jwt client authenticates with its assertion, not with a certificate.
-    let mut config = if setup.private_key_jwt.is_some() {
-        builder.with_no_client_auth()
-    } else {
-        builder.with_client_auth_cert(chain, key)?
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .context("cert")?
+                .collect::<Result<_, _>>()?;
+            let key = PrivateKeyDer::from_pem_file(key).context("key")?;
+            builder.with_client_auth_cert(chain, key)?
+        }
     };
-    if !setup.resumption {
+    if !resumption {
         config.resumption = rustls::client::Resumption::disabled();
     }
     Ok(Arc::new(config))
 }
 
-type Sender = http1::SendRequest<Full<Bytes>>;
+pub(crate) type Sender = http1::SendRequest<Full<Bytes>>;
 
 async fn connect(tls: &TlsConnector, req: &Request) -> Result<Sender, String> {
-    let tcp = tokio::net::TcpStream::connect((req.host.as_str(), req.port))
+    connect_to(tls, &req.host, req.port).await
+}
+
+/// A new HTTP/1.1 connection over TLS to `host:port` (errors: `connect`, `tls`, ...).
+pub(crate) async fn connect_to(
+    tls: &TlsConnector,
+    host: &str,
+    port: u16,
+) -> Result<Sender, String> {
+    let tcp = tokio::net::TcpStream::connect((host, port))
         .await
         .map_err(|_| "connect".to_owned())?;
     let _ = tcp.set_nodelay(true);
-    let name = ServerName::try_from(req.host.clone()).map_err(|_| "server name".to_owned())?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|_| "server name".to_owned())?;
     let stream = tls.connect(name, tcp).await.map_err(|_| "tls".to_owned())?;
     let (sender, conn) = http1::handshake(TokioIo::new(stream))
         .await
@@ -214,7 +224,7 @@ async fn send(sender: &mut Sender, req: &Request, fresh: Fresh) -> Result<Bytes,
     Ok(body)
 }
 
-fn split(url: &str) -> anyhow::Result<(String, u16, String, String)> {
+pub(crate) fn split(url: &str) -> anyhow::Result<(String, u16, String, String)> {
     let u = url::Url::parse(url)?;
     let host = u.host_str().context("host")?.to_owned();
     let port = u.port_or_known_default().context("port")?;
@@ -225,7 +235,7 @@ fn split(url: &str) -> anyhow::Result<(String, u16, String, String)> {
     Ok((host.clone(), port, path, format!("{host}:{port}")))
 }
 
-fn form(pairs: &[(&str, &str)]) -> Bytes {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> Bytes {
     Bytes::from(
         url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
@@ -280,6 +290,43 @@ impl TokenSlot {
     }
 }
 
+/// The issuer's metadata, from the conventional listener (any connection works): RFC 8414's
+/// path first, then OpenID Connect's (peer servers such as node-oidc-provider serve only that).
+pub(crate) async fn discover(
+    tls: &TlsConnector,
+    issuer: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let (host, port, _, authority) = split(issuer)?;
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let mut s = connect_to(tls, &host, port)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let r = http::Request::get(path)
+            .header(http::header::HOST, &authority)
+            .body(Full::new(Bytes::new()))?;
+        let resp = s.send_request(r).await?;
+        let ok = resp.status().is_success();
+        let body = resp.into_body().collect().await?.to_bytes();
+        if ok {
+            return serde_json::from_slice(&body).context("metadata");
+        }
+    }
+    bail!("no metadata at the issuer's well-known paths")
+}
+
+/// The metadata's `name` endpoint as a client with a certificate calls it: its
+/// `mtls_endpoint_aliases` entry (RFC 8705 §5), else the endpoint itself.
+pub(crate) fn aliased(meta: &serde_json::Value, name: &str) -> anyhow::Result<String> {
+    meta.pointer(&format!("/mtls_endpoint_aliases/{name}"))
+        .or_else(|| meta.get(name))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("no {name} in the metadata"))
+}
+
 /// Prepares the scenario's request (discovery, and a token where needed) and runs the load.
 pub async fn run(
     setup: &Setup,
@@ -290,46 +337,8 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let config = tls_config(setup)?;
     let tls = TlsConnector::from(config.clone());
-    // Discovery: the metadata on the conventional listener (any connection works). RFC 8414's
-    // path first, then OpenID Connect's (peer servers such as node-oidc-provider serve only that).
-    let (host, port, _, authority) = split(&setup.issuer)?;
-    let mut meta = None;
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
-        let req = Request {
-            host: host.clone(),
-            port,
-            path: path.into(),
-            authority: authority.clone(),
-            content_type: "text/plain",
-            authorization: None,
-            body: Bytes::new(),
-            expect: &[],
-            dpop: None,
-            assertion: None,
-        };
-        let mut s = connect(&tls, &req).await.map_err(anyhow::Error::msg)?;
-        let r = http::Request::get(&req.path)
-            .header(http::header::HOST, &req.authority)
-            .body(Full::new(Bytes::new()))?;
-        let resp = s.send_request(r).await?;
-        let ok = resp.status().is_success();
-        let body = resp.into_body().collect().await?.to_bytes();
-        if ok {
-            meta = Some(serde_json::from_slice::<serde_json::Value>(&body).context("metadata")?);
-            break;
-        }
-    }
-    let meta = meta.context("no metadata at the issuer's well-known paths")?;
-    let alias = |name: &str| -> anyhow::Result<String> {
-        meta.pointer(&format!("/mtls_endpoint_aliases/{name}"))
-            .or_else(|| meta.get(name))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .with_context(|| format!("no {name} in the metadata"))
-    };
+    let meta = discover(&tls, &setup.issuer).await?;
+    let alias = |name: &str| aliased(&meta, name);
     // A certificate-authenticated client uses the mTLS alias; a private_key_jwt client the
     // conventional endpoint (the one its assertion's audience, the issuer, names).
     let token_endpoint = match &setup.private_key_jwt {
@@ -418,7 +427,7 @@ pub async fn run(
                         content_type: "application/x-www-form-urlencoded",
                         authorization: None,
                         body: form(&[("token", &token), ("client_id", &setup.client_id)]),
-                        expect: &[br#""active""#],
+                        expect: &[br#""active":true"#],
                         dpop: None,
                         assertion: None,
                     }
@@ -446,10 +455,7 @@ pub async fn run(
         }
     };
 
-    let cpu_before = pid.and_then(tree_cpu_seconds);
-    let own_before = tree_cpu_seconds(std::process::id());
     let deadline = Instant::now() + duration;
-    let started = Instant::now();
     let (current, request) = tokio::sync::watch::channel(Arc::new(request));
     if let Some(slot) = slot {
         let every = Duration::from_secs(lifetime.unwrap_or(300).max(2) / 2);
@@ -472,211 +478,78 @@ pub async fn run(
             }
         });
     }
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let tls = tls.clone();
-            let request = request.clone();
-            let new_connection = setup.new_connection;
-            let pace = setup
-                .rate
-                .filter(|r| *r > 0.0)
-                .map(|r| Duration::from_secs_f64(concurrency as f64 / r));
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-                let mut sender: Option<Sender> = None;
-                let mut signing = Duration::ZERO;
-                let mut ticks = pace.map(|p| {
-                    let mut i = tokio::time::interval(p);
-                    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                    i
-                });
-                while Instant::now() < deadline {
-                    if let Some(t) = ticks.as_mut() {
-                        t.tick().await;
-                    }
-                    let req: Arc<Request> = request.borrow().clone();
-                    // Signed before the clock starts: latency is the server's answer, the
-                    // signing cost is reported on its own.
-                    let s0 = Instant::now();
-                    let fresh = req.fresh();
-                    if req.dpop.is_some() || req.assertion.is_some() {
-                        signing += s0.elapsed();
-                    }
-                    let t0 = Instant::now();
-                    let result = async {
-                        let fresh = fresh?;
-                        if new_connection || sender.is_none() {
-                            sender = Some(connect(&tls, &req).await?);
-                        }
-                        match sender.as_mut() {
-                            Some(s) => send(s, &req, fresh).await,
-                            None => Err("no connection".to_owned()),
-                        }
-                    }
-                    .await;
-                    match result {
-                        Ok(_) => lat.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32),
-                        Err(kind) => {
-                            *errors.entry(kind).or_default() += 1;
-                            sender = None;
-                        }
-                    }
-                }
-                (lat, errors, signing)
-            })
+    let workers = (0..concurrency)
+        .map(|_| RequestWorker {
+            tls: tls.clone(),
+            request: request.clone(),
+            new_connection: setup.new_connection,
+            sender: None,
+            signing: Duration::ZERO,
         })
         .collect();
-    let mut latencies_us = Vec::new();
-    let mut errors = BTreeMap::new();
-    let mut signing = Duration::ZERO;
-    for w in workers {
-        let (l, e, s) = w.await?;
-        latencies_us.extend(l);
-        for (k, v) in e {
-            *errors.entry(k).or_insert(0) += v;
-        }
-        signing += s;
-    }
-    let elapsed = started.elapsed();
-    let cpu_after = pid.and_then(tree_cpu_seconds);
-    let own_after = tree_cpu_seconds(std::process::id());
-    latencies_us.sort_unstable();
-    let delta = |b: Option<f64>, a: Option<f64>| b.zip(a).map(|(b, a)| (a - b).max(0.0));
-    Ok(Report {
-        elapsed,
-        latencies_us,
-        errors,
-        rss_kb: pid.and_then(rss_kb),
-        server_cpu_seconds: delta(cpu_before, cpu_after),
-        generator_cpu_seconds: delta(own_before, own_after),
-        signing,
-        signs: setup.dpop || setup.private_key_jwt.is_some(),
-    })
+    let signs = setup.dpop || setup.private_key_jwt.is_some();
+    drive(workers, duration, setup.rate, pid, signs).await
 }
 
-/// User + system CPU seconds of a process, its threads and its child processes (nginx's
-/// workers are children of the master whose PID is given), from `/proc`.
-fn tree_cpu_seconds(pid: u32) -> Option<f64> {
-    // USER_HZ is 100 on every Linux configuration the kernel exposes to user space.
-    const TICKS_PER_SECOND: f64 = 100.0;
-    fn ticks(pid: u32, depth: u32) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let own = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        let mut children = 0;
-        if depth < 4 {
-            if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-                for task in tasks.flatten() {
-                    let list =
-                        std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-                    for child in list
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<u32>().ok())
-                    {
-                        children += ticks(child, depth + 1).unwrap_or(0);
-                    }
-                }
+/// A worker of the request scenarios: one prepared request, sent again and again on its
+/// keep-alive connection (or a new one each time).
+struct RequestWorker {
+    tls: TlsConnector,
+    /// The current request (replaced when the token it carries is renewed).
+    request: tokio::sync::watch::Receiver<Arc<Request>>,
+    new_connection: bool,
+    sender: Option<Sender>,
+    signing: Duration,
+}
+
+impl Worker for RequestWorker {
+    async fn once(&mut self) -> Result<Duration, String> {
+        let req: Arc<Request> = self.request.borrow().clone();
+        // Signed before the clock starts: latency is the server's answer, the signing cost is
+        // reported on its own.
+        let s0 = Instant::now();
+        let fresh = req.fresh();
+        if req.dpop.is_some() || req.assertion.is_some() {
+            self.signing += s0.elapsed();
+        }
+        let t0 = Instant::now();
+        let result = async {
+            let fresh = fresh?;
+            if self.new_connection || self.sender.is_none() {
+                self.sender = Some(connect(&self.tls, &req).await?);
+            }
+            match self.sender.as_mut() {
+                Some(s) => send(s, &req, fresh).await,
+                None => Err("no connection".to_owned()),
             }
         }
-        Some(own + children)
+        .await;
+        match result {
+            Ok(_) => Ok(t0.elapsed()),
+            Err(kind) => {
+                self.sender = None;
+                Err(kind)
+            }
+        }
     }
-    ticks(pid, 0).map(|t| t as f64 / TICKS_PER_SECOND)
-}
 
-/// (VmRSS, VmHWM) of a process, in KiB.
-fn rss_kb(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<u64> {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    fn signing(&self) -> Duration {
+        self.signing
+    }
 }
 
 impl Report {
-    fn pct(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies_us[i] as f64 / 1000.0
-    }
-
-    /// Requests that failed, all kinds.
-    pub fn errors_total(&self) -> u64 {
-        self.errors.values().sum()
-    }
-
-    /// Successful requests.
-    pub fn requests(&self) -> usize {
-        self.latencies_us.len()
-    }
-
-    /// Failures by kind (`connect`, `tls`, `http 401`, ...).
-    pub fn errors(&self) -> &BTreeMap<String, u64> {
-        &self.errors
-    }
-
-    /// Server CPU time per successful request, in microseconds: the fair figure when the load
-    /// generator, not the server, is what saturates (two cores shared by everything).
-    fn cpu_us_per_request(&self) -> Option<f64> {
-        let n = self.latencies_us.len();
-        self.server_cpu_seconds
-            .filter(|_| n > 0)
-            .map(|cpu| cpu * 1e6 / n as f64)
-    }
-
-    /// The load generator's own CPU time per successful request, in microseconds (signing,
-    /// TLS, HTTP): when it nears 1e6 / requests-per-second the generator, not the server, is the
-    /// limit.
-    fn generator_cpu_us_per_request(&self) -> Option<f64> {
-        let n = self.latencies_us.len();
-        self.generator_cpu_seconds
-            .filter(|_| n > 0)
-            .map(|cpu| cpu * 1e6 / n as f64)
-    }
-
-    /// Time spent signing DPoP proofs and client assertions per request, in microseconds (the
-    /// attempts that failed included); `None` when nothing is signed per request.
-    fn signing_us_per_request(&self) -> Option<f64> {
-        let n = self.latencies_us.len() as u64 + self.errors_total();
-        (self.signs && n > 0).then(|| self.signing.as_secs_f64() * 1e6 / n as f64)
-    }
-
-    fn rps(&self) -> f64 {
-        self.latencies_us.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
     /// The summary as one JSON object.
     pub fn to_json(&self, scenario: &str, setup: &Setup, concurrency: usize) -> serde_json::Value {
-        serde_json::json!({
-            "scenario": scenario,
-            "new_connection": setup.new_connection,
-            "resumption": setup.resumption,
-            "concurrency": concurrency,
-            "seconds": self.elapsed.as_secs_f64(),
-            "requests": self.latencies_us.len(),
-            "requests_per_second": self.rps(),
-            "latency_ms": {"p50": self.pct(0.50), "p90": self.pct(0.90), "p99": self.pct(0.99), "max": self.pct(1.0)},
-            "errors": self.errors,
-            "server_rss_kb": self.rss_kb.map(|r| r.0),
-            "server_peak_rss_kb": self.rss_kb.map(|r| r.1),
-            "server_cpu_seconds": self.server_cpu_seconds,
-            "server_cpu_us_per_request": self.cpu_us_per_request(),
-            "dpop": setup.dpop,
-            "private_key_jwt": setup.private_key_jwt.is_some(),
-            "generator_cpu_seconds": self.generator_cpu_seconds,
-            "generator_cpu_us_per_request": self.generator_cpu_us_per_request(),
-            "signing_us_per_request": self.signing_us_per_request(),
-        })
+        let mut v = self.figures_json(scenario, "request", concurrency);
+        v.insert("new_connection".into(), setup.new_connection.into());
+        v.insert("resumption".into(), setup.resumption.into());
+        v.insert("dpop".into(), setup.dpop.into());
+        v.insert(
+            "private_key_jwt".into(),
+            setup.private_key_jwt.is_some().into(),
+        );
+        serde_json::Value::Object(v)
     }
 
     /// The summary for people.
@@ -698,79 +571,8 @@ impl Report {
             } else {
                 "keep-alive"
             },
-            self.elapsed.as_secs_f64()
+            self.elapsed_seconds()
         );
-        println!(
-            "  requests/s  {:.0}  ({} requests)",
-            self.rps(),
-            self.latencies_us.len()
-        );
-        println!(
-            "  latency ms  p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
-            self.pct(0.5),
-            self.pct(0.9),
-            self.pct(0.99),
-            self.pct(1.0)
-        );
-        println!(
-            "  errors      {}{}",
-            self.errors_total(),
-            if self.errors.is_empty() {
-                String::new()
-            } else {
-                format!(" {:?}", self.errors)
-            }
-        );
-        if let (Some(cpu), Some(per)) = (self.server_cpu_seconds, self.cpu_us_per_request()) {
-            println!(
-                "  server CPU  {:.2} s ({:.0}% of one core), {per:.1} µs per request",
-                cpu,
-                100.0 * cpu / self.elapsed.as_secs_f64()
-            );
-        }
-        if let (Some(cpu), Some(per)) = (
-            self.generator_cpu_seconds,
-            self.generator_cpu_us_per_request(),
-        ) {
-            println!(
-                "  load CPU    {:.2} s ({:.0}% of one core), {per:.1} µs per request{}",
-                cpu,
-                100.0 * cpu / self.elapsed.as_secs_f64(),
-                self.signing_us_per_request()
-                    .map(|s| format!(", of which signing {s:.1} µs"))
-                    .unwrap_or_default()
-            );
-        }
-        if let Some((rss, hwm)) = self.rss_kb {
-            println!(
-                "  server RSS  {:.1} MB (peak {:.1} MB)",
-                rss as f64 / 1024.0,
-                hwm as f64 / 1024.0
-            );
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_time_of_a_process_tree_is_read_from_proc() {
-        let me = std::process::id();
-        let before = tree_cpu_seconds(me).expect("this process's CPU time");
-        // Burn CPU until the kernel's 10 ms accounting shows it (bounded, in case it never does).
-        let started = Instant::now();
-        let mut x = 0u64;
-        while tree_cpu_seconds(me).unwrap_or(before) <= before
-            && started.elapsed() < Duration::from_secs(10)
-        {
-            for i in 0..100_000u64 {
-                x = x.wrapping_mul(31).wrapping_add(i);
-            }
-            std::hint::black_box(x);
-        }
-        assert!(tree_cpu_seconds(me).unwrap() > before);
-        assert_eq!(tree_cpu_seconds(u32::MAX), None, "no such process");
+        self.print_figures("request");
     }
 }

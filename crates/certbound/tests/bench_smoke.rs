@@ -4,14 +4,63 @@
 //!
 //! The DPoP and private_key_jwt scenarios need two clients the quickstart does not have; they are
 //! registered with `certbound clients add`, and the gateway's route opened to DPoP-bound tokens,
-//! before the quickstart serves, as bench/compare.sh does.
+//! before the quickstart serves, as bench/compare.sh does. The user-flow scenarios sign in as
+//! `alice`, created here with a known password (`certbound users add`) before the quickstart
+//! serves (it then keeps her instead of making one with a random password).
 
+use certbound_bench::browser::Credentials;
+use certbound_bench::flow::{self, Flow, FlowSetup};
 use certbound_bench::jws::Es256Key;
 use certbound_bench::load::{run, PrivateKeyJwt, Setup, Target};
 use certbound_testkit::process::{free_port, free_port_pair, Output, Process};
+use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+const USER: &str = "alice";
+const PASSWORD: &str = "bench-smoke-password";
+const WEB_CLIENT: &str = "partner-web";
+
+/// Adds the quickstart's user with a known password, through the CLI (password on stdin).
+fn add_user(dir: &Path) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certbound"))
+        .args(["users", "add", "--config"])
+        .arg(dir.join("certbound.toml"))
+        .args(["--username", USER, "--password-stdin"])
+        .args(["--email", "alice@example.com", "--name", "Alice Example"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "users add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The web client's registered redirect URI, from the generated certbound.toml.
+fn web_redirect_uri(dir: &Path) -> String {
+    let config: toml::Value =
+        toml::from_str(&std::fs::read_to_string(dir.join("certbound.toml")).unwrap()).unwrap();
+    config["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"].as_str() == Some(WEB_CLIENT))
+        .and_then(|c| c["redirect_uris"][0].as_str())
+        .expect("partner-web's redirect URI in certbound.toml")
+        .to_owned()
+}
 
 const DPOP_CLIENT: &str = "partner-dpop";
 const JWT_CLIENT: &str = "partner-jwt";
@@ -112,6 +161,7 @@ async fn every_scenario_runs_without_errors() {
         String::from_utf8_lossy(&generated.stderr)
     );
     let jwt_key = add_dpop_and_jwt_clients(&dir);
+    add_user(&dir);
     let running = Process::spawn(&mut quickstart(true), Output::Stdout);
     running.wait_for("Ctrl-C stops everything");
     let setup = |client_id: &str, new_connection: bool, resumption: bool| Setup {
@@ -167,6 +217,11 @@ async fn every_scenario_runs_without_errors() {
             Target::Introspect,
         ),
         (
+            "introspect, opaque token",
+            setup("partner-a-opaque", false, true),
+            Target::Introspect,
+        ),
+        (
             "gateway",
             setup("partner-a", false, true),
             Target::Gateway(api_url.clone()),
@@ -197,6 +252,78 @@ async fn every_scenario_runs_without_errors() {
         assert!(report.requests() > 0, "{name}: no request succeeded");
         assert_eq!(report.errors_total(), 0, "{name}: {:?}", report.errors());
     }
+
+    // The user flows, as partner-web (partner-a's certificate) and alice.
+    let flow_setup = |password: &str| FlowSetup {
+        issuer: format!("https://localhost:{port}"),
+        client_id: WEB_CLIENT.to_owned(),
+        cert: dir.join("pki/partner-a.pem"),
+        key: dir.join("pki/partner-a.key"),
+        cacert: dir.join("pki/ca.pem"),
+        rate: None,
+        credentials: Credentials {
+            username: USER.to_owned(),
+            password: password.to_owned(),
+        },
+        redirect_uri: web_redirect_uri(&dir),
+        scope: "openid profile email transactions".to_owned(),
+    };
+    let flows = [
+        (
+            "code flow, signed in",
+            Flow::CodeFlow {
+                login_each_flow: false,
+            },
+        ),
+        (
+            "code flow with login",
+            Flow::CodeFlow {
+                login_each_flow: true,
+            },
+        ),
+        ("refresh", Flow::Refresh),
+        ("userinfo", Flow::Userinfo),
+    ];
+    for (name, scenario) in flows {
+        let report = flow::run(
+            &flow_setup(PASSWORD),
+            scenario,
+            2,
+            Duration::from_millis(1000),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert!(report.requests() > 0, "{name}: no flow completed");
+        assert_eq!(report.errors_total(), 0, "{name}: {:?}", report.errors());
+    }
+    // A wrong password is a failed flow, never a completed one.
+    let report = flow::run(
+        &flow_setup("not-the-password"),
+        Flow::CodeFlow {
+            login_each_flow: true,
+        },
+        1,
+        Duration::from_millis(200),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.requests(),
+        0,
+        "a flow with a wrong password completed"
+    );
+    assert!(
+        report
+            .errors()
+            .get("authorize: login refused")
+            .copied()
+            .unwrap_or(0)
+            > 0,
+        "{:?}",
+        report.errors()
+    );
 
     // The scenarios measure what they claim: without its proof the DPoP client gets no token, and
     // a private_key_jwt client without its assertion gets none (each a failed request).
