@@ -128,14 +128,24 @@ pub async fn authenticate_request(
     };
     let anchors = state.anchors();
     let now = UnixTime::now();
-    let decision = auth::authenticate_with(
-        &registration,
-        &creds,
-        &anchors,
-        self_signed,
-        assertion.as_ref(),
-        now,
-    );
+    let decide = || {
+        auth::authenticate_with(
+            &registration,
+            &creds,
+            &anchors,
+            self_signed,
+            assertion.as_ref(),
+            now,
+        )
+    };
+    // A secret is checked with argon2 (tens of milliseconds, 19 MiB): in one of the process's
+    // argon2 slots, off the executor's turn. Other methods decide in microseconds, in place.
+    let decision =
+        if presents_secret && matches!(registration.credential, ClientCredential::Secret { .. }) {
+            certbound_store::argon2_slots::run_in_place(decide).await
+        } else {
+            decide()
+        };
     let decision = match decision {
         Ok(client) => first_use(state, client, now).await?,
         Err(failure) => Err(failure),

@@ -44,6 +44,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod argon2_slots;
 mod clients;
 mod codes;
 mod consents;

@@ -274,7 +274,7 @@ impl Store {
     /// The user, if `password` is theirs and they are not disabled. An unknown username costs
     /// the same argon2 verification (against a fixed dummy hash) as a wrong password, so the
     /// answer time does not tell which usernames exist. The hashing runs on the blocking pool,
-    /// not on the async executor.
+    /// not on the async executor, in one of the process's argon2 slots ([`crate::argon2_slots`]).
     pub async fn verify_user_password(
         &self,
         username: &str,
@@ -286,7 +286,7 @@ impl Store {
             .map_or(DUMMY_HASH, |u| u.password_hash.as_str())
             .to_owned();
         let password = password.to_owned();
-        let verified = tokio::task::spawn_blocking(move || verify_phc(&phc, &password))
+        let verified = crate::argon2_slots::run(move || verify_phc(&phc, &password))
             .await
             .unwrap_or(false);
         Ok(user.filter(|u| verified && !u.disabled))
