@@ -502,13 +502,15 @@ impl Store {
 /// costs a round trip to the connection's worker thread per query: bench/README.md, "What
 /// moved what").
 fn sqlite_pool(options: AnyPoolOptions) -> AnyPoolOptions {
-    options.test_before_acquire(false).after_connect(|conn, _meta| {
-        Box::pin(async move {
-            use sqlx::Executor;
-            conn.execute(SQLITE_PRAGMAS).await?;
-            Ok(())
+    options
+        .test_before_acquire(false)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                conn.execute(SQLITE_PRAGMAS).await?;
+                Ok(())
+            })
         })
-    })
 }
 
 /// Opens the SQLite file once (creating it) and switches it to WAL mode, which is persistent

@@ -1,5 +1,6 @@
-//! `GET /authorize` (and the `POST` form of OIDC Core §3.1.2.1): validate, start an interaction,
-//! send the browser to it.
+//! `GET /authorize` (and the `POST` form of OIDC Core §3.1.2.1): validate, then either issue the
+//! code at once (a signed-in browser whose consent is remembered, nothing asking for a page) or
+//! start an interaction and send the browser to it.
 //!
 //! Until `client_id` and `redirect_uri` are validated every failure is the local error page
 //! (HTML 400, never a redirect: FAPI 2.0 §5.3.2.1-7); after, a `303` to the validated
@@ -17,7 +18,7 @@ use bytes::Bytes;
 use certbound_core::authorize::par::{resolve_pushed, PushedRequest};
 use certbound_core::authorize::{
     AuthorizationErrorCode, AuthorizationRequest, AuthorizeEntry, AuthorizeError, ClientPolicy,
-    LocalError, Origin, Params, RedirectError,
+    LocalError, NextStep, Origin, Params, RedirectError,
 };
 use certbound_core::error::printable;
 use certbound_core::grant::GrantType;
@@ -75,6 +76,24 @@ async fn start(app: &AppState, browser: &Browser, raw: &[u8]) -> Response {
         login_failed: false,
         tried_username: None,
     };
+    tracing::info!(
+        target: "certbound::audit",
+        event = "authorization_started",
+        source = %browser.origin.source,
+        client_id = %printable(&state.request.client_id),
+        scope = %printable(&state.request.scope_string()),
+        par = state.request_uri.is_some(),
+        prompt_none = state.request.prompt.none,
+    );
+    // Nothing to show (signed in, consent remembered, no `prompt` or `max_age` asking for a
+    // page): the code now, with no interaction stored and no extra round trip for the browser.
+    match super::interaction::decide(app, browser, &state).await {
+        Err(page) => return page,
+        Ok((NextStep::Issue, Some(user))) => {
+            return super::interaction::complete(app, browser, None, &state, &user).await
+        }
+        Ok(_) => {}
+    }
     let Ok(json) = serde_json::to_string(&state) else {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
     };
@@ -87,15 +106,6 @@ async fn start(app: &AppState, browser: &Browser, raw: &[u8]) -> Response {
         Ok(s) => s,
         Err(e) => return super::interaction::store_failure(app, "interaction_create", e),
     };
-    tracing::info!(
-        target: "certbound::audit",
-        event = "authorization_started",
-        source = %browser.origin.source,
-        client_id = %printable(&state.request.client_id),
-        scope = %printable(&state.request.scope_string()),
-        par = state.request_uri.is_some(),
-        prompt_none = state.request.prompt.none,
-    );
     let mut response = see_other(&format!("/interaction/{}", started.id));
     if let Some(cookie) = session::set(
         INTERACTION_COOKIE,

@@ -6,7 +6,9 @@
 //! [`next_step`] and shows the login page, the consent page, or completes: the code is issued
 //! (consuming the pushed request in the same transaction) and the browser is sent to the client
 //! with `code`, `state` and `iss`. `prompt=none` never shows a page: it ends in a
-//! `login_required`/`consent_required` redirect.
+//! `login_required`/`consent_required` redirect. When [`decide`] says "issue" already at
+//! `/authorize` (a signed-in browser, consent remembered, nothing in `prompt` or `max_age`
+//! asking for a page), the code is issued there and no interaction is stored.
 
 use super::session::{self, INTERACTION_COOKIE, SESSION_COOKIE};
 use super::templates::{self, error_page, see_other, ConsentPage};
@@ -150,15 +152,41 @@ pub async fn advance(
     id: &str,
     mut state: InteractionState,
 ) -> Response {
-    let user = match current_user(app, browser, &state).await {
-        Ok(u) => u,
+    let (step, user) = match decide(app, browser, &state).await {
+        Ok(decided) => decided,
         Err(page) => return page,
     };
+    match (step, user) {
+        (NextStep::Login, _) => login_page(app, id, &mut state).await,
+        (NextStep::Consent, Some(user)) => consent_page(app, id, &state, &user).await,
+        (NextStep::Issue, Some(user)) => complete(app, browser, Some(id), &state, &user).await,
+        (NextStep::Error(code), _) => {
+            let description = match code {
+                AuthorizationErrorCode::LoginRequired => "the user is not signed in",
+                AuthorizationErrorCode::ConsentRequired => "the user has not consented",
+                _ => "the request cannot be completed without interaction",
+            };
+            end_with_error(app, id, &state, code, description).await
+        }
+        // Consent or issue without a user cannot be decided; `next_step` asks for a login first.
+        (_, None) => login_page(app, id, &mut state).await,
+    }
+}
+
+/// The next step of an interaction in `state` for this browser, and its signed-in user: the
+/// one decision ([`next_step`]) over the session, the remembered consent and the request's
+/// `prompt` and `max_age`. Reads the store only for a browser with a session cookie.
+pub async fn decide(
+    app: &AppState,
+    browser: &Browser,
+    state: &InteractionState,
+) -> Result<(NextStep, Option<SignedIn>), Response> {
+    let user = current_user(app, browser, state).await?;
     let request = &state.request;
     let consent_remembered = match &user {
         Some(u) => match app.store.consent(&u.user_id, &request.client_id).await {
             Ok(c) => c.is_some_and(|c| covers(&c.scope, &request.scopes)),
-            Err(e) => return store_failure(app, "consent_load", e),
+            Err(e) => return Err(store_failure(app, "consent_load", e)),
         },
         None => false,
     };
@@ -175,21 +203,7 @@ pub async fn advance(
             now: now_secs(),
         },
     );
-    match (step, user) {
-        (NextStep::Login, _) => login_page(app, id, &mut state).await,
-        (NextStep::Consent, Some(user)) => consent_page(app, id, &state, &user).await,
-        (NextStep::Issue, Some(user)) => complete(app, browser, id, &state, &user).await,
-        (NextStep::Error(code), _) => {
-            let description = match code {
-                AuthorizationErrorCode::LoginRequired => "the user is not signed in",
-                AuthorizationErrorCode::ConsentRequired => "the user has not consented",
-                _ => "the request cannot be completed without interaction",
-            };
-            end_with_error(app, id, &state, code, description).await
-        }
-        // Consent or issue without a user cannot be decided; `next_step` asks for a login first.
-        (_, None) => login_page(app, id, &mut state).await,
-    }
+    Ok((step, user))
 }
 
 /// Whether a remembered `scope` (space-separated) includes every requested scope.
@@ -248,20 +262,23 @@ pub(crate) fn csp_for(request: &AuthorizationRequest) -> String {
     headers::page_csp(headers::origin_of(&request.redirect_uri).as_deref())
 }
 
-/// Issues the code and sends the browser to the client. The interaction ends first (exactly
-/// one caller gets past it: a form posted twice completes once); the pushed request is consumed
-/// in the code's own transaction.
-async fn complete(
+/// Issues the code and sends the browser to the client. A stored interaction (`id`) ends
+/// first (exactly one caller gets past it: a form posted twice completes once); `None` when
+/// `/authorize` completes at once, with no interaction stored. The pushed request is consumed in
+/// the code's own transaction, so a pushed request yields one code either way.
+pub async fn complete(
     app: &AppState,
     browser: &Browser,
-    id: &str,
+    id: Option<&str>,
     state: &InteractionState,
     user: &SignedIn,
 ) -> Response {
-    match app.store.finish_interaction(id).await {
-        Ok(true) => {}
-        Ok(false) => return error_page(StatusCode::BAD_REQUEST, UNKNOWN_INTERACTION),
-        Err(e) => return store_failure(app, "interaction_finish", e),
+    if let Some(id) = id {
+        match app.store.finish_interaction(id).await {
+            Ok(true) => {}
+            Ok(false) => return error_page(StatusCode::BAD_REQUEST, UNKNOWN_INTERACTION),
+            Err(e) => return store_failure(app, "interaction_finish", e),
+        }
     }
     let request = &state.request;
     let now = now_secs();
@@ -329,7 +346,10 @@ async fn complete(
         request.state.as_deref(),
         &app.issuer,
     );
-    with_interaction_cookie_cleared(see_other(&location))
+    match id {
+        Some(_) => with_interaction_cookie_cleared(see_other(&location)),
+        None => see_other(&location),
+    }
 }
 
 /// Ends the interaction with an error sent to the client (`prompt=none`, denied consent): the

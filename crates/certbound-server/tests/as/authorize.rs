@@ -243,10 +243,14 @@ async fn sso_skips_login_and_remembered_consent_skips_consent() {
     let f = Flow::start("").await;
     let mut b = f.browser();
     full_flow(&f, &mut b, true).await;
-    // Second authorization in the same browser: straight to the code.
+    // Second authorization in the same browser: /authorize itself answers with the code (no
+    // interaction page, no binding cookie), and the pushed request is used up with it.
     let uri = f.request_uri(&[]).await;
-    let page = b.open(&f.authorize_url("web", &uri)).await;
+    let page = b.get(&f.authorize_url("web", &uri)).await;
     assert_code(&page, &f.s.issuer);
+    assert!(page.header("set-cookie").is_none(), "{:?}", page.headers);
+    let again = b.get(&f.authorize_url("web", &uri)).await;
+    assert_local_error(&again);
     // prompt=none works now too.
     let uri = f.request_uri(&[("prompt", "none")]).await;
     assert_code(&b.open(&f.authorize_url("web", &uri)).await, &f.s.issuer);
