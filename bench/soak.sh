@@ -6,7 +6,9 @@
 # 2. Runs, at the same time for MINUTES: the token endpoint and the gateway each at FRACTION/2 of
 #    their capacity (together FRACTION of what the server core can do), plus a stream of new
 #    connections (a full TLS handshake each) to the token endpoint at 50/s, so connection setup and
-#    teardown are soaked too.
+#    teardown are soaked too; and the user flows of partner-web and alice: complete signed-in
+#    authorization-code flows with PAR + PKCE at 20/s, refresh grants at 50/s, /userinfo at
+#    50/s, and a fresh sign-in (argon2id) with consent at 2 flows/s.
 # 3. Samples both processes' RSS every 30 s; prints start (after the first minute) and end, and the
 #    error counts. Exits non-zero on any failed request or if RSS grew by more than 20% + 5 MB.
 #
@@ -30,6 +32,12 @@ AS=18443; API=18300; GW=18643
 
 "$CB" quickstart --dir "$WORK/dev" --port $AS --gateway-port $GW --api-port $API --no-serve >/dev/null
 PKI="$WORK/dev/pki"
+# The user of the flows: alice, with a password made here (its argon2id hash stored by the CLI).
+PASSWORD_FILE="$WORK/alice.password"
+openssl rand -base64 24 > "$PASSWORD_FILE"
+"$CB" users add --config "$WORK/dev/certbound.toml" --username alice --password-stdin \
+  < "$PASSWORD_FILE" >/dev/null
+REDIRECT_URI=$(python3 -c 'import sys, tomllib; print(next(c for c in tomllib.load(open(sys.argv[1], "rb"))["clients"] if c["client_id"] == "partner-web")["redirect_uris"][0])' "$WORK/dev/certbound.toml")
 (cd "$WORK/dev" && exec taskset -c $SERVER_CPU "$CB" serve --config certbound.toml >"$WORK/certbound.log" 2>&1) &
 AS_PID=$!; PIDS+=("$AS_PID")
 wait_for "https://localhost:$AS/.well-known/oauth-authorization-server"
@@ -62,19 +70,32 @@ B2=$!
 taskset -c $LOAD_CPU "$BENCH" token "${COMMON[@]}" --concurrency 4 --rate 50 --new-connection --no-resumption \
   --duration $SECONDS_TOTAL --server-pid "$AS_PID" > "$WORK/soak-handshakes.json" &
 B3=$!
+FLOW=(--issuer "https://localhost:$AS" --client-id partner-web --cert "$PKI/partner-a.pem"
+      --key "$PKI/partner-a.key" --cacert "$PKI/ca.pem" --json --username alice
+      --password-file "$PASSWORD_FILE" --redirect-uri "$REDIRECT_URI" --scope "openid profile email transactions"
+      --duration $SECONDS_TOTAL --server-pid "$AS_PID")
+taskset -c $LOAD_CPU "$BENCH" code-flow "${FLOW[@]}" --concurrency 4 --rate 20 > "$WORK/soak-code-flow.json" &
+B4=$!
+taskset -c $LOAD_CPU "$BENCH" refresh "${FLOW[@]}" --concurrency 4 --rate 50 > "$WORK/soak-refresh.json" &
+B5=$!
+taskset -c $LOAD_CPU "$BENCH" userinfo "${FLOW[@]}" --concurrency 4 --rate 50 > "$WORK/soak-userinfo.json" &
+B6=$!
+taskset -c $LOAD_CPU "$BENCH" code-flow "${FLOW[@]}" --concurrency 2 --rate 2 --login-each-flow > "$WORK/soak-login.json" &
+B7=$!
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 : > "$WORK/rss.tsv"
 for ((t = 30; t <= SECONDS_TOTAL; t += 30)); do
   sleep 30
   printf "%d\t%s\t%s\n" "$t" "$(rss "$AS_PID")" "$(rss "$GW_PID")" | tee -a "$WORK/rss.tsv"
 done
-wait $B1 $B2 $B3
+wait $B1 $B2 $B3 $B4 $B5 $B6 $B7
 
 python3 - "$WORK" "$RATE_T" "$RATE_G" <<'EOF'
 import json, sys
 work, rate_t, rate_g = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 ok = True
-for name, target in [("token", rate_t), ("gateway", rate_g), ("handshakes", 50.0)]:
+for name, target in [("token", rate_t), ("gateway", rate_g), ("handshakes", 50.0),
+                     ("code-flow", 20.0), ("refresh", 50.0), ("userinfo", 50.0), ("login", 2.0)]:
     r = json.load(open(f"{work}/soak-{name}.json"))
     errors = sum(r["errors"].values())
     l = r["latency_ms"]
