@@ -496,11 +496,10 @@ impl Store {
     }
 }
 
-/// SQLite pool options: per-connection pragmas.
-/// A SQLite pool: its connections are a file handle in this process, which no server restart
-/// or network failure can break, so they are not pinged before each use (`test_before_acquire`
-/// costs a round trip to the connection's worker thread per query: bench/README.md, "What
-/// moved what").
+/// SQLite pool options: per-connection pragmas. Its connections are a file handle in this
+/// process, which no server restart or network failure can break, so they are not pinged
+/// before each use (`test_before_acquire` costs a round trip to the connection's worker thread
+/// per query: bench/README.md, "What moved what").
 fn sqlite_pool(options: AnyPoolOptions) -> AnyPoolOptions {
     options
         .test_before_acquire(false)

@@ -102,24 +102,29 @@ impl Store {
             ));
         }
         let token = handles::new_handle()?;
-        let mut tx = self.begin_write().await?;
-        let active: Option<String> = sqlx::query_scalar(
-            "SELECT client_id FROM grants WHERE grant_id = $1 AND revoked_at IS NULL",
+        // One statement: the row is written only if the grant is active and the client's, so
+        // no transaction (and its extra round trips) is needed.
+        let inserted = sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, x5t_s256, issued_at, \
+             expires_at, rotated_at, replaced_by, revoked_at) \
+             SELECT $1, g.grant_id, g.client_id, $4, $5, $6, NULL, NULL, NULL FROM grants g \
+             WHERE g.grant_id = $2 AND g.client_id = $3 AND g.revoked_at IS NULL",
         )
+        .bind(token.hash.as_slice())
         .bind(new.grant_id.as_str())
-        .fetch_optional(&mut *tx)
+        .bind(new.client_id.as_str())
+        .bind(new.x5t_s256.as_deref())
+        .bind(now)
+        .bind(new.expires_at)
+        .execute(&self.writes)
         .await
         .map_err(|e| self.err(e))?;
-        if active.as_deref() != Some(new.client_id.as_str()) {
+        if inserted.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!(
                 "active grant {} of client {}",
                 new.grant_id, new.client_id
             )));
         }
-        insert(&mut tx, &token.hash, new, now)
-            .await
-            .map_err(|e| self.err(e))?;
-        tx.commit().await.map_err(|e| self.err(e))?;
         Ok(token.text)
     }
 
