@@ -19,6 +19,9 @@
 # usage: bench/compare.sh [--duration SECONDS] [--rounds N] [--keep DIR]
 #   CERTBOUND_BIN_DIR  where `certbound` and `certbound-bench` are (default: builds them, release)
 #   PEER_TOKEN_PARAMS  extra `--token-param name=value` arguments for the peer's token requests
+#   PEER_STORE         the peer's storage: `memory` (default, oidc-provider's in-memory adapter) or
+#                      `redis` (Redis on REDIS_URL, default redis://127.0.0.1:6379), as certbound keeps
+#                      its records in its store
 set -euo pipefail
 
 DURATION=5
@@ -157,7 +160,7 @@ flow_pair() {
 DPOP_ARGS=(--client-id $DPOP_CLIENT --dpop)
 JWT_ARGS=(--client-id $JWT_CLIENT --private-key-jwt "$WORK/$JWT_CLIENT.key" --kid $JWT_KID)
 
-echo "== token endpoint: certbound vs node-oidc-provider $PEER_VERSION (node $NODE_VERSION), ${DURATION}s per run"
+echo "== token endpoint: certbound vs node-oidc-provider $PEER_VERSION (node $NODE_VERSION, store ${PEER_STORE:-memory}), ${DURATION}s per run"
 # Warm-up of each kind of request (JIT for node, caches for both), not recorded.
 for args in "--client-id partner-a" "${DPOP_ARGS[*]}" "${JWT_ARGS[*]}"; do
   # shellcheck disable=SC2086

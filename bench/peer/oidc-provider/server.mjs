@@ -20,6 +20,10 @@
 //                     bound to a DPoP key (dpop_bound_access_tokens) instead of the certificate
 //   PKJWT_CLIENT_ID   also register this client: private_key_jwt (ES256) with the JWK Set in the
 //   PKJWT_JWKS        file PKJWT_JWKS; bearer tokens (no certificate, no DPoP)
+//   PEER_STORE        `memory` (default: oidc-provider's in-memory adapter, for development only)
+//                     or `redis`: sessions, interactions, grants, codes, pushed requests, opaque
+//                     and refresh tokens and replay records in Redis (redis_adapter.mjs, REDIS_URL,
+//                     default redis://127.0.0.1:6379), as a deployment keeps them
 //   OPAQUE_CLIENT_ID  also register this client: as CLIENT_ID (same SUBJECT_DN, bound tokens) but
 //                     its client_credentials tokens are opaque (stored, so they can be introspected)
 //   WEB_CLIENT_ID     also register this web client for the user flows: tls_client_auth with the
@@ -252,7 +256,15 @@ if (webClientId) {
   });
 }
 
+const peerStore = process.env.PEER_STORE || 'memory';
+if (!['memory', 'redis'].includes(peerStore)) {
+  console.error(`PEER_STORE must be memory or redis, not ${peerStore}`);
+  process.exit(2);
+}
+const adapter = peerStore === 'redis' ? (await import('./redis_adapter.mjs')).RedisAdapter : undefined;
+
 const provider = new Provider(issuer, {
+  ...(adapter ? { adapter } : {}),
   jwks: { keys: [jwk] },
   clients,
   clientDefaults: { id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'tls_client_auth' },
@@ -338,7 +350,7 @@ const server = https.createServer({
 server.keepAliveTimeout = 60_000;
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`oidc-provider listening on https://localhost:${port}`);
+  console.log(`oidc-provider listening on https://localhost:${port} (store: ${peerStore})`);
 });
 
 // Nothing to flush (state is in memory): stop at once, even with keep-alive connections open.

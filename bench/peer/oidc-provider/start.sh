@@ -4,7 +4,7 @@
 #
 # usage: bench/peer/oidc-provider/start.sh INSTALL_DIR PORT CERT KEY CA CLIENT_ID SUBJECT_DN
 #   environment: ACCESS_TOKEN_TTL (default 300), RESOURCE, SCOPE, DPOP_CLIENT_ID, PKJWT_CLIENT_ID
-#   and PKJWT_JWKS (see server.mjs); NODE_ENV defaults to production.
+#   PKJWT_JWKS, PEER_STORE and REDIS_URL (see server.mjs); NODE_ENV defaults to production.
 set -euo pipefail
 
 if [ $# -ne 7 ]; then
@@ -19,7 +19,7 @@ PORT="$1"; CERT="$(abs "$2")"; KEY="$(abs "$3")"; CA="$(abs "$4")"; CLIENT_ID="$
 if [ -n "${PKJWT_JWKS:-}" ]; then PKJWT_JWKS="$(abs "$PKJWT_JWKS")"; export PKJWT_JWKS; fi
 
 mkdir -p "$INSTALL_DIR"
-cp "$HERE/server.mjs" "$HERE/interactions.mjs" "$INSTALL_DIR/"
+cp "$HERE/server.mjs" "$HERE/interactions.mjs" "$HERE/redis_adapter.mjs" "$INSTALL_DIR/"
 # (Re)install when the pinned lock file differs from the one installed there.
 if [ ! -d "$INSTALL_DIR/node_modules/oidc-provider" ] \
   || ! cmp -s "$HERE/package-lock.json" "$INSTALL_DIR/package-lock.json"; then
