@@ -1,5 +1,6 @@
 //! The `certbound` command: runs the authorization server and the tools around it.
-// One audited `unsafe` call: `umask(2)` in `private_umask`.
+// Two audited `unsafe` calls: `umask(2)` in `private_umask`, `mi_collect` in
+// `release_free_memory`.
 #![deny(unsafe_code)]
 
 mod call_cmd;
@@ -138,6 +139,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     private_umask();
+    certbound_store::argon2_slots::on_idle(release_free_memory);
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -158,6 +160,19 @@ fn private_umask() {
     // cannot fail, and runs here before any other thread exists.
     unsafe {
         libc::umask(0o077);
+    }
+}
+
+/// Returns the allocator's free memory to the operating system. Called once the server has
+/// started, and registered with the argon2 slots, which call it once sign-ins have paused: each argon2id computation frees 19 MiB that
+/// mimalloc would otherwise keep resident for good (its delayed purge only runs when the process
+/// allocates again), 64 MB of RSS instead of 45 after a single sign-in (bench/README.md).
+fn release_free_memory() {
+    #[allow(unsafe_code)]
+    // SAFETY: mi_collect takes no pointer; it frees and purges mimalloc's own unused pages, and
+    // is safe to call from any thread at any time.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
     }
 }
 
@@ -247,6 +262,9 @@ fn run() -> anyhow::Result<()> {
 pub async fn serve(config: PathBuf) -> anyhow::Result<()> {
     let cfg = certbound_server::config::Config::load(&config)?;
     let server = certbound_server::start(cfg.clone()).await?;
+    // Loading hashed the configuration's plain client secrets with argon2 (19 MiB each, freed):
+    // give that memory back before serving.
+    release_free_memory();
     let reload = {
         let (reloader, state) = (server.reload.clone(), server.state.clone());
         move || {
