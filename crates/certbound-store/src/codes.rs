@@ -10,7 +10,8 @@ use sqlx::Row;
 
 use crate::grants::{self, Grant};
 use crate::par::{self, request_uri_hash};
-use crate::{handles, Store, StoreError};
+use crate::users::{user_from_row, USER_COLUMNS};
+use crate::{handles, Store, StoreError, User};
 
 const CODE_COLUMNS: &str = "grant_id, client_id, user_id, redirect_uri, scope, code_challenge, \
                             code_challenge_method, nonce, auth_time, sid, x5t_s256, dpop_jkt, \
@@ -217,6 +218,36 @@ impl Store {
             .map(code_from_row)
             .transpose()
             .map_err(|e| self.err(e))
+    }
+
+    /// [`Store::authorization_code`] and the code's user in one query (the token endpoint needs
+    /// both, and each statement is a round trip to the database): `None` when the code is
+    /// unknown, `Some((code, None))` when its user has been removed since.
+    pub async fn authorization_code_and_user(
+        &self,
+        code: &str,
+    ) -> Result<Option<(AuthorizationCode, Option<User>)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CODE_COLUMNS}, {USER_COLUMNS} FROM authorization_codes c \
+             LEFT JOIN users u ON u.id = c.user_id WHERE c.code_hash = $1"
+        ))
+        .bind(handles::sha256(code).as_slice())
+        .fetch_optional(&self.reads)
+        .await
+        .map_err(|e| self.err(e))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let found = || -> Result<_, sqlx::Error> {
+            let code = code_from_row(&row)?;
+            // The user's columns are NULL when the LEFT JOIN found no user.
+            let user = match row.try_get::<Option<String>, _>("id")? {
+                Some(_) => Some(user_from_row(&row)?),
+                None => None,
+            };
+            Ok((code, user))
+        };
+        found().map(Some).map_err(|e| self.err(e))
     }
 
     /// Redeems the code: one atomic update that succeeds only if the code is unredeemed and

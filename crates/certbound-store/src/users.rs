@@ -10,7 +10,7 @@ use sqlx::Row;
 
 use crate::{check_json_object, handles, Store, StoreError};
 
-const USER_COLUMNS: &str = "id, username, email, name, password_hash, claims, disabled, \
+pub(crate) const USER_COLUMNS: &str = "id, username, email, name, password_hash, claims, disabled, \
                             created_at, password_changed_at";
 
 /// A user who can sign in. `Debug` never prints the password hash.
@@ -323,7 +323,7 @@ async fn end_sessions_of(
     Ok(())
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get("id")?,
         username: row.try_get("username")?,

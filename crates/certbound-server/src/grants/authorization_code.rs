@@ -89,9 +89,10 @@ pub async fn issue(
         MAX_CODE_LEN,
         "unknown authorization code",
     )?;
-    let code = state
+    // The code and its user in one read; the user is checked only once the code is redeemed.
+    let (code, user) = state
         .store
-        .authorization_code(presented)
+        .authorization_code_and_user(presented)
         .await
         .map_err(|e| store_error(state, "code", e))?
         .ok_or_else(|| invalid_grant("unknown authorization code"))?;
@@ -136,7 +137,7 @@ pub async fn issue(
         }
         CodeRedemption::Unknown => return Err(invalid_grant("unknown authorization code")),
     };
-    let Some(user) = user_tokens::user_profile(state, &code.user_id).await? else {
+    let Some(user) = user_tokens::enabled_profile(user) else {
         let _ = state.store.revoke_grant(&code.grant_id, now).await;
         return Err(invalid_grant("the user of this grant no longer exists"));
     };

@@ -135,7 +135,12 @@ pub async fn user_profile(
         .user_by_id(user_id)
         .await
         .map_err(|e| store_error(state, "user", e))?;
-    Ok(user.filter(|u| !u.disabled).map(|u| profile(&u)))
+    Ok(enabled_profile(user))
+}
+
+/// The profile of `user` if it exists and is enabled (see [`user_profile`]).
+pub fn enabled_profile(user: Option<User>) -> Option<UserProfile> {
+    user.filter(|u| !u.disabled).map(|u| profile(&u))
 }
 
 /// The OIDC view of a stored user: `sub` is the never-reassigned id; `name` and `email` are

@@ -396,6 +396,21 @@ async fn code_issue_consumes_par_and_redeems_once(ctx: Ctx) {
         consumed_at: None,
     };
     assert_eq!(peek, expected);
+    // The token endpoint's read: the same code and its user, in one query.
+    let (with_user, code_user) = store
+        .authorization_code_and_user(&issued.code)
+        .await
+        .expect("code and user")
+        .expect("present");
+    assert_eq!(with_user, expected);
+    assert_eq!(code_user.as_ref(), Some(&user));
+    assert_eq!(
+        store
+            .authorization_code_and_user("not-a-code")
+            .await
+            .expect("unknown"),
+        None
+    );
 
     let first = store
         .redeem_authorization_code(&issued.code, 1_020)
@@ -1058,6 +1073,14 @@ async fn remove_user_revokes_everything(ctx: Ctx) {
         .expect("consent");
 
     assert!(store.remove_user("alice", 2_000).await.expect("remove"));
+    assert_eq!(
+        store
+            .authorization_code_and_user(&issued.code)
+            .await
+            .expect("read"),
+        None,
+        "a removed user's codes go with them"
+    );
     assert_eq!(
         store
             .find_token_by_jti("jti-1")
