@@ -23,6 +23,7 @@ pub mod rate_limit;
 pub mod secret_file;
 pub mod serve;
 pub mod tls;
+pub mod token_cache;
 
 pub use bind::{bind, BindError};
 pub use limits::Limits;

@@ -314,6 +314,7 @@ pub async fn start_on(
         openid_configuration: bytes::Bytes::from(openid_configuration.to_string()),
         config: config.clone(),
         dpop_nonces,
+        verified_jwts: certbound_net::token_cache::BoundedCache::new(tokens::VERIFIED_JWT_ENTRIES),
         login_step: Arc::new(web::login_step::BuiltIn),
     });
 

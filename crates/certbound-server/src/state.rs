@@ -49,6 +49,10 @@ pub struct Inner {
     pub config: ValidatedConfig,
     /// The DPoP nonce scheme, when `[dpop] use_nonce` is on (RFC 9449 §8, §9).
     pub dpop_nonces: Option<certbound_core::dpop::NonceScheme>,
+    /// JWT access tokens whose signature this server has checked, by SHA-256 of the token, so
+    /// one presented again at /userinfo or /introspect skips the ES256/RS256 verification
+    /// ([`crate::tokens::find`]; revocation is still read from the store each time).
+    pub verified_jwts: certbound_net::token_cache::BoundedCache<crate::tokens::VerifiedJwt>,
     /// The login step of the user flows (the built-in username/password form today; an external
     /// login app later).
     pub login_step: Arc<dyn crate::web::login_step::LoginStep>,

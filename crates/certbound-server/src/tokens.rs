@@ -12,6 +12,8 @@ use certbound_core::client::TokenFormat;
 use certbound_core::token::AccessTokenClaims;
 use certbound_core::OAuthError;
 use certbound_store::{StoreError, TokenLookup, TokenRecord};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A freshly minted access token.
 pub struct Minted {
@@ -184,14 +186,56 @@ pub async fn find(state: &AppState, token: &str) -> Result<Option<Found>, OAuthE
     }))
 }
 
-/// Verifies a JWT access token signed by one of this server's published keys.
+/// How many verified JWTs [`verify_jwt`] remembers (a few hundred bytes each).
+pub const VERIFIED_JWT_ENTRIES: usize = 4096;
+/// The longest a verified JWT is remembered (never past its `exp`).
+const VERIFIED_JWT_SECONDS: i64 = 300;
+
+/// A JWT access token whose signature was checked: its claims and the key that signed it.
+#[derive(Clone)]
+pub struct VerifiedJwt {
+    claims: Arc<AccessTokenClaims>,
+    kid: Arc<str>,
+}
+
+/// Verifies a JWT access token signed by one of this server's published keys. A token verified
+/// before is taken from [`crate::state::Inner::verified_jwts`] while its key is still published
+/// (a key withdrawn from the ring takes its tokens with it).
 fn verify_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+    let cache_key: [u8; 32] = token_hash(token).try_into().ok()?;
+    let ring = state.keys.current();
+    if let Some(hit) = state.verified_jwts.get(&cache_key) {
+        if ring.key(&hit.kid).is_some() {
+            return Some(AccessTokenClaims::clone(&hit.claims));
+        }
+    }
+    let (claims, kid) = verify_jwt_signature(state, &ring, token)?;
+    let seconds = claims.exp.saturating_sub(now_secs()).min(VERIFIED_JWT_SECONDS);
+    if let Ok(seconds @ 1..) = u64::try_from(seconds) {
+        state.verified_jwts.insert(
+            cache_key,
+            VerifiedJwt {
+                claims: Arc::new(claims.clone()),
+                kid: Arc::from(kid),
+            },
+            Instant::now() + Duration::from_secs(seconds),
+        );
+    }
+    Some(claims)
+}
+
+/// Checks a JWT access token's signature, header and issuer against the key ring: its claims
+/// and the `kid` of the key that signed it.
+fn verify_jwt_signature(
+    state: &AppState,
+    ring: &crate::keys::KeyRing,
+    token: &str,
+) -> Option<(AccessTokenClaims, String)> {
     let (signing_input, sig_b64) = token.rsplit_once('.')?;
     let (header_b64, payload_b64) = signing_input.split_once('.')?;
     let header: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
     let kid = header.get("kid")?.as_str()?;
-    let ring = state.keys.current();
     let key = ring.key(kid)?;
     if header.get("alg")?.as_str()? != key.alg.as_str() || header.get("typ")?.as_str()? != "at+jwt"
     {
@@ -203,7 +247,7 @@ fn verify_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
     }
     let claims: AccessTokenClaims =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload_b64).ok()?).ok()?;
-    (claims.iss == *state.issuer).then_some(claims)
+    (claims.iss == *state.issuer).then(|| (claims, kid.to_owned()))
 }
 
 /// Records a revocation of `found` on behalf of its owner. Idempotent. The caller writes the

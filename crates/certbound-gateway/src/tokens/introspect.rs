@@ -11,7 +11,7 @@
 //! caches, so negative entries can never evict or crowd out positive ones; and calls to the
 //! authorization server are rate-limited per presenting certificate (a cache hit costs nothing).
 
-use super::cache::BoundedCache;
+use certbound_net::token_cache::BoundedCache;
 use super::verify::{TokenError, VerifiedToken, Verifier};
 use super::{now_secs, token_hash};
 use certbound_core::token::INTROSPECTION_JWT_MEDIA_TYPE;

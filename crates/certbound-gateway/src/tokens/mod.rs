@@ -2,7 +2,6 @@
 //! authorization server's JWKS ([`Verifier`]), and opaque tokens exchanged for a signed
 //! introspection answer (RFC 9701, [`Introspector`], the phantom-token pattern).
 
-mod cache;
 mod fetch;
 mod introspect;
 mod verify;

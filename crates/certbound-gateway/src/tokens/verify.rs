@@ -1,6 +1,6 @@
 //! RFC 9068 JWT access-token validation against the authorization server's JWKS.
 
-use super::cache::BoundedCache;
+use certbound_net::token_cache::BoundedCache;
 use super::fetch::{get_json, FetchCause};
 use super::{now_secs, token_hash};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,4 +1,7 @@
-//! A small bounded cache keyed by token hash, with per-entry expiry.
+//! A small bounded cache keyed by token hash (SHA-256), with per-entry expiry: what a verified
+//! or introspected token resolved to, so a token presented again skips its signature check (the
+//! gateway's verifier and introspection client, the authorization server's /userinfo and
+//! /introspect). Revocation is never cached here: each user of the cache checks it as before.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +11,7 @@ use std::time::Instant;
 /// Entries expire at their own deadline; when full, expired entries are dropped first and, if
 /// none are, the new entry is simply not cached (the cache is an optimisation, never a
 /// requirement, and must not grow without bound under a flood of distinct tokens).
-pub(crate) struct BoundedCache<V> {
+pub struct BoundedCache<V> {
     capacity: usize,
     entries: Mutex<HashMap<[u8; 32], (V, Instant)>>,
     hits: AtomicU64,
@@ -16,7 +19,8 @@ pub(crate) struct BoundedCache<V> {
 }
 
 impl<V: Clone> BoundedCache<V> {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` entries (0: nothing is cached).
+    pub fn new(capacity: usize) -> Self {
         BoundedCache {
             capacity,
             entries: Mutex::new(HashMap::new()),
@@ -25,7 +29,8 @@ impl<V: Clone> BoundedCache<V> {
         }
     }
 
-    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<V> {
+    /// The live entry under `key`, if any (an expired one is dropped).
+    pub fn get(&self, key: &[u8; 32]) -> Option<V> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let found = match entries.get(key) {
             Some((v, until)) if *until > Instant::now() => Some(v.clone()),
@@ -45,14 +50,15 @@ impl<V: Clone> BoundedCache<V> {
     }
 
     /// Lookups since start: (hits, misses).
-    pub(crate) fn stats(&self) -> (u64, u64) {
+    pub fn stats(&self) -> (u64, u64) {
         (
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
         )
     }
 
-    pub(crate) fn insert(&self, key: [u8; 32], value: V, until: Instant) {
+    /// Caches `value` under `key` until `until`, unless the cache is full of live entries.
+    pub fn insert(&self, key: [u8; 32], value: V, until: Instant) {
         if self.capacity == 0 || until <= Instant::now() {
             return;
         }
@@ -67,9 +73,14 @@ impl<V: Clone> BoundedCache<V> {
         entries.insert(key, (value, until));
     }
 
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
+    /// Entries held, expired ones not yet dropped included.
+    pub fn len(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
