@@ -10,12 +10,17 @@ use sqlx::Row;
 
 use crate::grants::{self, Grant};
 use crate::par::{self, request_uri_hash};
-use crate::users::{user_from_row, USER_COLUMNS};
+use crate::users::{joined_user, USER_COLUMNS_OF_U};
 use crate::{handles, Store, StoreError, User};
 
 const CODE_COLUMNS: &str = "grant_id, client_id, user_id, redirect_uri, scope, code_challenge, \
                             code_challenge_method, nonce, auth_time, sid, x5t_s256, dpop_jkt, \
                             issued_at, expires_at, consumed_at";
+
+/// [`CODE_COLUMNS`] of the table aliased `c`.
+const CODE_COLUMNS_OF_C: &str = "c.grant_id, c.client_id, c.user_id, c.redirect_uri, c.scope, \
+     c.code_challenge, c.code_challenge_method, c.nonce, c.auth_time, c.sid, c.x5t_s256, \
+     c.dpop_jkt, c.issued_at, c.expires_at, c.consumed_at";
 
 /// What a code is bound to, given to [`Store::issue_authorization_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +233,7 @@ impl Store {
         code: &str,
     ) -> Result<Option<(AuthorizationCode, Option<User>)>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {CODE_COLUMNS}, {USER_COLUMNS} FROM authorization_codes c \
+            "SELECT {CODE_COLUMNS_OF_C}, {USER_COLUMNS_OF_U} FROM authorization_codes c \
              LEFT JOIN users u ON u.id = c.user_id WHERE c.code_hash = $1"
         ))
         .bind(handles::sha256(code).as_slice())
@@ -238,15 +243,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        let found = || -> Result<_, sqlx::Error> {
-            let code = code_from_row(&row)?;
-            // The user's columns are NULL when the LEFT JOIN found no user.
-            let user = match row.try_get::<Option<String>, _>("id")? {
-                Some(_) => Some(user_from_row(&row)?),
-                None => None,
-            };
-            Ok((code, user))
-        };
+        let found = || Ok::<_, sqlx::Error>((code_from_row(&row)?, joined_user(&row)?));
         found().map(Some).map_err(|e| self.err(e))
     }
 

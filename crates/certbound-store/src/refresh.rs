@@ -9,12 +9,15 @@ use std::fmt;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{grants, handles, Store, StoreError};
+use crate::users::{joined_user, USER_COLUMNS_OF_U};
+use crate::{grants, handles, Store, StoreError, User};
 
-/// Columns of a refresh token joined with its grant; a revoked grant revokes the token.
-const RT_SELECT: &str = "SELECT r.grant_id, r.client_id, g.user_id, g.scope, r.x5t_s256, \
-     r.issued_at, r.expires_at, r.rotated_at, COALESCE(r.revoked_at, g.revoked_at) AS revoked_at \
-     FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id";
+/// The columns of a refresh token's record, joined with its grant (user, scope); a revoked grant
+/// revokes the token.
+const RT_SELECT_FIELDS: &str = "SELECT r.grant_id, r.client_id, g.user_id, g.scope, r.x5t_s256, \
+     r.issued_at, r.expires_at, r.rotated_at, COALESCE(r.revoked_at, g.revoked_at) AS revoked_at";
+/// The tables of a refresh token's record: the token and its grant.
+const RT_FROM: &str = "FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id";
 
 /// A new refresh token, for [`Store::issue_refresh_token`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +137,7 @@ impl Store {
         &self,
         token: &str,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        let row = sqlx::query(&format!("{RT_SELECT} WHERE r.token_hash = $1"))
+        let row = sqlx::query(&format!("{RT_SELECT_FIELDS} {RT_FROM} WHERE r.token_hash = $1"))
             .bind(handles::sha256(token).as_slice())
             .fetch_optional(&self.reads)
             .await
@@ -143,6 +146,28 @@ impl Store {
             .map(refresh_from_row)
             .transpose()
             .map_err(|e| self.err(e))
+    }
+
+    /// [`Store::refresh_token`] and the grant's user in one query (the refresh grant needs both,
+    /// and each statement is a round trip to the database): `Some((record, None))` when the user
+    /// has been removed since.
+    pub async fn refresh_token_and_user(
+        &self,
+        token: &str,
+    ) -> Result<Option<(RefreshTokenRecord, Option<User>)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "{RT_SELECT_FIELDS}, {USER_COLUMNS_OF_U} {RT_FROM} \
+             LEFT JOIN users u ON u.id = g.user_id WHERE r.token_hash = $1"
+        ))
+        .bind(handles::sha256(token).as_slice())
+        .fetch_optional(&self.reads)
+        .await
+        .map_err(|e| self.err(e))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let found = || Ok::<_, sqlx::Error>((refresh_from_row(&row)?, joined_user(&row)?));
+        found().map(Some).map_err(|e| self.err(e))
     }
 
     /// Replaces the token with a new one expiring at `expires_at` (same grant, client and
@@ -173,7 +198,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
-        let record = sqlx::query(&format!("{RT_SELECT} WHERE r.token_hash = $1"))
+        let record = sqlx::query(&format!("{RT_SELECT_FIELDS} {RT_FROM} WHERE r.token_hash = $1"))
             .bind(hash.as_slice())
             .fetch_optional(&mut *tx)
             .await

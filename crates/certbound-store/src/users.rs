@@ -10,6 +10,10 @@ use sqlx::Row;
 
 use crate::{check_json_object, handles, Store, StoreError};
 
+/// [`USER_COLUMNS`] of the table aliased `u`, for queries that join users to another table.
+pub(crate) const USER_COLUMNS_OF_U: &str = "u.id, u.username, u.email, u.name, u.password_hash, \
+     u.claims, u.disabled, u.created_at, u.password_changed_at";
+
 pub(crate) const USER_COLUMNS: &str = "id, username, email, name, password_hash, claims, disabled, \
                             created_at, password_changed_at";
 
@@ -321,6 +325,14 @@ async fn end_sessions_of(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The user of a row that LEFT JOINed users (aliased `u`): `None` when no user matched.
+pub(crate) fn joined_user(row: &AnyRow) -> Result<Option<User>, sqlx::Error> {
+    match row.try_get::<Option<String>, _>("id")? {
+        Some(_) => user_from_row(row).map(Some),
+        None => Ok(None),
+    }
 }
 
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {

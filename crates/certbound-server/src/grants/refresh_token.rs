@@ -66,9 +66,10 @@ pub async fn issue(
         MAX_REFRESH_TOKEN_LEN,
         "unknown refresh token",
     )?;
-    let record = state
+    // The token and its user in one read; the user is checked once the token is found usable.
+    let (record, user) = state
         .store
-        .refresh_token(presented)
+        .refresh_token_and_user(presented)
         .await
         .map_err(|e| store_error(state, "refresh_read", e))?
         .ok_or_else(|| invalid_grant("unknown refresh token"))?;
@@ -92,7 +93,7 @@ pub async fn issue(
             "the requested scope exceeds the scope of the grant",
         )
     })?;
-    let Some(user) = user_tokens::user_profile(state, &record.user_id).await? else {
+    let Some(user) = user_tokens::enabled_profile(user) else {
         let _ = state.store.revoke_grant(&record.grant_id, now).await;
         return Err(invalid_grant("the user of this grant no longer exists"));
     };

@@ -647,6 +647,15 @@ async fn refresh_tokens_without_rotation(ctx: Ctx) {
     // Used as often as needed: looking up does not use it up.
     assert!(store.refresh_token(&rt).await.expect("read").is_some());
     assert_eq!(store.refresh_token("nope").await.expect("read"), None);
+    // The refresh grant's read: the same record and the grant's user, in one query.
+    assert_eq!(
+        store.refresh_token_and_user(&rt).await.expect("read"),
+        Some((record.clone(), Some(user.clone())))
+    );
+    assert_eq!(
+        store.refresh_token_and_user("nope").await.expect("read"),
+        None
+    );
 
     let mut wrong_client = refresh_for(&issued.grant_id, 5_000);
     wrong_client.client_id = "d".to_owned();
