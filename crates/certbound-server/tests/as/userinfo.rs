@@ -132,6 +132,39 @@ async fn a_revoked_token_is_refused() {
     );
 }
 
+/// The server remembers JWT signatures it has checked, but never past the key: once the key that
+/// signed a token is no longer published, the token is refused even though it was seen before.
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_its_key_is_withdrawn() {
+    let pki = Pki::new();
+    let s = TestServer::start(&pki, &clients("")).await;
+    let cert = pki.client("partner-web", "Example");
+    let token = user_token(&s, &cert, "openid").await;
+    let old_kid = jwt_parts(&token).0["kid"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        // The second answer comes from the remembered signature check.
+        let r = get(&s, Some(&cert), &s.mtls("/userinfo"), &token).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+
+    // Withdraw the key at once (published until now), and reload the ring a second later, as
+    // the server's periodic refresh would.
+    let state = &s.server.state;
+    let now = certbound_server::state::now_secs();
+    let alg = certbound_server::keys::SigningAlg::Es256;
+    certbound_server::keys::rotate_in_store(&state.store, alg, now, 0)
+        .await
+        .unwrap();
+    state.keys.reload(&state.store, alg, now + 1).await.unwrap();
+    assert!(state.keys.current().key(&old_kid).is_none());
+
+    challenge_error(
+        &get(&s, Some(&cert), &s.mtls("/userinfo"), &token).await,
+        401,
+        "invalid_token",
+    );
+}
+
 #[tokio::test]
 async fn a_token_without_openid_is_insufficient_scope() {
     let pki = Pki::new();
