@@ -210,7 +210,10 @@ fn verify_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
         }
     }
     let (claims, kid) = verify_jwt_signature(state, &ring, token)?;
-    let seconds = claims.exp.saturating_sub(now_secs()).min(VERIFIED_JWT_SECONDS);
+    let seconds = claims
+        .exp
+        .saturating_sub(now_secs())
+        .min(VERIFIED_JWT_SECONDS);
     if let Ok(seconds @ 1..) = u64::try_from(seconds) {
         state.verified_jwts.insert(
             cache_key,

@@ -196,7 +196,11 @@ mod tests {
         let again = TESTED.enter(); // ...but a new burst starts within the grace period
         drop(again); // idle again: a second release is scheduled
         tokio::time::sleep(grace_and_some).await;
-        assert_eq!(released(), 1, "the stale release is skipped, the last one runs");
+        assert_eq!(
+            released(),
+            1,
+            "the stale release is skipped, the last one runs"
+        );
     }
 
     /// Work through the process's slots schedules a release too (whether it runs depends on

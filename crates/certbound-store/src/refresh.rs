@@ -137,11 +137,13 @@ impl Store {
         &self,
         token: &str,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        let row = sqlx::query(&format!("{RT_SELECT_FIELDS} {RT_FROM} WHERE r.token_hash = $1"))
-            .bind(handles::sha256(token).as_slice())
-            .fetch_optional(&self.reads)
-            .await
-            .map_err(|e| self.err(e))?;
+        let row = sqlx::query(&format!(
+            "{RT_SELECT_FIELDS} {RT_FROM} WHERE r.token_hash = $1"
+        ))
+        .bind(handles::sha256(token).as_slice())
+        .fetch_optional(&self.reads)
+        .await
+        .map_err(|e| self.err(e))?;
         row.as_ref()
             .map(refresh_from_row)
             .transpose()
@@ -198,15 +200,17 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
-        let record = sqlx::query(&format!("{RT_SELECT_FIELDS} {RT_FROM} WHERE r.token_hash = $1"))
-            .bind(hash.as_slice())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.err(e))?
-            .as_ref()
-            .map(refresh_from_row)
-            .transpose()
-            .map_err(|e| self.err(e))?;
+        let record = sqlx::query(&format!(
+            "{RT_SELECT_FIELDS} {RT_FROM} WHERE r.token_hash = $1"
+        ))
+        .bind(hash.as_slice())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?
+        .as_ref()
+        .map(refresh_from_row)
+        .transpose()
+        .map_err(|e| self.err(e))?;
         let Some(record) = record else {
             return Ok(RefreshRotation::Unusable);
         };

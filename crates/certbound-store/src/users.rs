@@ -14,7 +14,8 @@ use crate::{check_json_object, handles, Store, StoreError};
 pub(crate) const USER_COLUMNS_OF_U: &str = "u.id, u.username, u.email, u.name, u.password_hash, \
      u.claims, u.disabled, u.created_at, u.password_changed_at";
 
-pub(crate) const USER_COLUMNS: &str = "id, username, email, name, password_hash, claims, disabled, \
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, email, name, password_hash, claims, disabled, \
                             created_at, password_changed_at";
 
 /// A user who can sign in. `Debug` never prints the password hash.

@@ -11,12 +11,12 @@
 //! caches, so negative entries can never evict or crowd out positive ones; and calls to the
 //! authorization server are rate-limited per presenting certificate (a cache hit costs nothing).
 
-use certbound_net::token_cache::BoundedCache;
 use super::verify::{TokenError, VerifiedToken, Verifier};
 use super::{now_secs, token_hash};
 use certbound_core::token::INTROSPECTION_JWT_MEDIA_TYPE;
 use certbound_core::Thumbprint;
 use certbound_net::rate_limit::{KeyedLimiter, Rate};
+use certbound_net::token_cache::BoundedCache;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

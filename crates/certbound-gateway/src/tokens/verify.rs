@@ -1,12 +1,12 @@
 //! RFC 9068 JWT access-token validation against the authorization server's JWKS.
 
-use certbound_net::token_cache::BoundedCache;
 use super::fetch::{get_json, FetchCause};
 use super::{now_secs, token_hash};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certbound_core::token::{INTROSPECTION_JWT_MEDIA_TYPE, INTROSPECTION_JWT_TYPE};
 use certbound_core::Thumbprint;
+use certbound_net::token_cache::BoundedCache;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
