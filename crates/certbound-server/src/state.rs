@@ -52,10 +52,20 @@ pub struct Inner {
     /// JWT access tokens whose signature this server has checked, by SHA-256 of the token, so
     /// one presented again at /userinfo or /introspect skips the ES256/RS256 verification
     /// ([`crate::tokens::find`]; revocation is still read from the store each time).
-    pub verified_jwts: certbound_net::token_cache::BoundedCache<crate::tokens::VerifiedJwt>,
+    pub verified_jwts: certbound_net::token_cache::BoundedCache<VerifiedJwt>,
     /// The login step of the user flows (the built-in username/password form today; an external
     /// login app later).
     pub login_step: Arc<dyn crate::web::login_step::LoginStep>,
+}
+
+/// A JWT access token whose signature was checked (an entry of [`Inner::verified_jwts`]): its
+/// claims and the `kid` of the key that signed it.
+#[derive(Clone)]
+pub struct VerifiedJwt {
+    /// The token's claims.
+    pub claims: Arc<certbound_core::token::AccessTokenClaims>,
+    /// The key that signed it: the entry is void once the key leaves the ring.
+    pub kid: Arc<str>,
 }
 
 impl AppState {

@@ -5,7 +5,7 @@
 //! only their SHA-256 and claims are stored.
 
 use crate::keys::KeyError;
-use crate::state::{now_secs, AppState};
+use crate::state::{now_secs, AppState, VerifiedJwt};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certbound_core::client::TokenFormat;
@@ -190,13 +190,6 @@ pub async fn find(state: &AppState, token: &str) -> Result<Option<Found>, OAuthE
 pub const VERIFIED_JWT_ENTRIES: usize = 4096;
 /// The longest a verified JWT is remembered (never past its `exp`).
 const VERIFIED_JWT_SECONDS: i64 = 300;
-
-/// A JWT access token whose signature was checked: its claims and the key that signed it.
-#[derive(Clone)]
-pub struct VerifiedJwt {
-    claims: Arc<AccessTokenClaims>,
-    kid: Arc<str>,
-}
 
 /// Verifies a JWT access token signed by one of this server's published keys. A token verified
 /// before is taken from [`crate::state::Inner::verified_jwts`] while its key is still published
