@@ -8,6 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// The key of `token` in a [`BoundedCache`]: its SHA-256, the only form in which tokens are kept
+/// in caches.
+pub fn key(token: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
 /// Entries expire at their own deadline; when full, expired entries are dropped first and, if
 /// none are, the new entry is simply not cached (the cache is an optimisation, never a
 /// requirement, and must not grow without bound under a flood of distinct tokens).

@@ -195,7 +195,7 @@ const VERIFIED_JWT_SECONDS: i64 = 300;
 /// before is taken from [`crate::state::Inner::verified_jwts`] while its key is still published
 /// (a key withdrawn from the ring takes its tokens with it).
 fn verify_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
-    let cache_key: [u8; 32] = token_hash(token).try_into().ok()?;
+    let cache_key = certbound_net::token_cache::key(token);
     let ring = state.keys.current();
     if let Some(hit) = state.verified_jwts.get(&cache_key) {
         if ring.key(&hit.kid).is_some() {

@@ -4,23 +4,29 @@
 //! one wins and the other learns it was a replay (and should revoke the grant).
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::grants::{self, Grant};
 use crate::par::{self, request_uri_hash};
-use crate::users::{joined_user, USER_COLUMNS_OF_U};
+use crate::users::{qualified, USER_COLUMNS};
 use crate::{handles, Store, StoreError, User};
 
 const CODE_COLUMNS: &str = "grant_id, client_id, user_id, redirect_uri, scope, code_challenge, \
                             code_challenge_method, nonce, auth_time, sid, x5t_s256, dpop_jkt, \
                             issued_at, expires_at, consumed_at";
 
-/// [`CODE_COLUMNS`] of the table aliased `c`.
-const CODE_COLUMNS_OF_C: &str = "c.grant_id, c.client_id, c.user_id, c.redirect_uri, c.scope, \
-     c.code_challenge, c.code_challenge_method, c.nonce, c.auth_time, c.sid, c.x5t_s256, \
-     c.dpop_jkt, c.issued_at, c.expires_at, c.consumed_at";
+/// A code and its user, by the code's hash (built once).
+static CODE_AND_USER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {} FROM authorization_codes c LEFT JOIN users u ON u.id = c.user_id \
+         WHERE c.code_hash = $1",
+        qualified("c", CODE_COLUMNS),
+        qualified("u", USER_COLUMNS)
+    )
+});
 
 /// What a code is bound to, given to [`Store::issue_authorization_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,19 +238,8 @@ impl Store {
         &self,
         code: &str,
     ) -> Result<Option<(AuthorizationCode, Option<User>)>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {CODE_COLUMNS_OF_C}, {USER_COLUMNS_OF_U} FROM authorization_codes c \
-             LEFT JOIN users u ON u.id = c.user_id WHERE c.code_hash = $1"
-        ))
-        .bind(handles::sha256(code).as_slice())
-        .fetch_optional(&self.reads)
-        .await
-        .map_err(|e| self.err(e))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let found = || Ok::<_, sqlx::Error>((code_from_row(&row)?, joined_user(&row)?));
-        found().map(Some).map_err(|e| self.err(e))
+        self.fetch_with_user(CODE_AND_USER.as_str(), code, code_from_row)
+            .await
     }
 
     /// Redeems the code: one atomic update that succeeds only if the code is unredeemed and

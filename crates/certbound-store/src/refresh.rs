@@ -5,11 +5,12 @@
 //! grant (RFC 9700 §4.14.2).
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::users::{joined_user, USER_COLUMNS_OF_U};
+use crate::users::{qualified, USER_COLUMNS};
 use crate::{grants, handles, Store, StoreError, User};
 
 /// The columns of a refresh token's record, joined with its grant (user, scope); a revoked grant
@@ -18,6 +19,15 @@ const RT_SELECT_FIELDS: &str = "SELECT r.grant_id, r.client_id, g.user_id, g.sco
      r.issued_at, r.expires_at, r.rotated_at, COALESCE(r.revoked_at, g.revoked_at) AS revoked_at";
 /// The tables of a refresh token's record: the token and its grant.
 const RT_FROM: &str = "FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id";
+/// A refresh token's record and its grant's user, by the token's hash (built once; the user's
+/// columns are qualified: `grants` has a `created_at` too).
+static TOKEN_AND_USER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{RT_SELECT_FIELDS}, {} {RT_FROM} LEFT JOIN users u ON u.id = g.user_id \
+         WHERE r.token_hash = $1",
+        qualified("u", USER_COLUMNS)
+    )
+});
 
 /// A new refresh token, for [`Store::issue_refresh_token`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,19 +167,8 @@ impl Store {
         &self,
         token: &str,
     ) -> Result<Option<(RefreshTokenRecord, Option<User>)>, StoreError> {
-        let row = sqlx::query(&format!(
-            "{RT_SELECT_FIELDS}, {USER_COLUMNS_OF_U} {RT_FROM} \
-             LEFT JOIN users u ON u.id = g.user_id WHERE r.token_hash = $1"
-        ))
-        .bind(handles::sha256(token).as_slice())
-        .fetch_optional(&self.reads)
-        .await
-        .map_err(|e| self.err(e))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let found = || Ok::<_, sqlx::Error>((refresh_from_row(&row)?, joined_user(&row)?));
-        found().map(Some).map_err(|e| self.err(e))
+        self.fetch_with_user(TOKEN_AND_USER.as_str(), token, refresh_from_row)
+            .await
     }
 
     /// Replaces the token with a new one expiring at `expires_at` (same grant, client and

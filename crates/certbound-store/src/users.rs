@@ -10,10 +10,6 @@ use sqlx::Row;
 
 use crate::{check_json_object, handles, Store, StoreError};
 
-/// [`USER_COLUMNS`] of the table aliased `u`, for queries that join users to another table.
-pub(crate) const USER_COLUMNS_OF_U: &str = "u.id, u.username, u.email, u.name, u.password_hash, \
-     u.claims, u.disabled, u.created_at, u.password_changed_at";
-
 pub(crate) const USER_COLUMNS: &str =
     "id, username, email, name, password_hash, claims, disabled, \
                             created_at, password_changed_at";
@@ -328,15 +324,47 @@ async fn end_sessions_of(
     Ok(())
 }
 
-/// The user of a row that LEFT JOINed users (aliased `u`): `None` when no user matched.
-pub(crate) fn joined_user(row: &AnyRow) -> Result<Option<User>, sqlx::Error> {
-    match row.try_get::<Option<String>, _>("id")? {
-        Some(_) => user_from_row(row).map(Some),
-        None => Ok(None),
+/// `columns` (a comma-separated list of column names) qualified by the table alias `alias`, for
+/// queries that join tables with column names in common.
+pub(crate) fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// A record and its user in one query: `sql` selects the record's columns (read by
+    /// `record`) and [`USER_COLUMNS`] of `users u` LEFT JOINed to it, with `$1` the SHA-256 of
+    /// `secret` (a code or a refresh token). `Some((record, None))` when the user is gone.
+    pub(crate) async fn fetch_with_user<T>(
+        &self,
+        sql: &'static str,
+        secret: &str,
+        record: fn(&AnyRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Option<(T, Option<User>)>, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(handles::sha256(secret).as_slice())
+            .fetch_optional(&self.reads)
+            .await
+            .map_err(|e| self.err(e))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let joined = || -> Result<_, sqlx::Error> {
+            // The user's columns are NULL when the LEFT JOIN found no user.
+            let user = match row.try_get::<Option<String>, _>("id")? {
+                Some(_) => Some(user_from_row(&row)?),
+                None => None,
+            };
+            Ok((record(&row)?, user))
+        };
+        joined().map(Some).map_err(|e| self.err(e))
     }
 }
 
-pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
+fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
@@ -353,6 +381,18 @@ pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn qualified_columns() {
+        assert_eq!(
+            qualified("u", "id, name,\n   claims"),
+            "u.id, u.name, u.claims"
+        );
+        assert_eq!(
+            qualified("u", USER_COLUMNS).matches("u.").count(),
+            USER_COLUMNS.split(',').count()
+        );
+    }
 
     #[test]
     fn usernames() {

@@ -164,9 +164,10 @@ fn private_umask() {
 }
 
 /// Returns the allocator's free memory to the operating system. Called once the server has
-/// started, and registered with the argon2 slots, which call it once sign-ins have paused: each argon2id computation frees 19 MiB that
-/// mimalloc would otherwise keep resident for good (its delayed purge only runs when the process
-/// allocates again), 64 MB of RSS instead of 45 after a single sign-in (bench/README.md).
+/// started, and registered with the argon2 slots, which call it once sign-ins have paused: each
+/// argon2id computation frees 19 MiB that mimalloc would otherwise keep resident for good (its
+/// delayed purge only runs when the process allocates again), 64 MB of RSS instead of 45 after a
+/// single sign-in (bench/README.md).
 fn release_free_memory() {
     #[allow(unsafe_code)]
     // SAFETY: mi_collect takes no pointer; it frees and purges mimalloc's own unused pages, and

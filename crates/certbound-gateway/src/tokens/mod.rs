@@ -13,12 +13,7 @@ pub use verify::{
 };
 
 /// SHA-256 of a token: the only form in which tokens are kept in caches.
-pub(crate) fn token_hash(token: &str) -> [u8; 32] {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
+pub(crate) use certbound_net::token_cache::key as token_hash;
 
 /// The largest response the gateway reads from its authorization server (metadata, JWKS, an
 /// introspection answer): the server is configured and trusted, but a misbehaving or
