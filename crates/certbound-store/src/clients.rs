@@ -16,7 +16,7 @@ impl Store {
             return Err(StoreError::Invalid("client_id must not be empty".into()));
         }
         check_json_object("metadata", metadata)?;
-        sqlx::query(
+        crate::db::query(
             "INSERT INTO clients (client_id, metadata, created_at, updated_at) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = excluded.updated_at",
         )
@@ -31,7 +31,7 @@ impl Store {
 
     /// Removes a client; returns whether it existed.
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+        let r = crate::db::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id)
             .execute(&self.writes)
             .await
@@ -41,11 +41,13 @@ impl Store {
 
     /// Every client registered at run time, by `client_id`: (client_id, metadata JSON).
     pub async fn clients(&self) -> Result<Vec<(String, String)>, StoreError> {
-        sqlx::query_as::<_, (String, String)>(
-            "SELECT client_id, metadata FROM clients ORDER BY client_id",
-        )
-        .fetch_all(&self.reads)
-        .await
-        .map_err(|e| self.err(e))
+        let rows = crate::db::query("SELECT client_id, metadata FROM clients ORDER BY client_id")
+            .fetch_all(&self.reads)
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0usize)?, row.try_get(1usize)?)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))
     }
 }

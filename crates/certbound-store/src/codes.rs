@@ -6,8 +6,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::db::{DbError, Row};
 
 use crate::grants::{self, Grant};
 use crate::par::{self, request_uri_hash};
@@ -181,7 +180,7 @@ impl Store {
         grants::insert(&mut tx, &grant)
             .await
             .map_err(|e| self.err(e))?;
-        sqlx::query(&format!(
+        crate::db::query(&format!(
             "INSERT INTO authorization_codes (code_hash, {CODE_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL)"
         ))
@@ -200,7 +199,7 @@ impl Store {
         .bind(new.dpop_jkt.as_deref())
         .bind(now)
         .bind(new.expires_at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
@@ -218,7 +217,7 @@ impl Store {
         &self,
         code: &str,
     ) -> Result<Option<AuthorizationCode>, StoreError> {
-        let row = sqlx::query(&format!(
+        let row = crate::db::query(&format!(
             "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
         ))
         .bind(handles::sha256(code).as_slice())
@@ -252,7 +251,7 @@ impl Store {
         now: i64,
     ) -> Result<CodeRedemption, StoreError> {
         let hash = handles::sha256(code);
-        let row = sqlx::query(&format!(
+        let row = crate::db::query(&format!(
             "UPDATE authorization_codes SET consumed_at = $1 \
              WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at >= $1 \
              RETURNING {CODE_COLUMNS}"
@@ -267,7 +266,7 @@ impl Store {
             return Ok(CodeRedemption::Redeemed(redeemed));
         }
         // Read through the write pool: on SQLite it sees the update that beat us.
-        let row = sqlx::query(&format!(
+        let row = crate::db::query(&format!(
             "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
         ))
         .bind(hash.as_slice())
@@ -293,7 +292,7 @@ fn unusable_request() -> StoreError {
     )
 }
 
-fn code_from_row(row: &AnyRow) -> Result<AuthorizationCode, sqlx::Error> {
+fn code_from_row(row: &Row) -> Result<AuthorizationCode, DbError> {
     Ok(AuthorizationCode {
         grant_id: row.try_get("grant_id")?,
         client_id: row.try_get("client_id")?,

@@ -25,7 +25,7 @@ impl Store {
         scope: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        crate::db::query(
             "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE \
              SET scope = excluded.scope, granted_at = excluded.granted_at",
@@ -46,7 +46,7 @@ impl Store {
         user_id: &str,
         client_id: &str,
     ) -> Result<Option<Consent>, StoreError> {
-        let row = sqlx::query_as::<_, (String, String, String, i64)>(
+        let row = crate::db::query(
             "SELECT user_id, client_id, scope, granted_at FROM consents \
              WHERE user_id = $1 AND client_id = $2",
         )
@@ -55,18 +55,21 @@ impl Store {
         .fetch_optional(&self.reads)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(row.map(|(user_id, client_id, scope, granted_at)| Consent {
-            user_id,
-            client_id,
-            scope,
-            granted_at,
-        }))
+        let consent = |row: crate::db::Row| -> Result<Consent, crate::db::DbError> {
+            Ok(Consent {
+                user_id: row.try_get("user_id")?,
+                client_id: row.try_get("client_id")?,
+                scope: row.try_get("scope")?,
+                granted_at: row.try_get("granted_at")?,
+            })
+        };
+        row.map(consent).transpose().map_err(|e| self.err(e))
     }
 
     /// Forgets the user's consent to the client (tokens already issued are not revoked: revoke
     /// their grants for that). Returns whether there was one.
     pub async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+        let done = crate::db::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id)
             .execute(&self.writes)

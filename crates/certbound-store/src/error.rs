@@ -1,5 +1,6 @@
-//! The one error type of the store, and the mapping from sqlx errors onto it.
+//! The one error type of the store, and the mapping from the engines' errors onto it.
 
+use crate::db::{DbError, Failure};
 use crate::Backend;
 
 /// Why a store operation failed.
@@ -26,7 +27,7 @@ pub enum StoreError {
         url: String,
         /// The driver's error.
         #[source]
-        source: sqlx::Error,
+        source: DbError,
     },
 
     /// The SQLite database file (or its directory) cannot be opened for reading and writing by
@@ -66,7 +67,7 @@ pub enum StoreError {
         description: &'static str,
         /// The driver's error.
         #[source]
-        source: sqlx::Error,
+        source: DbError,
     },
 
     /// The database was migrated by a newer certbound; this binary refuses to touch it.
@@ -84,11 +85,11 @@ pub enum StoreError {
     /// The database cannot be reached right now (connection lost or refused, pool exhausted
     /// for longer than the acquire timeout, SQLite busy or locked). Temporary: map it to 503.
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] DbError),
 
     /// A unique constraint was violated (duplicate `kid`, token hash or `jti`).
     #[error("conflicts with an existing record: {0}")]
-    Conflict(#[source] sqlx::Error),
+    Conflict(#[source] DbError),
 
     /// The record to change does not exist (e.g. retiring an unknown `kid`).
     #[error("not found: {0}")]
@@ -105,7 +106,7 @@ pub enum StoreError {
 
     /// Any other database error: a bug or a broken schema rather than a passing condition.
     #[error("database query failed: {0}")]
-    Query(#[source] sqlx::Error),
+    Query(#[source] DbError),
 }
 
 impl StoreError {
@@ -115,22 +116,36 @@ impl StoreError {
     }
 }
 
-/// Sorts a driver error into the variant a caller can act on.
-pub(crate) fn classify(backend: Backend, err: sqlx::Error) -> StoreError {
-    let unavailable = match &err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            if db.is_unique_violation() {
+/// Sorts an engine's error into the variant a caller can act on.
+pub(crate) fn classify(backend: Backend, err: DbError) -> StoreError {
+    let unavailable = match &err.0 {
+        Failure::Closed => true,
+        Failure::Postgres(e) => match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                if db.is_unique_violation() {
+                    return StoreError::Conflict(err);
+                }
+                db.code()
+                    .is_some_and(|code| unavailable_code(backend, code.as_ref()))
+            }
+            _ => false,
+        },
+        Failure::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+            if matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ) {
                 return StoreError::Conflict(err);
             }
-            db.code()
-                .is_some_and(|code| unavailable_code(backend, code.as_ref()))
+            unavailable_code(backend, &e.extended_code.to_string())
         }
-        _ => false,
+        Failure::Sqlite(_) | Failure::Decode(_) | Failure::Copied(_) => false,
     };
     if unavailable {
         tracing::warn!(error = %err, "database unavailable");

@@ -3,8 +3,7 @@
 //! grant (a replayed code, a reused rotated refresh token, a revoked refresh token, the user
 //! removed) revokes all of them at once.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::db::{DbError, Row};
 
 use crate::{Store, StoreError};
 
@@ -30,7 +29,7 @@ pub struct Grant {
 impl Store {
     /// The grant with this id, revoked ones included.
     pub async fn grant(&self, grant_id: &str) -> Result<Option<Grant>, StoreError> {
-        let row = sqlx::query(&format!(
+        let row = crate::db::query(&format!(
             "SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = $1"
         ))
         .bind(grant_id)
@@ -61,11 +60,8 @@ impl Store {
 }
 
 /// Inserts a new grant (inside the transaction that issues its first code).
-pub(crate) async fn insert(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    grant: &Grant,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+pub(crate) async fn insert(tx: &mut crate::db::Tx, grant: &Grant) -> Result<(), DbError> {
+    crate::db::query(&format!(
         "INSERT INTO grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
     ))
     .bind(grant.grant_id.as_str())
@@ -74,39 +70,40 @@ pub(crate) async fn insert(
     .bind(grant.scope.as_str())
     .bind(grant.created_at)
     .bind(grant.revoked_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 /// [`Store::revoke_grant`] inside a caller's transaction.
 pub(crate) async fn revoke_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::db::Tx,
     grant_id: &str,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(grant_id)
-            .execute(&mut **tx)
-            .await?;
+) -> Result<bool, DbError> {
+    let done = crate::db::query(
+        "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(grant_id)
+    .execute(&mut *tx)
+    .await?;
     for sql in [
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
         "UPDATE access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
         "UPDATE authorization_codes SET consumed_at = $1 \
          WHERE grant_id = $2 AND consumed_at IS NULL",
     ] {
-        sqlx::query(sql)
+        crate::db::query(sql)
             .bind(now)
             .bind(grant_id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(done.rows_affected() > 0)
 }
 
-fn grant_from_row(row: &AnyRow) -> Result<Grant, sqlx::Error> {
+fn grant_from_row(row: &Row) -> Result<Grant, DbError> {
     Ok(Grant {
         grant_id: row.try_get("grant_id")?,
         client_id: row.try_get("client_id")?,

@@ -5,8 +5,7 @@
 
 use std::fmt;
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::db::{DbError, Row};
 
 use crate::{check_json_object, handles, Store, StoreError};
 
@@ -54,7 +53,7 @@ impl Store {
         }
         let id = handles::new_handle()?;
         let browser = handles::new_handle()?;
-        sqlx::query(
+        crate::db::query(
             "INSERT INTO interactions (id_hash, browser_hash, request, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -80,7 +79,7 @@ impl Store {
         browser_secret: &str,
         now: i64,
     ) -> Result<Option<Interaction>, StoreError> {
-        let row = sqlx::query(
+        let row = crate::db::query(
             "SELECT browser_hash, request, created_at, expires_at FROM interactions \
              WHERE id_hash = $1",
         )
@@ -104,7 +103,7 @@ impl Store {
     /// exists; the caller has checked the browser binding with [`Store::interaction`].
     pub async fn update_interaction(&self, id: &str, request: &str) -> Result<bool, StoreError> {
         check_json_object("request", request)?;
-        let done = sqlx::query("UPDATE interactions SET request = $1 WHERE id_hash = $2")
+        let done = crate::db::query("UPDATE interactions SET request = $1 WHERE id_hash = $2")
             .bind(request)
             .bind(handles::sha256(id).as_slice())
             .execute(&self.writes)
@@ -116,7 +115,7 @@ impl Store {
     /// Ends the interaction (done or cancelled). Single use: returns `true` for exactly one
     /// caller, so a form posted twice completes once.
     pub async fn finish_interaction(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM interactions WHERE id_hash = $1")
+        let done = crate::db::query("DELETE FROM interactions WHERE id_hash = $1")
             .bind(handles::sha256(id).as_slice())
             .execute(&self.writes)
             .await
@@ -125,7 +124,7 @@ impl Store {
     }
 }
 
-fn interaction_from_row(row: &AnyRow) -> Result<Interaction, sqlx::Error> {
+fn interaction_from_row(row: &Row) -> Result<Interaction, DbError> {
     Ok(Interaction {
         request: row.try_get("request")?,
         created_at: row.try_get("created_at")?,

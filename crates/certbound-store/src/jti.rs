@@ -122,7 +122,7 @@ impl Batched for JtiRow {
              RETURNING kind, client_id, jti_hash",
             values_list(unique.len(), 5)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = crate::db::query(&sql);
         for r in &unique {
             query = query
                 .bind(r.kind.as_str())
@@ -145,7 +145,6 @@ impl Batched for JtiRow {
         let written: Vec<(String, String, Vec<u8>)> = written
             .iter()
             .filter_map(|row| {
-                use sqlx::Row;
                 Some((
                     row.try_get::<String, _>(0).ok()?,
                     row.try_get::<String, _>(1).ok()?,

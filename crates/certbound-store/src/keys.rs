@@ -1,8 +1,7 @@
 //! The `signing_keys` table: the authorization server's JWT signing keys, their retirement and
 //! the end of their publication in the JWKS.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::db::{DbError, Row};
 
 use crate::{check_json_object, SigningKeyRecord, Store, StoreError};
 
@@ -24,7 +23,7 @@ impl Store {
             )));
         }
         check_json_object("public_jwk", &key.public_jwk)?;
-        sqlx::query(&format!(
+        crate::db::query(&format!(
             "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))
         .bind(key.kid.as_str())
@@ -44,7 +43,7 @@ impl Store {
     /// All signing keys, oldest (`created_at`) first, including retired ones still stored.
     /// The newest key without `retired_at` is the one to sign with.
     pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let rows = crate::db::query(&format!(
             "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, seq"
         ))
         .fetch_all(&self.reads)
@@ -70,7 +69,7 @@ impl Store {
                 "key {kid}: publish_until {publish_until} is before retired_at {retired_at}"
             )));
         }
-        let done = sqlx::query(
+        let done = crate::db::query(
             "UPDATE signing_keys SET retired_at = COALESCE(retired_at, $2), publish_until = $3 \
              WHERE kid = $1",
         )
@@ -90,7 +89,7 @@ impl Store {
     /// Deletes retired keys whose `publish_until` is before `now`; returns how many. Keys
     /// that are not retired are never deleted.
     pub async fn delete_unpublished_keys(&self, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+        let done = crate::db::query(
             "DELETE FROM signing_keys \
              WHERE retired_at IS NOT NULL AND publish_until IS NOT NULL AND publish_until < $1",
         )
@@ -108,7 +107,7 @@ impl Store {
     }
 }
 
-fn key_from_row(row: &AnyRow) -> Result<SigningKeyRecord, sqlx::Error> {
+fn key_from_row(row: &Row) -> Result<SigningKeyRecord, DbError> {
     Ok(SigningKeyRecord {
         kid: row.try_get("kid")?,
         alg: row.try_get("alg")?,

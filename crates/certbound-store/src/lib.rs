@@ -13,10 +13,12 @@
 //! write each, so exactly one of concurrent callers wins, on any number of instances.
 //!
 //! There is one SQL code path: every query is written once, with `$n` placeholders, and runs
-//! through sqlx's [`AnyPool`]; only the migration scripts differ per backend (in
+//! through the store's `db` module: in place on SQLite (rusqlite; a statement is microseconds
+//! of work, so it runs on the calling thread rather than being handed to a driver thread), and
+//! through sqlx's pool on PostgreSQL. Only the migration scripts differ per backend (in
 //! `migrations/sqlite/` and `migrations/postgres/`, compiled in, versioned in a
 //! `schema_version` table). Times are `i64` seconds since the Unix epoch, binary values are
-//! `BLOB`/`BYTEA`, and no column is boolean (sqlx's `Any` driver cannot read SQLite booleans):
+//! `BLOB`/`BYTEA`, and no column is boolean (one set of value types serves both backends):
 //! "revoked" is `revoked_at IS NOT NULL`.
 //!
 //! ```no_run
@@ -31,10 +33,11 @@
 //!   files the database's mode), and an existing file that other users can read is refused
 //!   ([`StoreError::ReadableByOthers`]): it holds the signing private keys. Files are switched
 //!   to WAL mode; every connection sets
-//!   `foreign_keys`, `busy_timeout` and `synchronous = NORMAL`. Reads use a small pool, writes go
-//!   through a single-connection pool, so writers queue in the process instead of fighting
-//!   over SQLite's lock. `sqlite::memory:` uses exactly one connection for everything (each
-//!   SQLite connection would otherwise get its own empty in-memory database).
+//!   `foreign_keys`, `busy_timeout` and `synchronous = NORMAL`. Reads use a small pool of
+//!   connections, writes go through the one writer connection, so writers queue in the process
+//!   instead of fighting over SQLite's lock; WAL checkpoints run on a thread of the store, not
+//!   in a request. `sqlite::memory:` uses exactly one connection for everything (each SQLite
+//!   connection would otherwise get its own empty in-memory database).
 //! - **PostgreSQL**: when the server goes away, operations fail within the acquire timeout
 //!   (3 s by default) with [`StoreError::Unavailable`], and the pool reconnects by itself
 //!   when the server is back. Migrations of several nodes starting at once are serialised
@@ -48,6 +51,7 @@ pub mod argon2_slots;
 mod clients;
 mod codes;
 mod consents;
+mod db;
 mod error;
 mod grants;
 mod group_commit;
@@ -67,11 +71,13 @@ mod users;
 use std::fmt;
 use std::time::Duration;
 
-use sqlx::any::AnyPoolOptions;
-use sqlx::AnyPool;
+use sqlx::postgres::PgPoolOptions;
+
+use db::{Engine, Pool, SqliteDb};
 
 pub use codes::{AuthorizationCode, CodeRedemption, IssuedCode, NewAuthorizationCode};
 pub use consents::Consent;
+pub use db::DbError;
 pub use error::StoreError;
 pub use grants::Grant;
 pub use interactions::{Interaction, NewInteraction};
@@ -156,11 +162,11 @@ impl StoreOptions {
 /// Handle to the database; cheap to clone and shareable between tasks.
 #[derive(Clone)]
 pub struct Store {
-    /// Pool for reads (for PostgreSQL and SQLite memory, the same pool as `writes`).
-    reads: AnyPool,
-    /// Pool for writes: a single connection on SQLite, so writers queue here instead of
-    /// spinning on SQLite's busy handler.
-    writes: AnyPool,
+    /// Where reads go (on SQLite, the reader connections; on PostgreSQL, the one pool).
+    reads: Pool,
+    /// Where writes go: the single writer connection on SQLite, so writers queue here instead
+    /// of spinning on SQLite's busy handler.
+    writes: Pool,
     backend: Backend,
     /// Group commit of used `jti`s (see [`Store::record_jti`]).
     jtis: std::sync::Arc<group_commit::GroupCommit<jti::JtiRow>>,
@@ -178,14 +184,10 @@ impl fmt::Debug for Store {
     }
 }
 
-/// Pragmas set on every SQLite connection (WAL itself is set once, when opening the file).
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
-
 /// A database URL, understood.
 struct Target {
     backend: Backend,
-    /// The URL handed to sqlx (for SQLite files, with `mode=rwc` added).
+    /// The URL handed to the engine (for SQLite files, with `mode=rwc` added).
     url: String,
     /// SQLite in-memory database: must live on exactly one connection.
     memory: bool,
@@ -361,7 +363,7 @@ fn parse_url(url: &str) -> Result<Target, StoreError> {
         return Err(invalid("no SQLite file path"));
     }
     if memory {
-        // The one spelling sqlx's URL parser accepts (`sqlite://:memory:` has an empty host).
+        // One spelling for all of them.
         return Ok(Target {
             backend: Backend::Sqlite,
             url: "sqlite::memory:".to_owned(),
@@ -393,60 +395,44 @@ impl Store {
 
     /// [`Store::connect`] with explicit pool tuning.
     pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
-        sqlx::any::install_default_drivers();
         let target = parse_url(url)?;
         let shown = redact_url(url);
         let connect_err = |source| StoreError::Connect {
             url: shown.clone(),
             source,
         };
-        let base = || {
-            AnyPoolOptions::new()
-                .acquire_timeout(options.acquire_timeout)
-                .test_before_acquire(true)
-        };
 
-        let (reads, writes) = match target.backend {
-            Backend::Postgres => {
-                let pool = base()
+        let engine = match target.backend {
+            Backend::Postgres => Engine::Postgres(
+                PgPoolOptions::new()
+                    .acquire_timeout(options.acquire_timeout)
+                    .test_before_acquire(true)
                     .max_connections(options.max_connections.unwrap_or(10))
                     .connect(&target.url)
                     .await
-                    .map_err(connect_err)?;
-                (pool.clone(), pool)
-            }
-            Backend::Sqlite if target.memory => {
-                // One connection forever: a second one would see a different, empty database.
-                let pool = sqlite_pool(base())
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect(&target.url)
-                    .await
-                    .map_err(connect_err)?;
-                (pool.clone(), pool)
-            }
+                    .map_err(|e| connect_err(DbError::pg(e)))?,
+            ),
+            Backend::Sqlite if target.memory => Engine::Sqlite(std::sync::Arc::new(
+                SqliteDb::open_memory().map_err(connect_err)?,
+            )),
             Backend::Sqlite => {
                 check_sqlite_file(&target.url, options.allow_readable_file)?;
-                enable_wal(&target.url).await.map_err(connect_err)?;
-                let writes = sqlite_pool(base())
-                    .max_connections(1)
-                    .connect(&target.url)
-                    .await
-                    .map_err(connect_err)?;
-                let reads = sqlite_pool(base())
-                    .max_connections(options.max_connections.unwrap_or(4))
-                    .connect(&target.url)
-                    .await
-                    .map_err(connect_err)?;
-                (reads, writes)
+                let readers = options.max_connections.unwrap_or(4);
+                Engine::Sqlite(std::sync::Arc::new(
+                    SqliteDb::open_file(&target.url, readers).map_err(connect_err)?,
+                ))
             }
         };
 
         let store = Store {
-            reads,
-            writes,
+            reads: Pool {
+                engine: engine.clone(),
+                write: false,
+            },
+            writes: Pool {
+                engine,
+                write: true,
+            },
             backend: target.backend,
             jtis: Default::default(),
             tokens: Default::default(),
@@ -473,53 +459,23 @@ impl Store {
 
     /// Checks that the database answers (for readiness probes).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
+        db::query("SELECT 1")
             .execute(&self.reads)
             .await
             .map_err(|e| self.err(e))?;
         Ok(())
     }
 
-    fn err(&self, e: sqlx::Error) -> StoreError {
+    fn err(&self, e: DbError) -> StoreError {
         classify(self.backend, e)
     }
 
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up
     /// front, so another process writing the same file makes this one wait in the busy handler
     /// instead of failing when a read lock would be upgraded.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        match self.backend {
-            Backend::Sqlite => self.writes.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.writes.begin().await,
-        }
-        .map_err(|e| self.err(e))
+    async fn begin_write(&self) -> Result<db::Tx, StoreError> {
+        self.writes.begin().await.map_err(|e| self.err(e))
     }
-}
-
-/// SQLite pool options: per-connection pragmas. Its connections are a file handle in this
-/// process, which no server restart or network failure can break, so they are not pinged
-/// before each use (`test_before_acquire` costs a round trip to the connection's worker thread
-/// per query: bench/README.md, "What moved what").
-fn sqlite_pool(options: AnyPoolOptions) -> AnyPoolOptions {
-    options
-        .test_before_acquire(false)
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                use sqlx::Executor;
-                conn.execute(SQLITE_PRAGMAS).await?;
-                Ok(())
-            })
-        })
-}
-
-/// Opens the SQLite file once (creating it) and switches it to WAL mode, which is persistent
-/// in the file; done before the pools open so no other connection races the mode change.
-async fn enable_wal(url: &str) -> Result<(), sqlx::Error> {
-    use sqlx::{Connection, Executor};
-    let mut conn = sqlx::AnyConnection::connect(url).await?;
-    conn.execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
-        .await?;
-    conn.close().await
 }
 
 /// Refuses `text` unless it is a JSON object (claims, metadata, JWKs).

@@ -3,8 +3,7 @@
 //! The scripts live in `migrations/<backend>/NNNN_name.sql` and are compiled into the binary.
 //! Both backends always have the same versions: version N means the same tables on both.
 
-use sqlx::{AnyPool, Executor};
-
+use crate::db::Pool;
 use crate::error::classify;
 use crate::{Backend, StoreError};
 
@@ -101,25 +100,23 @@ pub(crate) fn migrations(backend: Backend) -> &'static [Migration] {
 ///
 /// SQLite takes the write lock up front (`BEGIN IMMEDIATE`) and PostgreSQL an advisory
 /// transaction lock, so concurrent starters wait for each other and then find nothing to do.
-pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+pub(crate) async fn run(pool: &Pool, backend: Backend) -> Result<(), StoreError> {
     let err = move |e| classify(backend, e);
-    let mut tx = match backend {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => pool.begin().await,
-    }
-    .map_err(err)?;
+    let mut tx = pool.begin().await.map_err(err)?;
 
     if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        crate::db::query("SELECT pg_advisory_xact_lock($1)")
             .bind(PG_MIGRATION_LOCK)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(err)?;
     }
-    tx.execute(CREATE_SCHEMA_VERSION).await.map_err(err)?;
+    tx.execute_script(CREATE_SCHEMA_VERSION)
+        .await
+        .map_err(err)?;
 
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
-        .fetch_one(&mut *tx)
+    let current: Option<i64> = crate::db::query_scalar("SELECT MAX(version) FROM schema_version")
+        .fetch_one(&mut tx)
         .await
         .map_err(err)?;
     let current = current.unwrap_or(0);
@@ -144,23 +141,20 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreErr
             ?backend,
             "applying database migration"
         );
-        // A plain string without arguments runs as a multi-statement script on both backends
-        // (PostgreSQL's simple query protocol). Not `sqlx::raw_sql`: its `async fn execute`
-        // makes rustc unable to prove this future `Send` ("`Executor` is not general enough").
-        tx.execute(m.sql)
+        tx.execute_script(m.sql)
             .await
             .map_err(|source| StoreError::Migrate {
                 version: m.version,
                 description: m.description,
                 source,
             })?;
-        sqlx::query(
+        crate::db::query(
             "INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)",
         )
         .bind(m.version)
         .bind(m.description)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(err)?;
     }

@@ -4,8 +4,7 @@
 //! consumed when the code is issued ([`Store::issue_authorization_code`]), not when the
 //! authorization page loads.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::db::{DbError, Row};
 
 use crate::{check_json_object, handles, Store, StoreError};
 
@@ -65,7 +64,7 @@ impl Store {
         }
         check_json_object("params", params)?;
         let handle = handles::new_handle()?;
-        sqlx::query(&format!(
+        crate::db::query(&format!(
             "INSERT INTO par_requests (handle_hash, {PAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL)"
         ))
         .bind(handle.hash.as_slice())
@@ -86,7 +85,7 @@ impl Store {
         let Some(hash) = request_uri_hash(request_uri) else {
             return Ok(None);
         };
-        let row = sqlx::query(&format!(
+        let row = crate::db::query(&format!(
             "SELECT {PAR_COLUMNS} FROM par_requests WHERE handle_hash = $1"
         ))
         .bind(hash.as_slice())
@@ -124,24 +123,24 @@ impl Store {
 /// The single-use step: marks the request consumed if it is `client_id`'s, unexpired and
 /// unused; `true` if this call did it.
 pub(crate) async fn consume(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::db::Tx,
     hash: &[u8],
     client_id: &str,
     now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+) -> Result<bool, DbError> {
+    let done = crate::db::query(
         "UPDATE par_requests SET consumed_at = $1 WHERE handle_hash = $2 AND client_id = $3 \
          AND consumed_at IS NULL AND expires_at >= $1",
     )
     .bind(now)
     .bind(hash)
     .bind(client_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-fn par_from_row(row: &AnyRow) -> Result<ParRequest, sqlx::Error> {
+fn par_from_row(row: &Row) -> Result<ParRequest, DbError> {
     Ok(ParRequest {
         client_id: row.try_get("client_id")?,
         params: row.try_get("params")?,

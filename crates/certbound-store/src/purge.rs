@@ -44,7 +44,7 @@ impl Store {
                 "DELETE FROM {table} WHERE ({key}) IN \
                  (SELECT {key} FROM {table} WHERE {dead} ORDER BY expires_at LIMIT $2)"
             );
-            let done = sqlx::query(&sql)
+            let done = crate::db::query(&sql)
                 .bind(now)
                 .bind(i64::try_from(left).unwrap_or(i64::MAX))
                 .execute(&self.writes)
@@ -57,7 +57,7 @@ impl Store {
             left = left.saturating_sub(done.rows_affected());
         }
         if left > 0 {
-            let done = sqlx::query(
+            let done = crate::db::query(
                 "DELETE FROM grants WHERE grant_id IN (SELECT g.grant_id FROM grants g \
                  WHERE g.created_at < $1 \
                  AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = g.grant_id) \

@@ -7,8 +7,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::db::{DbError, Row};
 
 use crate::users::{qualified, USER_COLUMNS};
 use crate::{grants, handles, Store, StoreError, User};
@@ -117,7 +116,7 @@ impl Store {
         let token = handles::new_handle()?;
         // One statement: the row is written only if the grant is active and the client's, so
         // no transaction (and its extra round trips) is needed.
-        let inserted = sqlx::query(
+        let inserted = crate::db::query(
             "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, x5t_s256, issued_at, \
              expires_at, rotated_at, replaced_by, revoked_at) \
              SELECT $1, g.grant_id, g.client_id, $4, $5, $6, NULL, NULL, NULL FROM grants g \
@@ -147,7 +146,7 @@ impl Store {
         &self,
         token: &str,
     ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        let row = sqlx::query(&format!(
+        let row = crate::db::query(&format!(
             "{RT_SELECT_FIELDS} {RT_FROM} WHERE r.token_hash = $1"
         ))
         .bind(handles::sha256(token).as_slice())
@@ -187,7 +186,7 @@ impl Store {
         let hash = handles::sha256(token);
         let successor = handles::new_handle()?;
         let mut tx = self.begin_write().await?;
-        let first = sqlx::query(
+        let first = crate::db::query(
             "UPDATE refresh_tokens SET rotated_at = $1, replaced_by = $2 \
              WHERE token_hash = $3 AND rotated_at IS NULL AND revoked_at IS NULL \
              AND expires_at >= $1 \
@@ -196,14 +195,14 @@ impl Store {
         .bind(now)
         .bind(successor.hash.as_slice())
         .bind(hash.as_slice())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|e| self.err(e))?;
-        let record = sqlx::query(&format!(
+        let record = crate::db::query(&format!(
             "{RT_SELECT_FIELDS} {RT_FROM} WHERE r.token_hash = $1"
         ))
         .bind(hash.as_slice())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(|e| self.err(e))?
         .as_ref()
@@ -219,12 +218,14 @@ impl Store {
             }
             match record.rotated_at {
                 Some(at) if now.saturating_sub(at) < grace_seconds => {
-                    sqlx::query("UPDATE refresh_tokens SET replaced_by = $1 WHERE token_hash = $2")
-                        .bind(successor.hash.as_slice())
-                        .bind(hash.as_slice())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| self.err(e))?;
+                    crate::db::query(
+                        "UPDATE refresh_tokens SET replaced_by = $1 WHERE token_hash = $2",
+                    )
+                    .bind(successor.hash.as_slice())
+                    .bind(hash.as_slice())
+                    .execute(&mut tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
                 }
                 Some(_) => {
                     tracing::warn!(client_id = %record.client_id, grant_id = %record.grant_id, "rotated refresh token reused");
@@ -257,12 +258,12 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let grant: Option<String> = sqlx::query_scalar(
+        let grant: Option<String> = crate::db::query_scalar(
             "SELECT grant_id FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2",
         )
         .bind(handles::sha256(token).as_slice())
         .bind(client_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await
         .map_err(|e| self.err(e))?;
         let Some(grant_id) = grant else {
@@ -280,12 +281,12 @@ impl Store {
 }
 
 async fn insert(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::db::Tx,
     hash: &[u8],
     new: &NewRefreshToken,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), DbError> {
+    crate::db::query(
         "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, x5t_s256, issued_at, \
          expires_at, rotated_at, replaced_by, revoked_at) \
          VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL)",
@@ -296,12 +297,12 @@ async fn insert(
     .bind(new.x5t_s256.as_deref())
     .bind(now)
     .bind(new.expires_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-fn refresh_from_row(row: &AnyRow) -> Result<RefreshTokenRecord, sqlx::Error> {
+fn refresh_from_row(row: &Row) -> Result<RefreshTokenRecord, DbError> {
     Ok(RefreshTokenRecord {
         grant_id: row.try_get("grant_id")?,
         client_id: row.try_get("client_id")?,

@@ -5,8 +5,7 @@
 
 use std::fmt;
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::db::{DbError, Row};
 
 use crate::{handles, Store, StoreError};
 
@@ -74,7 +73,7 @@ impl Store {
             expires_at,
             ended_at: None,
         };
-        sqlx::query(&format!(
+        crate::db::query(&format!(
             "INSERT INTO login_sessions (session_hash, {SESSION_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, NULL)"
         ))
@@ -96,7 +95,7 @@ impl Store {
     /// The session whose cookie value is `secret`, ended or expired ones included (check with
     /// [`LoginSession::is_active`]).
     pub async fn login_session(&self, secret: &str) -> Result<Option<LoginSession>, StoreError> {
-        let row = sqlx::query(&format!(
+        let row = crate::db::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM login_sessions WHERE session_hash = $1"
         ))
         .bind(handles::sha256(secret).as_slice())
@@ -112,7 +111,7 @@ impl Store {
     /// Ends the session whose cookie value is `secret` (logout). Returns whether an open
     /// session was ended.
     pub async fn end_login_session(&self, secret: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = crate::db::query(
             "UPDATE login_sessions SET ended_at = $1 WHERE session_hash = $2 AND ended_at IS NULL",
         )
         .bind(now)
@@ -126,7 +125,7 @@ impl Store {
     /// Ends the session with this public `sid` (RP-initiated logout with an ID token hint).
     /// Returns whether an open session was ended.
     pub async fn end_login_session_by_sid(&self, sid: &str, now: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = crate::db::query(
             "UPDATE login_sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL",
         )
         .bind(now)
@@ -138,7 +137,7 @@ impl Store {
     }
 }
 
-fn session_from_row(row: &AnyRow) -> Result<LoginSession, sqlx::Error> {
+fn session_from_row(row: &Row) -> Result<LoginSession, DbError> {
     Ok(LoginSession {
         sid: row.try_get("sid")?,
         user_id: row.try_get("user_id")?,

@@ -17,7 +17,7 @@ mod harness {
     use std::io::Write;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    use sqlx::Connection;
+    use sqlx::{Connection, PgConnection};
 
     use super::Ctx;
     use crate::Store;
@@ -86,7 +86,6 @@ mod harness {
     impl PgTestDb {
         pub(crate) async fn create(admin: &str) -> PgTestDb {
             static SEQ: AtomicU32 = AtomicU32::new(0);
-            sqlx::any::install_default_drivers();
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .expect("clock")
@@ -97,7 +96,7 @@ mod harness {
                 nanos,
                 SEQ.fetch_add(1, Ordering::Relaxed)
             );
-            let mut conn = sqlx::AnyConnection::connect(admin)
+            let mut conn = PgConnection::connect(admin)
                 .await
                 .expect("connect to the admin database");
             sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
@@ -116,7 +115,7 @@ mod harness {
 
         /// Best effort: a leftover database is only clutter.
         pub(crate) async fn drop(self) {
-            if let Ok(mut conn) = sqlx::AnyConnection::connect(&self.admin).await {
+            if let Ok(mut conn) = PgConnection::connect(&self.admin).await {
                 let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
                 if let Err(e) = sqlx::raw_sql(&sql).execute(&mut conn).await {
                     let _ = writeln!(std::io::stderr(), "could not drop {}: {e}", self.name);
@@ -193,7 +192,7 @@ fn token(n: u32, client_id: &str, issued_at: i64, expires_at: i64) -> TokenRecor
 }
 
 async fn count(store: &Store, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+    crate::db::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
         .fetch_one(&store.reads)
         .await
         .expect("count")
@@ -212,7 +211,7 @@ async fn migrations_idempotent_on_reconnect(ctx: Ctx) {
     let again = Store::connect(&url).await.expect("reconnect");
     assert_eq!(count(&again, "schema_version").await, SCHEMA_VERSION);
     let versions: Vec<i64> =
-        sqlx::query_scalar("SELECT version FROM schema_version ORDER BY version")
+        crate::db::query_scalar("SELECT version FROM schema_version ORDER BY version")
             .fetch_all(&again.reads)
             .await
             .expect("versions");
@@ -229,7 +228,7 @@ async fn migrations_idempotent_on_reconnect(ctx: Ctx) {
 
 async fn schema_too_new_is_refused(ctx: Ctx) {
     let Ctx { store, url } = ctx;
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)",
     )
     .bind(SCHEMA_VERSION + 41)
@@ -512,7 +511,7 @@ async fn invalid_records_are_refused(ctx: Ctx) {
     ));
 
     // The schema refuses what slips past the checks above (direct SQL).
-    let raw = sqlx::query(
+    let raw = crate::db::query(
         "INSERT INTO access_tokens (hash, jti, client_id, format, claims, issued_at, expires_at) \
          VALUES ($1, 'j', 'c', 'jwt', '{}', 0, 1)",
     )
@@ -561,18 +560,18 @@ async fn sqlite_file_is_created_in_wal_mode() {
         .expect("connect");
     assert!(path.exists(), "file created");
 
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+    let mode: String = crate::db::query_scalar("PRAGMA journal_mode")
         .fetch_one(&store.reads)
         .await
         .expect("journal_mode");
     assert_eq!(mode.to_lowercase(), "wal");
     for pool in [&store.reads, &store.writes] {
-        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        let fk: i64 = crate::db::query_scalar("PRAGMA foreign_keys")
             .fetch_one(pool)
             .await
             .expect("fk");
         assert_eq!(fk, 1);
-        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        let busy: i64 = crate::db::query_scalar("PRAGMA busy_timeout")
             .fetch_one(pool)
             .await
             .expect("busy");

@@ -1,8 +1,7 @@
 //! The `access_tokens` table: issued access tokens (opaque ones only as their SHA-256) and their
 //! revocations, for introspection and revocation.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use crate::db::{DbError, Row};
 
 use crate::group_commit::{values_list, Batched, GroupCommit};
 use crate::{check_json_object, Store, StoreError, TokenLookup, TokenRecord, TOKEN_FORMATS};
@@ -30,7 +29,7 @@ impl Batched for TokenRow {
              ON CONFLICT DO NOTHING RETURNING hash",
             values_list(rows.len(), 9)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = crate::db::query(&sql);
         for row in &rows {
             let t = &row.record;
             query = query
@@ -55,7 +54,7 @@ impl Batched for TokenRow {
                         if written.contains(&row.record.hash) {
                             Ok(())
                         } else {
-                            Err(StoreError::Conflict(sqlx::Error::Protocol(format!(
+                            Err(StoreError::Conflict(crate::db::DbError::copied(format!(
                                 "access token {} collides with a stored hash or jti",
                                 row.record.jti
                             ))))
@@ -131,7 +130,7 @@ impl Store {
     /// caller gets its own row's error).
     async fn insert_one_token(&self, row: &TokenRow) -> Result<(), StoreError> {
         let t = &row.record;
-        sqlx::query(&format!(
+        crate::db::query(&format!(
             "INSERT INTO access_tokens ({TOKEN_COLUMNS}, grant_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
@@ -166,7 +165,7 @@ impl Store {
             "SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE {} = $1",
             lookup_column(lookup)
         );
-        let row = bind_lookup(sqlx::query(&sql), lookup)
+        let row = bind_lookup(crate::db::query(&sql), lookup)
             .fetch_optional(&self.reads)
             .await
             .map_err(|e| self.err(e))?;
@@ -190,7 +189,7 @@ impl Store {
              WHERE {} = $2 AND client_id = $3 AND revoked_at IS NULL",
             lookup_column(lookup)
         );
-        let done = bind_lookup(sqlx::query(&sql).bind(now), lookup)
+        let done = bind_lookup(crate::db::query(&sql).bind(now), lookup)
             .bind(client_id)
             .execute(&self.writes)
             .await
@@ -201,8 +200,6 @@ impl Store {
     }
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
 /// The column a [`TokenLookup`] searches (a fixed identifier, never user input).
 fn lookup_column(lookup: TokenLookup<'_>) -> &'static str {
     match lookup {
@@ -212,14 +209,14 @@ fn lookup_column(lookup: TokenLookup<'_>) -> &'static str {
 }
 
 /// Binds the value a [`TokenLookup`] searches for.
-fn bind_lookup<'q>(query: AnyQuery<'q>, lookup: TokenLookup<'q>) -> AnyQuery<'q> {
+fn bind_lookup<'q>(query: crate::db::Query<'q>, lookup: TokenLookup<'q>) -> crate::db::Query<'q> {
     match lookup {
         TokenLookup::Hash(hash) => query.bind(hash),
         TokenLookup::Jti(jti) => query.bind(jti),
     }
 }
 
-fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
+fn token_from_row(row: &Row) -> Result<TokenRecord, DbError> {
     Ok(TokenRecord {
         hash: row.try_get("hash")?,
         jti: row.try_get("jti")?,

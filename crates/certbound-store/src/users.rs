@@ -4,9 +4,8 @@
 
 use std::fmt;
 
+use crate::db::{DbError, Row};
 use certbound_core::secret::SecretHash;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use crate::{check_json_object, handles, Store, StoreError};
 
@@ -122,7 +121,7 @@ impl Store {
             created_at: now,
             password_changed_at: now,
         };
-        sqlx::query(&format!(
+        crate::db::query(&format!(
             "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(user.id.as_str())
@@ -153,7 +152,7 @@ impl Store {
 
     /// `column` is a fixed identifier, never input.
     async fn find_user(&self, column: &str, value: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!(
+        let row = crate::db::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE {column} = $1"
         ))
         .bind(value)
@@ -168,7 +167,7 @@ impl Store {
 
     /// Every user, by username.
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let rows = crate::db::query(&format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY username"
         ))
         .fetch_all(&self.reads)
@@ -194,13 +193,13 @@ impl Store {
             ));
         }
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let done = crate::db::query(
             "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE username = $3",
         )
         .bind(password_hash)
         .bind(now)
         .bind(username)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|e| self.err(e))?;
         if done.rows_affected() == 0 {
@@ -224,10 +223,10 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
+        let done = crate::db::query("UPDATE users SET disabled = $1 WHERE username = $2")
             .bind(i64::from(disabled))
             .bind(username)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(|e| self.err(e))?;
         if done.rows_affected() == 0 {
@@ -249,19 +248,19 @@ impl Store {
     /// existed.
     pub async fn remove_user(&self, username: &str, now: i64) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        crate::db::query(
             "UPDATE access_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND grant_id IN \
              (SELECT g.grant_id FROM grants g JOIN users u ON u.id = g.user_id \
               WHERE u.username = $2)",
         )
         .bind(now)
         .bind(username)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(|e| self.err(e))?;
-        let done = sqlx::query("DELETE FROM users WHERE username = $1")
+        let done = crate::db::query("DELETE FROM users WHERE username = $1")
             .bind(username)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
@@ -308,18 +307,14 @@ fn verify_phc(phc: &str, password: &str) -> bool {
 }
 
 /// Ends the open login sessions of the user named `username`.
-async fn end_sessions_of(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    username: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+async fn end_sessions_of(tx: &mut crate::db::Tx, username: &str, now: i64) -> Result<(), DbError> {
+    crate::db::query(
         "UPDATE login_sessions SET ended_at = $1 WHERE ended_at IS NULL AND user_id IN \
          (SELECT id FROM users WHERE username = $2)",
     )
     .bind(now)
     .bind(username)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -342,9 +337,9 @@ impl Store {
         &self,
         sql: &'static str,
         secret: &str,
-        record: fn(&AnyRow) -> Result<T, sqlx::Error>,
+        record: fn(&Row) -> Result<T, DbError>,
     ) -> Result<Option<(T, Option<User>)>, StoreError> {
-        let row = sqlx::query(sql)
+        let row = crate::db::query(sql)
             .bind(handles::sha256(secret).as_slice())
             .fetch_optional(&self.reads)
             .await
@@ -352,7 +347,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        let joined = || -> Result<_, sqlx::Error> {
+        let joined = || -> Result<_, DbError> {
             // The user's columns are NULL when the LEFT JOIN found no user.
             let user = match row.try_get::<Option<String>, _>("id")? {
                 Some(_) => Some(user_from_row(&row)?),
@@ -364,7 +359,7 @@ impl Store {
     }
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
+fn user_from_row(row: &Row) -> Result<User, DbError> {
     Ok(User {
         id: row.try_get("id")?,
         username: row.try_get("username")?,

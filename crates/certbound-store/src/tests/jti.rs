@@ -177,7 +177,7 @@ async fn jti_stored_hashed(ctx: Ctx) {
         .record_jti(ASSERTION, "c", jti, 1_060, 1_000)
         .await
         .expect("record");
-    let hash: Vec<u8> = sqlx::query_scalar("SELECT jti_hash FROM used_jtis")
+    let hash: Vec<u8> = crate::db::query_scalar("SELECT jti_hash FROM used_jtis")
         .fetch_one(&store.reads)
         .await
         .expect("hash");

@@ -1147,7 +1147,7 @@ async fn secrets_are_stored_hashed(ctx: Ctx) {
         ),
     ] {
         let n: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1"))
+            crate::db::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1"))
                 .bind(crate::handles::sha256(secret))
                 .fetch_one(&store.reads)
                 .await
@@ -1163,12 +1163,11 @@ async fn secrets_are_stored_hashed(ctx: Ctx) {
         "interactions",
         "grants",
     ] {
-        let rows = sqlx::query(&format!("SELECT * FROM {table}"))
+        let rows = crate::db::query(&format!("SELECT * FROM {table}"))
             .fetch_all(&store.reads)
             .await
             .expect("rows");
         for row in rows {
-            use sqlx::Row;
             for i in 0..row.len() {
                 if let Ok(Some(text)) = row.try_get::<Option<String>, _>(i) {
                     for secret in [
