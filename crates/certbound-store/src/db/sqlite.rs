@@ -432,4 +432,71 @@ mod tests {
         let conn = Connection::open_in_memory().expect("memory");
         assert!(run(&conn, "SELECT CAST(x'ff' AS TEXT)", &[]).is_err());
     }
+
+    async fn count(db: &SqliteDb) -> i64 {
+        let out = db.read("SELECT COUNT(*) FROM t", &[]).await.expect("count");
+        out.rows[0].try_get::<i64, _>(0usize).expect("count")
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_unfinished_is_rolled_back() {
+        let db = SqliteDb::open_memory().expect("memory");
+        db.write("CREATE TABLE t (x INTEGER PRIMARY KEY)", &[])
+            .await
+            .expect("table");
+        let mut tx = db.begin().await.expect("begin");
+        tx.run("INSERT INTO t (x) VALUES ($1)", &[Value::Int(1)])
+            .expect("insert");
+        drop(tx);
+        assert_eq!(count(&db).await, 0, "rolled back");
+        // And the writer is free again: a committed transaction sticks.
+        let mut tx = db.begin().await.expect("begin again");
+        tx.run("INSERT INTO t (x) VALUES ($1)", &[Value::Int(2)])
+            .expect("insert");
+        tx.commit().expect("commit");
+        assert_eq!(count(&db).await, 1);
+    }
+
+    /// The WAL is copied back by the store's thread, so it restarts from its beginning instead
+    /// of growing until a commit crosses the backstop; closing closes every connection.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_is_checkpointed_off_the_request_path_and_close_closes_everything() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("wal.db");
+        let db =
+            SqliteDb::open_file(&format!("sqlite://{}?mode=rwc", path.display()), 2).expect("open");
+        db.write("CREATE TABLE t (x INTEGER PRIMARY KEY, pad BLOB)", &[])
+            .await
+            .expect("table");
+        let wal = dir.path().join("wal.db-wal");
+        let mut sizes = Vec::new();
+        for round in 0..3i64 {
+            // 300 commits of a page each: far below the backstop's 10 000 pages.
+            for i in 0..300 {
+                db.write(
+                    "INSERT INTO t (x, pad) VALUES ($1, $2)",
+                    &[
+                        Value::Int(round * 1000 + i),
+                        Value::Blob(vec![7u8; 3000].into()),
+                    ],
+                )
+                .await
+                .expect("insert");
+            }
+            sizes.push(std::fs::metadata(&wal).expect("wal").len());
+            // Time for the checkpoint thread (every 250 ms) to copy the WAL back.
+            tokio::time::sleep(Duration::from_millis(800)).await;
+        }
+        assert_eq!(count(&db).await, 900);
+        // Without checkpoints the WAL would hold all 900 commits: three times the first round.
+        assert!(
+            sizes[2] < sizes[0] * 2,
+            "the WAL kept growing: {sizes:?} bytes after each round"
+        );
+        db.close().await;
+        assert!(db.read("SELECT 1", &[]).await.is_err(), "closed");
+        // SQLite removes the WAL when the last connection to the file closes: close() has
+        // closed them all, the checkpoint thread's included.
+        assert!(!wal.exists(), "a connection is still open after close()");
+    }
 }
