@@ -2,12 +2,10 @@
 //! placeholders, bound with [`Query::bind`], and run on a [`Pool`] (the store's reads or
 //! writes) or inside a [`Tx`].
 //!
-//! - **SQLite** statements run in place, on the calling thread (rusqlite, prepared statements
-//!   cached per connection). They take microseconds: a point read ~2 µs, a one-row write with
-//!   its commit ~8 µs, against ~20 µs and ~35 µs through a driver that hands each statement to
-//!   a connection's own thread and back (NOTES.md, stop 22). Writes queue on the one writer
-//!   connection (an async lock, so a waiting task yields); WAL checkpoints run on a thread of
-//!   their own, never in a request ([`sqlite`]).
+//! - **SQLite** reads run in place, on the calling thread (rusqlite, prepared statements
+//!   cached per connection): a point read ~2 µs, against ~20 µs through a driver that hands
+//!   each statement to a connection's own thread and back (NOTES.md, stop 22). Writes go to
+//!   the one writer connection's thread, because a commit can block on an fsync ([`sqlite`]).
 //! - **PostgreSQL** goes through sqlx's pool, a network round trip per statement anyway.
 //!
 //! Values are SQLite's storage classes, which both backends share in this schema: 64-bit
@@ -88,6 +86,18 @@ impl<'q> Encode<'q> for Vec<u8> {
     const KIND: Kind = Kind::Blob;
     fn encode(self) -> Value<'q> {
         Value::Blob(Cow::Owned(self))
+    }
+}
+
+impl Value<'_> {
+    /// The same value, owning its text or bytes (to send it to another thread).
+    pub(crate) fn to_owned_value(&self) -> Value<'static> {
+        match self {
+            Value::Int(i) => Value::Int(*i),
+            Value::Text(s) => Value::Text(Cow::Owned(s.clone().into_owned())),
+            Value::Blob(b) => Value::Blob(Cow::Owned(b.clone().into_owned())),
+            Value::Null(kind) => Value::Null(*kind),
+        }
     }
 }
 
@@ -369,7 +379,7 @@ impl Tx {
     /// Commits.
     pub(crate) async fn commit(self) -> Result<(), DbError> {
         match self.0 {
-            TxInner::Sqlite(tx) => tx.commit(),
+            TxInner::Sqlite(tx) => tx.commit().await,
             TxInner::Postgres(tx) => tx.commit().await.map_err(DbError::pg),
         }
     }
@@ -377,7 +387,7 @@ impl Tx {
     /// Runs `script` (several statements, no parameters) in the transaction: migrations.
     pub(crate) async fn execute_script(&mut self, script: &str) -> Result<(), DbError> {
         match &mut self.0 {
-            TxInner::Sqlite(tx) => tx.execute_script(script),
+            TxInner::Sqlite(tx) => tx.execute_script(script).await,
             TxInner::Postgres(tx) => {
                 // A plain string without arguments runs as a multi-statement script
                 // (PostgreSQL's simple query protocol).
@@ -438,7 +448,7 @@ async fn run(on: Exec<'_>, sql: &str, args: &[Value<'_>], want: Want) -> Result<
             Engine::Postgres(pg) => postgres::run(pg, sql, args, want).await,
         },
         Exec::Tx(tx) => match &mut tx.0 {
-            TxInner::Sqlite(tx) => tx.run(sql, args),
+            TxInner::Sqlite(tx) => tx.run(sql, args).await,
             TxInner::Postgres(tx) => postgres::run(&mut **tx, sql, args, want).await,
         },
     }
