@@ -33,11 +33,12 @@
 //!   files the database's mode), and an existing file that other users can read is refused
 //!   ([`StoreError::ReadableByOthers`]): it holds the signing private keys. Files are switched
 //!   to WAL mode; every connection sets
-//!   `foreign_keys`, `busy_timeout` and `synchronous = NORMAL`. Reads use a small pool of
-//!   connections, writes go through the one writer connection, so writers queue in the process
-//!   instead of fighting over SQLite's lock; WAL checkpoints run on a thread of the store, not
-//!   in a request. `sqlite::memory:` uses exactly one connection for everything (each SQLite
-//!   connection would otherwise get its own empty in-memory database).
+//!   `foreign_keys`, `busy_timeout` and `synchronous = NORMAL`. Reads run in place on a small
+//!   pool of reader connections; writes go to the one writer connection's thread, so writers
+//!   queue in the process instead of fighting over SQLite's lock, and a commit that fsyncs
+//!   (a WAL restart or checkpoint) never blocks an async worker. `sqlite::memory:` uses exactly
+//!   one connection for everything (each SQLite connection would otherwise get its own empty
+//!   in-memory database).
 //! - **PostgreSQL**: when the server goes away, operations fail within the acquire timeout
 //!   (3 s by default) with [`StoreError::Unavailable`], and the pool reconnects by itself
 //!   when the server is back. Migrations of several nodes starting at once are serialised
@@ -134,16 +135,19 @@ impl StoreOptions {
         Self::default()
     }
 
-    /// Maximum connections of the pool (PostgreSQL; default 10) or of the read pool (SQLite
-    /// file; default 4). Ignored for `sqlite::memory:`, which always uses one connection.
+    /// Maximum connections of the pool (PostgreSQL; default 10) or idle reader connections kept
+    /// (SQLite file; default 4: a read runs in place, so there are rarely more at once than
+    /// threads running the store). Ignored for `sqlite::memory:`, which always uses one
+    /// connection.
     pub fn max_connections(mut self, max: u32) -> Self {
         self.max_connections = Some(max.max(1));
         self
     }
 
-    /// How long an operation waits for a connection before failing with
+    /// How long an operation waits for a PostgreSQL connection before failing with
     /// [`StoreError::Unavailable`]; this bounds how long callers hang when the database is
-    /// down. Default 3 s.
+    /// down. Default 3 s. (SQLite never waits for a connection; a statement waits at most its
+    /// 5 s busy timeout for another process's lock.)
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self

@@ -140,12 +140,33 @@ impl System {
             Output::Stderr,
         ));
         wait_until_up(&anon, &format!("https://localhost:{gateway}/"), &processes);
-        System {
+        let system = System {
             _tmp: tmp,
             dir,
             _processes: processes,
             mtls: port + 1,
             gateway,
+        };
+        system.wait_until_discovered();
+        system
+    }
+
+    /// Waits until the gateway has discovered the authorization server: until then its routes
+    /// answer 503 `not_ready`, and a test's first call could get that instead of its verdict.
+    fn wait_until_discovered(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = quickstart_client(&self.dir, None)
+                .post(self.api())
+                .send()
+                .map(|r| r.status().as_u16());
+            match status {
+                Ok(401) => return,
+                other if Instant::now() > deadline => {
+                    panic!("the gateway never discovered the authorization server: {other:?}")
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
         }
     }
 
