@@ -145,7 +145,7 @@ pub(crate) fn classify(backend: Backend, err: DbError) -> StoreError {
             }
             unavailable_code(backend, &e.extended_code.to_string())
         }
-        Failure::Sqlite(_) | Failure::Decode(_) | Failure::Copied(_) => false,
+        Failure::Sqlite(_) | Failure::Decode(_) | Failure::Other(_) => false,
     };
     if unavailable {
         tracing::warn!(error = %err, "database unavailable");

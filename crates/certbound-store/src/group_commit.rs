@@ -143,7 +143,7 @@ pub(crate) fn values_list(rows: usize, columns: usize) -> String {
 /// variant, so "unavailable" stays a 503 with `Retry-After` and anything else a 500, with the
 /// driver's message as text.
 pub(crate) fn copy_for_caller(e: &StoreError) -> StoreError {
-    let text = || crate::db::DbError::copied(e.to_string());
+    let text = || crate::db::DbError::other(e.to_string());
     match e {
         StoreError::Unavailable(_) => StoreError::Unavailable(text()),
         StoreError::Conflict(_) => StoreError::Conflict(text()),

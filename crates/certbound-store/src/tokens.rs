@@ -54,7 +54,7 @@ impl Batched for TokenRow {
                         if written.contains(&row.record.hash) {
                             Ok(())
                         } else {
-                            Err(StoreError::Conflict(crate::db::DbError::copied(format!(
+                            Err(StoreError::Conflict(crate::db::DbError::other(format!(
                                 "access token {} collides with a stored hash or jti",
                                 row.record.jti
                             ))))

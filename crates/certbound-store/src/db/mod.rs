@@ -183,7 +183,8 @@ impl<T: Decode> Decode for Option<T> {
 /// A column of a [`Row`]: by name or by position.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Col<'a> {
-    /// The column's name (the last one of that name in a join: qualify names that clash).
+    /// The column's name (the first column of that name: select names that clash under
+    /// aliases).
     Name(&'a str),
     /// Its position, from 0.
     At(usize),
@@ -269,8 +270,9 @@ pub(crate) enum Failure {
     Decode(String),
     /// The store was closed.
     Closed,
-    /// A failure reported to several callers at once (the text of the original).
-    Copied(String),
+    /// A failure in words: one reported to several callers at once (the original's text), or
+    /// one outside the engines (the writer thread could not start).
+    Other(String),
 }
 
 impl DbError {
@@ -290,9 +292,10 @@ impl DbError {
         DbError(Failure::Closed)
     }
 
-    /// A failure with `text` as its message (for reporting one failure to several callers).
-    pub(crate) fn copied(text: String) -> DbError {
-        DbError(Failure::Copied(text))
+    /// A failure with `text` as its message (for reporting one failure to several callers,
+    /// or one outside the engines).
+    pub(crate) fn other(text: String) -> DbError {
+        DbError(Failure::Other(text))
     }
 }
 
@@ -303,7 +306,7 @@ impl fmt::Display for DbError {
             Failure::Postgres(e) => write!(f, "{e}"),
             Failure::Decode(text) => write!(f, "unexpected column value: {text}"),
             Failure::Closed => f.write_str("the store is closed"),
-            Failure::Copied(text) => f.write_str(text),
+            Failure::Other(text) => f.write_str(text),
         }
     }
 }

@@ -160,7 +160,7 @@ impl SqliteDb {
                     job(&writer);
                 }
             })
-            .map_err(|e| DbError::copied(format!("cannot start the SQLite writer thread: {e}")))?;
+            .map_err(|e| DbError::other(format!("cannot start the SQLite writer thread: {e}")))?;
         Ok(SqliteDb {
             write_lock: Arc::new(AsyncMutex::new(())),
             jobs: Mutex::new(Some(jobs)),
