@@ -7,13 +7,20 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A free TCP port on 127.0.0.1 (released before it is returned: a small race, fine for tests).
+/// A free TCP port on 127.0.0.1 (released before it is returned: a small race with other
+/// processes, fine for tests), never one this process was given before.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    for _ in 0..200 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        if claim(&[port]) {
+            return port;
+        }
+    }
+    panic!("no free port");
 }
 
 /// A free port `p` such that `p + 1` is free too (the AS's conventional and mTLS listeners).
@@ -21,11 +28,24 @@ pub fn free_port_pair() -> u16 {
     for _ in 0..200 {
         let a = TcpListener::bind("127.0.0.1:0").expect("bind");
         let p = a.local_addr().expect("addr").port();
-        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+        if p < 65535 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() && claim(&[p, p + 1]) {
             return p;
         }
     }
     panic!("no free port pair");
+}
+
+/// Records `ports` as handed out by this process, unless one of them already was. The listener
+/// that found a port free is closed before the port is used, so the kernel may offer the same
+/// port to the next caller: without this, two services of one test could get one port.
+fn claim(ports: &[u16]) -> bool {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    if ports.iter().any(|p| given.contains(p)) {
+        return false;
+    }
+    given.extend_from_slice(ports);
+    true
 }
 
 /// Which output of a child process is captured.
@@ -171,4 +191,18 @@ pub fn quickstart_client(dir: &Path, cert: Option<&str>) -> reqwest::blocking::C
         b = b.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
     }
     b.build().expect("client")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_process_never_gets_a_port_twice() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..50 {
+            let p = super::free_port_pair();
+            assert!(seen.insert(p) && seen.insert(p + 1), "pair {p} given twice");
+            let q = super::free_port();
+            assert!(seen.insert(q), "port {q} given twice");
+        }
+    }
 }
