@@ -208,13 +208,18 @@ impl SqliteDb {
     /// Starts a write transaction: holds the write lock until commit or drop.
     pub(crate) async fn begin(&self) -> Result<Tx, DbError> {
         let writing = Arc::clone(&self.write_lock).lock_owned().await;
+        // Open from the moment `BEGIN` is sent: if this future is dropped before the answer,
+        // `Drop` queues the rollback behind it, and the writer connection is never left inside
+        // a transaction nobody owns.
         let mut tx = Tx {
             jobs: self.jobs()?,
             _writing: writing,
-            open: false,
+            open: true,
         };
-        tx.run("BEGIN IMMEDIATE", &[]).await?;
-        tx.open = true;
+        if let Err(e) = tx.run("BEGIN IMMEDIATE", &[]).await {
+            tx.open = false;
+            return Err(e);
+        }
         Ok(tx)
     }
 
@@ -299,7 +304,12 @@ impl Drop for Tx {
         if self.open {
             // Queued before the write lock is released (fields drop after this), so it runs
             // before any other writer's statement.
+            // Only if a transaction is open: a `COMMIT` in flight when the future was dropped
+            // may have ended it already.
             let _ = self.jobs.send(Box::new(|conn: &Connection| {
+                if conn.is_autocommit() {
+                    return;
+                }
                 if let Err(e) = conn.execute_batch("ROLLBACK") {
                     tracing::warn!(error = %e, "rolling back a SQLite transaction failed");
                 }
@@ -473,5 +483,41 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .expect("count");
         assert_eq!(rows, 50);
+    }
+
+    /// A `begin` abandoned while its `BEGIN` is on the writer thread (a request cancelled at
+    /// that `.await`) must not leave the writer connection inside a transaction: the next
+    /// writer's statements would never be committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_begin_cancelled_in_flight_leaves_no_transaction_open() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cancel.db");
+        let db =
+            SqliteDb::open_file(&format!("sqlite://{}?mode=rwc", path.display()), 2).expect("open");
+        db.write("CREATE TABLE t (x INTEGER PRIMARY KEY)", &[])
+            .await
+            .expect("table");
+        // Keep the writer thread busy so `BEGIN` waits in its queue: the first poll takes the
+        // write lock and sends `BEGIN`, and the zero timeout then drops the future before the
+        // answer.
+        db.jobs()
+            .expect("open")
+            .send(Box::new(|_: &Connection| {
+                std::thread::sleep(Duration::from_millis(200))
+            }))
+            .expect("queue");
+        let abandoned = tokio::time::timeout(Duration::ZERO, db.begin()).await;
+        assert!(abandoned.is_err(), "the begin was abandoned in flight");
+        db.write("INSERT INTO t (x) VALUES (1)", &[])
+            .await
+            .expect("insert");
+        assert_eq!(count(&db).await, 1, "the insert is committed and visible");
+        let mut tx = db.begin().await.expect("a new transaction begins");
+        tx.run("INSERT INTO t (x) VALUES (2)", &[])
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        assert_eq!(count(&db).await, 2);
+        db.close().await;
     }
 }
