@@ -848,6 +848,48 @@ impl Proxy {
     }
 }
 
+/// A transaction whose `begin` is abandoned while `BEGIN` is in flight (a request cancelled at
+/// that `.await`) must not leave its pooled connection inside a transaction: sqlx's own `begin`
+/// does on PostgreSQL (sqlx issue #4393), and the next statements on that connection would
+/// never be committed. One connection in the pool, so the next write gets that connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_begin_cancelled_in_flight_leaves_no_transaction_open() {
+    let Ok(admin) = std::env::var(harness::PG_ENV) else {
+        harness::skip_line();
+        return;
+    };
+    let db = harness::PgTestDb::create(&admin).await;
+    let outcome = tokio::spawn(cancelled_begin_scenario(db.url.clone())).await;
+    db.drop().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn cancelled_begin_scenario(url: String) {
+    let store = Store::connect_with(&url, StoreOptions::new().max_connections(1))
+        .await
+        .expect("connect");
+    for round in 0..20u32 {
+        // Dropped after its first poll: `BEGIN` is on its way, its answer not read.
+        let abandoned = tokio::time::timeout(Duration::ZERO, store.writes.begin()).await;
+        drop(abandoned);
+        store
+            .insert_token(&token(round, "c", 0, 10))
+            .await
+            .expect("insert");
+        // Seen from another pool: committed, not stuck in a leftover transaction.
+        let other = Store::connect(&url).await.expect("second store");
+        assert_eq!(
+            count(&other, "access_tokens").await,
+            i64::from(round) + 1,
+            "round {round}: the insert is committed"
+        );
+        other.close().await;
+    }
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_fails_fast_and_recovers() {
     let Ok(admin) = std::env::var(harness::PG_ENV) else {

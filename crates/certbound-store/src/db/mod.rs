@@ -345,11 +345,20 @@ impl Pool {
     pub(crate) async fn begin(&self) -> Result<Tx, DbError> {
         match &self.engine {
             Engine::Sqlite(db) => db.begin().await.map(|tx| Tx(TxInner::Sqlite(tx))),
-            Engine::Postgres(pool) => pool
-                .begin()
-                .await
-                .map(|tx| Tx(TxInner::Postgres(tx)))
-                .map_err(DbError::pg),
+            Engine::Postgres(pool) => {
+                // sqlx's `begin` is not cancel-safe on PostgreSQL (sqlx issue #4393, still in
+                // 0.8.6): dropped while `BEGIN` is in flight, it returns the connection to the
+                // pool inside a transaction, and the next statements on it are never
+                // committed. As a task of its own it always finishes; if this future is gone
+                // by then, the `Transaction` is dropped in the task, which queues the
+                // `ROLLBACK`.
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.begin().await })
+                    .await
+                    .map_err(|_| DbError::closed())?
+                    .map(|tx| Tx(TxInner::Postgres(tx)))
+                    .map_err(DbError::pg)
+            }
         }
     }
 
