@@ -1,7 +1,6 @@
 //! The one error type of the store, and the mapping from the engines' errors onto it.
 
 use crate::db::{DbError, Failure};
-use crate::Backend;
 
 /// Why a store operation failed.
 ///
@@ -116,8 +115,9 @@ impl StoreError {
     }
 }
 
-/// Sorts an engine's error into the variant a caller can act on.
-pub(crate) fn classify(backend: Backend, err: DbError) -> StoreError {
+/// Sorts an engine's error into the variant a caller can act on (the error says which engine
+/// it came from).
+pub(crate) fn classify(err: DbError) -> StoreError {
     let unavailable = match &err.0 {
         Failure::Closed => true,
         Failure::Postgres(e) => match e {
@@ -130,8 +130,7 @@ pub(crate) fn classify(backend: Backend, err: DbError) -> StoreError {
                 if db.is_unique_violation() {
                     return StoreError::Conflict(err);
                 }
-                db.code()
-                    .is_some_and(|code| unavailable_code(backend, code.as_ref()))
+                db.code().is_some_and(|code| postgres_unavailable(&code))
             }
             _ => false,
         },
@@ -143,7 +142,7 @@ pub(crate) fn classify(backend: Backend, err: DbError) -> StoreError {
             ) {
                 return StoreError::Conflict(err);
             }
-            unavailable_code(backend, &e.extended_code.to_string())
+            sqlite_unavailable(e.extended_code)
         }
         Failure::Sqlite(_) | Failure::Decode(_) | Failure::Other(_) => false,
     };
@@ -155,20 +154,17 @@ pub(crate) fn classify(backend: Backend, err: DbError) -> StoreError {
     }
 }
 
-/// Database error codes that mean "not now" rather than "never".
-fn unavailable_code(backend: Backend, code: &str) -> bool {
-    match backend {
-        // SQLSTATE class 08 (connection exception), 57P01..03 (admin/crash shutdown,
-        // cannot connect now), 53300 (too many connections).
-        Backend::Postgres => {
-            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
-        }
-        // Extended result codes; the primary code is the low byte: SQLITE_BUSY (5),
-        // SQLITE_LOCKED (6), SQLITE_IOERR (10), SQLITE_CANTOPEN (14).
-        Backend::Sqlite => code
-            .parse::<i64>()
-            .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 14)),
-    }
+/// PostgreSQL SQLSTATEs that mean "not now" rather than "never": class 08 (connection
+/// exception), 57P01..03 (admin/crash shutdown, cannot connect now), 53300 (too many
+/// connections).
+fn postgres_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// SQLite extended result codes that mean "not now": the primary code is the low byte,
+/// SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_IOERR (10), SQLITE_CANTOPEN (14).
+fn sqlite_unavailable(extended_code: i32) -> bool {
+    matches!(extended_code & 0xff, 5 | 6 | 10 | 14)
 }
 
 /// Replaces the password of a `scheme://user:password@host/...` URL with `***`, so URLs can
@@ -209,4 +205,61 @@ fn redact_userinfo(url: &str) -> String {
         &userinfo[..colon],
         &url[authority_start + at..]
     )
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::*;
+
+    fn sqlite_failure(extended_code: i32) -> DbError {
+        DbError::sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(extended_code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn sqlite_errors_sort_into_what_callers_act_on() {
+        // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT (517), SQLITE_LOCKED, SQLITE_IOERR_SHORT_READ (522).
+        for code in [5, 517, 6, 522] {
+            assert!(
+                classify(sqlite_failure(code)).is_unavailable(),
+                "code {code}"
+            );
+        }
+        for code in [
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE,
+            rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+        ] {
+            assert!(matches!(
+                classify(sqlite_failure(code)),
+                StoreError::Conflict(_)
+            ));
+        }
+        // A foreign-key or CHECK failure is the caller's bug, not a passing condition.
+        for code in [
+            rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY,
+            rusqlite::ffi::SQLITE_CONSTRAINT_CHECK,
+        ] {
+            assert!(matches!(
+                classify(sqlite_failure(code)),
+                StoreError::Query(_)
+            ));
+        }
+        assert!(classify(DbError::closed()).is_unavailable());
+        assert!(matches!(
+            classify(DbError::decode("x".into())),
+            StoreError::Query(_)
+        ));
+    }
+
+    #[test]
+    fn postgres_states_that_mean_not_now() {
+        for code in ["08006", "08001", "57P01", "57P03", "53300"] {
+            assert!(postgres_unavailable(code), "{code}");
+        }
+        for code in ["23505", "42P01", "40001"] {
+            assert!(!postgres_unavailable(code), "{code}");
+        }
+    }
 }

@@ -471,7 +471,7 @@ impl Store {
     }
 
     fn err(&self, e: DbError) -> StoreError {
-        classify(self.backend, e)
+        classify(e)
     }
 
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up

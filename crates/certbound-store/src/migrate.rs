@@ -101,7 +101,7 @@ pub(crate) fn migrations(backend: Backend) -> &'static [Migration] {
 /// SQLite takes the write lock up front (`BEGIN IMMEDIATE`) and PostgreSQL an advisory
 /// transaction lock, so concurrent starters wait for each other and then find nothing to do.
 pub(crate) async fn run(pool: &Pool, backend: Backend) -> Result<(), StoreError> {
-    let err = move |e| classify(backend, e);
+    let err = classify;
     let mut tx = pool.begin().await.map_err(err)?;
 
     if backend == Backend::Postgres {

@@ -76,6 +76,25 @@ mod harness {
         }
     }
 
+    /// Runs `scenario` with the URL of a fresh PostgreSQL database, dropped afterwards (also on
+    /// panic), for tests that open their stores themselves.
+    pub(crate) async fn with_postgres_url<F, Fut>(scenario: F)
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Ok(admin) = std::env::var(PG_ENV) else {
+            skip_line();
+            return;
+        };
+        let db = PgTestDb::create(&admin).await;
+        let outcome = tokio::spawn(scenario(db.url.clone())).await;
+        db.drop().await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+
     /// A database created for one test.
     pub(crate) struct PgTestDb {
         admin: String,
@@ -854,16 +873,7 @@ impl Proxy {
 /// never be committed. One connection in the pool, so the next write gets that connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_begin_cancelled_in_flight_leaves_no_transaction_open() {
-    let Ok(admin) = std::env::var(harness::PG_ENV) else {
-        harness::skip_line();
-        return;
-    };
-    let db = harness::PgTestDb::create(&admin).await;
-    let outcome = tokio::spawn(cancelled_begin_scenario(db.url.clone())).await;
-    db.drop().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    harness::with_postgres_url(cancelled_begin_scenario).await;
 }
 
 async fn cancelled_begin_scenario(url: String) {
@@ -892,16 +902,7 @@ async fn cancelled_begin_scenario(url: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_fails_fast_and_recovers() {
-    let Ok(admin) = std::env::var(harness::PG_ENV) else {
-        harness::skip_line();
-        return;
-    };
-    let db = harness::PgTestDb::create(&admin).await;
-    let outcome = tokio::spawn(outage_scenario(db.url.clone())).await;
-    db.drop().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    harness::with_postgres_url(outage_scenario).await;
 }
 
 async fn outage_scenario(db_url: String) {
@@ -1008,16 +1009,7 @@ async fn first_connects_race_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_connects_race_postgres() {
-    let Ok(admin) = std::env::var(harness::PG_ENV) else {
-        harness::skip_line();
-        return;
-    };
-    let db = harness::PgTestDb::create(&admin).await;
-    let outcome = tokio::spawn(first_connects_race(db.url.clone())).await;
-    db.drop().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    harness::with_postgres_url(first_connects_race).await;
 }
 
 async fn client_registry(ctx: Ctx) {

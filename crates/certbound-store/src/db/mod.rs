@@ -94,8 +94,8 @@ impl Value<'_> {
     pub(crate) fn to_owned_value(&self) -> Value<'static> {
         match self {
             Value::Int(i) => Value::Int(*i),
-            Value::Text(s) => Value::Text(Cow::Owned(s.clone().into_owned())),
-            Value::Blob(b) => Value::Blob(Cow::Owned(b.clone().into_owned())),
+            Value::Text(s) => Value::Text(Cow::Owned(s.as_ref().to_owned())),
+            Value::Blob(b) => Value::Blob(Cow::Owned(b.as_ref().to_owned())),
             Value::Null(kind) => Value::Null(*kind),
         }
     }
@@ -127,41 +127,26 @@ fn wrong_type(want: &str, got: &SqliteValue) -> String {
     format!("expected {want}, found {:?}", got.data_type())
 }
 
-impl Decode for i64 {
-    fn from_sqlite(value: &SqliteValue) -> Result<Self, String> {
-        match value {
-            SqliteValue::Integer(i) => Ok(*i),
-            other => Err(wrong_type("an integer", other)),
+/// `Decode` for a Rust type that SQLite stores as one storage class and sqlx decodes itself.
+macro_rules! decode_as {
+    ($rust:ty, $class:ident, $what:literal) => {
+        impl Decode for $rust {
+            fn from_sqlite(value: &SqliteValue) -> Result<Self, String> {
+                match value {
+                    SqliteValue::$class(v) => Ok(v.clone()),
+                    other => Err(wrong_type($what, other)),
+                }
+            }
+            fn from_pg(row: &sqlx::postgres::PgRow, index: usize) -> Result<Self, sqlx::Error> {
+                sqlx::Row::try_get(row, index)
+            }
         }
-    }
-    fn from_pg(row: &sqlx::postgres::PgRow, index: usize) -> Result<Self, sqlx::Error> {
-        sqlx::Row::try_get(row, index)
-    }
+    };
 }
 
-impl Decode for String {
-    fn from_sqlite(value: &SqliteValue) -> Result<Self, String> {
-        match value {
-            SqliteValue::Text(s) => Ok(s.clone()),
-            other => Err(wrong_type("text", other)),
-        }
-    }
-    fn from_pg(row: &sqlx::postgres::PgRow, index: usize) -> Result<Self, sqlx::Error> {
-        sqlx::Row::try_get(row, index)
-    }
-}
-
-impl Decode for Vec<u8> {
-    fn from_sqlite(value: &SqliteValue) -> Result<Self, String> {
-        match value {
-            SqliteValue::Blob(b) => Ok(b.clone()),
-            other => Err(wrong_type("a blob", other)),
-        }
-    }
-    fn from_pg(row: &sqlx::postgres::PgRow, index: usize) -> Result<Self, sqlx::Error> {
-        sqlx::Row::try_get(row, index)
-    }
-}
+decode_as!(i64, Integer, "an integer");
+decode_as!(String, Text, "text");
+decode_as!(Vec<u8>, Blob, "a blob");
 
 impl<T: Decode> Decode for Option<T> {
     fn from_sqlite(value: &SqliteValue) -> Result<Self, String> {
