@@ -18,6 +18,12 @@
 //!   (a task waiting for it yields its worker), so in-process writers queue instead of
 //!   fighting over SQLite's lock, and a statement outside the transaction never slips into
 //!   it. Dropping one unfinished queues its `ROLLBACK` before the lock is released.
+//!   Their `BEGIN` and statements run **in place** on the writer connection when the writer
+//!   thread has nothing queued: until `COMMIT`, SQLite only changes pages in memory (its WAL
+//!   frames, the header fsync and the checkpoint all happen in the commit), so only the
+//!   `COMMIT` needs the writer thread. The in-place `BEGIN` does not wait for another
+//!   process's lock (SQLite's busy handler would sleep on the async worker): busy, it goes to
+//!   the writer thread, which waits up to the busy timeout.
 //! - **Checkpoints** are SQLite's own (every 1000 WAL pages, inside the commit that crosses
 //!   them), so they too run on the writer thread. A separate thread checkpointing every 250 ms
 //!   was tried: it made those fsyncs slower and more frequent (code-flow p99 27 → 51 ms), so it
@@ -29,9 +35,9 @@
 //! thread, for as long as another *process* holds the write lock (a `certbound` command
 //! writing the same file), up to the 5 s busy timeout.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -57,8 +63,8 @@ type Job = Box<dyn FnOnce(&Connection) + Send>;
 pub(crate) struct SqliteDb {
     /// The right to write: held for one statement, or by a transaction from begin to end.
     write_lock: Arc<AsyncMutex<()>>,
-    /// The writer thread's queue; `None` once closed.
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    /// The writer thread's queue and connection; `None` once closed.
+    writer_handle: Mutex<Option<WriterHandle>>,
     readers: Mutex<Vec<Connection>>,
     /// Idle reader connections kept at most.
     max_idle_readers: usize,
@@ -68,6 +74,51 @@ pub(crate) struct SqliteDb {
     closed: AtomicBool,
     /// The writer thread; joined by `close`.
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The writer connection, shared by the writer thread and the transaction holding the write
+/// lock.
+struct WriterConn {
+    /// Locked by the writer thread for each job, and by a statement run in place; `None` once
+    /// the writer thread has closed it.
+    conn: Mutex<Option<Connection>>,
+    /// Jobs sent to the writer thread and not finished: counted before they are sent, and
+    /// uncounted by the thread before it unlocks `conn`. Read under `conn`'s lock, zero means
+    /// nothing is queued that must run before a statement in place.
+    pending: AtomicUsize,
+}
+
+/// The way to the writer connection: its thread's queue, or in place.
+#[derive(Clone)]
+struct WriterHandle {
+    jobs: mpsc::Sender<Job>,
+    shared: Arc<WriterConn>,
+}
+
+impl WriterHandle {
+    /// Queues `job` for the writer thread.
+    fn send(&self, job: Job) -> Result<(), DbError> {
+        self.shared.pending.fetch_add(1, Ordering::SeqCst);
+        self.jobs.send(job).map_err(|_| {
+            self.shared.pending.fetch_sub(1, Ordering::SeqCst);
+            DbError::closed()
+        })
+    }
+
+    /// Runs `work` on the writer connection on this thread, if the writer thread is idle with
+    /// nothing queued (whatever is queued must run first); `None` otherwise. Never waits for
+    /// the thread's current job.
+    fn in_place<T>(&self, work: impl FnOnce(&Connection) -> T) -> Option<T> {
+        let conn = match self.shared.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        if self.shared.pending.load(Ordering::SeqCst) != 0 {
+            return None;
+        }
+        conn.as_ref().map(work)
+    }
 }
 
 /// How to open another connection to the same file.
@@ -151,19 +202,29 @@ impl SqliteDb {
         readers: Vec<Connection>,
     ) -> Result<SqliteDb, DbError> {
         let (jobs, queue) = mpsc::channel::<Job>();
+        let shared = Arc::new(WriterConn {
+            conn: Mutex::new(Some(writer)),
+            pending: AtomicUsize::new(0),
+        });
+        let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 // Runs until the store drops its sender (close, or the store dropped), then
                 // closes the connection.
                 while let Ok(job) = queue.recv() {
-                    job(&writer);
+                    let conn = lock(&thread_shared.conn);
+                    if let Some(conn) = conn.as_ref() {
+                        job(conn);
+                    }
+                    thread_shared.pending.fetch_sub(1, Ordering::SeqCst);
                 }
+                drop(lock(&thread_shared.conn).take());
             })
             .map_err(|e| DbError::other(format!("cannot start the SQLite writer thread: {e}")))?;
         Ok(SqliteDb {
             write_lock: Arc::new(AsyncMutex::new(())),
-            jobs: Mutex::new(Some(jobs)),
+            writer_handle: Mutex::new(Some(WriterHandle { jobs, shared })),
             readers: Mutex::new(readers),
             max_idle_readers: usize::try_from(max_readers).unwrap_or(4),
             file,
@@ -172,14 +233,16 @@ impl SqliteDb {
         })
     }
 
-    fn jobs(&self) -> Result<mpsc::Sender<Job>, DbError> {
-        lock(&self.jobs).clone().ok_or_else(DbError::closed)
+    fn writer_handle(&self) -> Result<WriterHandle, DbError> {
+        lock(&self.writer_handle)
+            .clone()
+            .ok_or_else(DbError::closed)
     }
 
     /// Runs a statement on the writer connection (committed on its own).
     pub(crate) async fn write(&self, sql: &str, args: &[Value<'_>]) -> Result<Output, DbError> {
         let _writing = self.write_lock.lock().await;
-        on_writer(&self.jobs()?, sql, args).await
+        on_writer(&self.writer_handle()?, sql, args).await
     }
 
     /// Runs a statement on a reader connection, in place (on the writer for an in-memory
@@ -187,7 +250,7 @@ impl SqliteDb {
     pub(crate) async fn read(&self, sql: &str, args: &[Value<'_>]) -> Result<Output, DbError> {
         let Some(file) = &self.file else {
             let _writing = self.write_lock.lock().await;
-            return on_writer(&self.jobs()?, sql, args).await;
+            return on_writer(&self.writer_handle()?, sql, args).await;
         };
         if self.closed.load(Ordering::Relaxed) {
             return Err(DbError::closed());
@@ -212,11 +275,20 @@ impl SqliteDb {
         // `Drop` queues the rollback behind it, and the writer connection is never left inside
         // a transaction nobody owns.
         let mut tx = Tx {
-            jobs: self.jobs()?,
+            writer: self.writer_handle()?,
             _writing: writing,
             open: true,
         };
-        if let Err(e) = tx.run("BEGIN IMMEDIATE", &[]).await {
+        match tx.writer.in_place(begin_without_waiting) {
+            Some(Ok(())) => return Ok(tx),
+            Some(Err(e)) if !is_busy(&e) => {
+                tx.open = false;
+                return Err(DbError::sqlite(e));
+            }
+            // Another process holds SQLite's write lock, or the writer thread has work queued.
+            Some(Err(_)) | None => {}
+        }
+        if let Err(e) = on_writer(&tx.writer, "BEGIN IMMEDIATE", &[]).await {
             tx.open = false;
             return Err(e);
         }
@@ -227,7 +299,7 @@ impl SqliteDb {
     /// statements fail with "the store is closed".
     pub(crate) async fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        lock(&self.jobs).take();
+        lock(&self.writer_handle).take();
         lock(&self.readers).clear();
         let writer = lock(&self.writer).take();
         if let Some(writer) = writer {
@@ -240,16 +312,33 @@ impl SqliteDb {
     /// Connections open: the writer, or the idle readers (for memory, the writer for both).
     pub(crate) fn size(&self, write: bool) -> u32 {
         if write || self.file.is_none() {
-            u32::from(lock(&self.jobs).is_some())
+            u32::from(lock(&self.writer_handle).is_some())
         } else {
             u32::try_from(lock(&self.readers).len()).unwrap_or(u32::MAX)
         }
     }
 }
 
+/// `BEGIN IMMEDIATE` without SQLite's busy handler: it fails at once if another process holds
+/// the write lock, instead of sleeping on the calling thread.
+fn begin_without_waiting(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    begun
+}
+
+/// SQLite's "another connection holds the lock".
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Runs a statement on the writer thread and waits for its answer.
 async fn on_writer(
-    jobs: &mpsc::Sender<Job>,
+    jobs: &WriterHandle,
     sql: &str,
     args: &[Value<'_>],
 ) -> Result<Output, DbError> {
@@ -260,20 +349,19 @@ async fn on_writer(
 
 /// Runs `work` on the writer thread and waits for its answer.
 async fn ask_writer<T: Send + 'static>(
-    jobs: &mpsc::Sender<Job>,
+    jobs: &WriterHandle,
     work: impl FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
 ) -> Result<T, DbError> {
     let (answer, answered) = oneshot::channel();
     jobs.send(Box::new(move |conn: &Connection| {
         let _ = answer.send(work(conn));
-    }))
-    .map_err(|_| DbError::closed())?;
+    }))?;
     answered.await.map_err(|_| DbError::closed())?
 }
 
-/// A write transaction: the write lock, and the writer thread's queue.
+/// A write transaction: the write lock, and the way to the writer connection.
 pub(crate) struct Tx {
-    jobs: mpsc::Sender<Job>,
+    writer: WriterHandle,
     /// Released after `Drop` has queued the rollback, so the next writer's statements run after
     /// it.
     _writing: OwnedMutexGuard<()>,
@@ -282,23 +370,28 @@ pub(crate) struct Tx {
 }
 
 impl Tx {
-    /// Runs a statement in the transaction.
+    /// Runs a statement in the transaction: in place when the writer thread is idle (no disk
+    /// write happens before `COMMIT`), else on that thread after what is queued.
     pub(crate) async fn run(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Output, DbError> {
-        on_writer(&self.jobs, sql, args).await
+        match self.writer.in_place(|conn| run(conn, sql, args)) {
+            Some(out) => out,
+            None => on_writer(&self.writer, sql, args).await,
+        }
     }
 
     /// Runs a script (several statements, no parameters) in the transaction.
     pub(crate) async fn execute_script(&mut self, script: &str) -> Result<(), DbError> {
         let script = script.to_owned();
-        ask_writer(&self.jobs, move |conn| {
+        ask_writer(&self.writer, move |conn| {
             conn.execute_batch(&script).map_err(DbError::sqlite)
         })
         .await
     }
 
-    /// Commits; on failure, dropping `self` rolls back.
+    /// Commits, on the writer thread (the commit writes the WAL, and can fsync); on failure,
+    /// dropping `self` rolls back.
     pub(crate) async fn commit(mut self) -> Result<(), DbError> {
-        self.run("COMMIT", &[]).await?;
+        on_writer(&self.writer, "COMMIT", &[]).await?;
         self.open = false;
         Ok(())
     }
@@ -310,7 +403,7 @@ impl Drop for Tx {
             // Queued before the write lock is released (fields drop after this), so it runs
             // before any other writer's statement; a no-op if a `COMMIT` in flight when the
             // future was dropped has ended the transaction already.
-            let _ = self.jobs.send(Box::new(|conn: &Connection| {
+            let _ = self.writer.send(Box::new(|conn: &Connection| {
                 if conn.is_autocommit() {
                     return;
                 }
@@ -490,6 +583,87 @@ mod tests {
         assert_eq!(rows, 50);
     }
 
+    /// A statement in place must never run ahead of a job already queued for the writer
+    /// thread (a rollback queued by a dropped transaction, say): with one queued, the way in
+    /// place is refused until the thread has run it.
+    #[test]
+    fn nothing_runs_in_place_while_a_job_is_queued() {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let handle = WriterHandle {
+            jobs,
+            shared: Arc::new(WriterConn {
+                conn: Mutex::new(Some(Connection::open_in_memory().expect("memory"))),
+                pending: AtomicUsize::new(0),
+            }),
+        };
+        assert_eq!(handle.in_place(|_| 1), Some(1), "idle: in place");
+        handle
+            .send(Box::new(|conn: &Connection| {
+                conn.execute_batch("CREATE TABLE t (x INTEGER)").expect("table");
+            }))
+            .expect("queued");
+        assert_eq!(handle.in_place(|_| 1), None, "a job is queued");
+        // What the writer thread does with it.
+        let job = queue.recv().expect("job");
+        {
+            let conn = lock(&handle.shared.conn);
+            job(conn.as_ref().expect("open"));
+            handle.shared.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+        let rows = handle.in_place(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0))
+                .expect("the job ran first")
+        });
+        assert_eq!(rows, Some(0));
+        // While the thread runs a job, the way in place is refused too, without waiting.
+        let conn = lock(&handle.shared.conn);
+        assert_eq!(handle.in_place(|_| 1), None, "the connection is busy");
+        drop(conn);
+    }
+
+    /// Another process holding SQLite's write lock must not make a `begin` sleep on the async
+    /// worker (SQLite's busy handler): it waits on the writer thread, and the worker goes on
+    /// running other tasks meanwhile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_begin_waiting_for_another_process_does_not_block_the_worker() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("busy.db");
+        let db = Arc::new(
+            SqliteDb::open_file(&format!("sqlite://{}?mode=rwc", path.display()), 2).expect("open"),
+        );
+        db.write("CREATE TABLE t (x INTEGER PRIMARY KEY)", &[])
+            .await
+            .expect("table");
+        let other = Connection::open(&path).expect("another connection");
+        other.execute_batch("BEGIN IMMEDIATE").expect("the other holds the lock");
+        let begin = tokio::spawn({
+            let db = Arc::clone(&db);
+            async move {
+                let mut tx = db.begin().await.expect("begins once the lock is free");
+                tx.run("INSERT INTO t (x) VALUES (2)", &[])
+                    .await
+                    .expect("insert");
+                tx.commit().await.expect("commit");
+            }
+        });
+        // On a single-threaded runtime these ticks run only if the begin yields the thread.
+        let started = std::time::Instant::now();
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!begin.is_finished(), "the begin waits for the other process");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the worker was blocked while the begin waited"
+        );
+        other
+            .execute_batch("INSERT INTO t (x) VALUES (1); COMMIT")
+            .expect("the other commits");
+        begin.await.expect("the begin finished");
+        assert_eq!(count(&db).await, 2);
+        db.close().await;
+    }
+
     /// A `begin` abandoned while its `BEGIN` is on the writer thread (a request cancelled at
     /// that `.await`) must not leave the writer connection inside a transaction: the next
     /// writer's statements would never be committed.
@@ -505,7 +679,7 @@ mod tests {
         // Keep the writer thread busy so `BEGIN` waits in its queue: the first poll takes the
         // write lock and sends `BEGIN`, and the zero timeout then drops the future before the
         // answer.
-        db.jobs()
+        db.writer_handle()
             .expect("open")
             .send(Box::new(|_: &Connection| {
                 std::thread::sleep(Duration::from_millis(200))
