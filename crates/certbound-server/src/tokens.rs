@@ -83,17 +83,31 @@ pub async fn mint_for_grant(
     format: TokenFormat,
     grant_id: &str,
 ) -> Result<Minted, OAuthError> {
-    let access_token = token_string(state, &claims, format)?;
-    let record = record_of(&access_token, &claims, format)?;
+    let (minted, record) = mint_unrecorded(state, claims, format)?;
     state
         .store
         .insert_token_for_grant(&record, grant_id)
         .await
         .map_err(|e| store_error(state, "mint", e))?;
-    Ok(Minted {
-        access_token,
-        claims,
-    })
+    Ok(minted)
+}
+
+/// Mints a user's access token and its store record, for a caller that writes the record in a
+/// transaction of its own (the code exchange: `Store::exchange_authorization_code`).
+pub fn mint_unrecorded(
+    state: &AppState,
+    claims: AccessTokenClaims,
+    format: TokenFormat,
+) -> Result<(Minted, TokenRecord), OAuthError> {
+    let access_token = token_string(state, &claims, format)?;
+    let record = record_of(&access_token, &claims, format)?;
+    Ok((
+        Minted {
+            access_token,
+            claims,
+        },
+        record,
+    ))
 }
 
 /// The token string: a signed JWT, or 256 random bits.

@@ -10,8 +10,9 @@ use crate::db::{DbError, Row};
 
 use crate::grants::{self, Grant};
 use crate::par::{self, request_uri_hash};
+use crate::refresh::{self, NewRefreshToken};
 use crate::users::{qualified, USER_COLUMNS};
-use crate::{handles, Store, StoreError, User};
+use crate::{handles, Store, StoreError, TokenRecord, User};
 
 const CODE_COLUMNS: &str = "grant_id, client_id, user_id, redirect_uri, scope, code_challenge, \
                             code_challenge_method, nonce, auth_time, sid, x5t_s256, dpop_jkt, \
@@ -24,6 +25,15 @@ static CODE_AND_USER: LazyLock<String> = LazyLock::new(|| {
          WHERE c.code_hash = $1",
         qualified("c", CODE_COLUMNS),
         qualified("u", USER_COLUMNS)
+    )
+});
+
+/// The redeeming update: succeeds only for an unredeemed code unexpired at `$1` (built once).
+static REDEEM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE authorization_codes SET consumed_at = $1 \
+         WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at >= $1 \
+         RETURNING {CODE_COLUMNS}"
     )
 });
 
@@ -121,6 +131,37 @@ pub enum CodeRedemption {
     Expired(AuthorizationCode),
     /// No such code: refuse with `invalid_grant`.
     Unknown,
+}
+
+/// What the token endpoint records when it exchanges a code
+/// ([`Store::exchange_authorization_code`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExchangeRecords<'a> {
+    /// The access token minted from the code, recorded under the code's grant.
+    pub access_token: Option<&'a TokenRecord>,
+    /// A refresh token to issue under the code's grant.
+    pub refresh_token: Option<&'a NewRefreshToken>,
+}
+
+/// What [`Store::exchange_authorization_code`] did.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CodeExchange {
+    /// What became of the code; the records were written only if it is `Redeemed`.
+    pub redemption: CodeRedemption,
+    /// The refresh token issued with it (the only time it exists in plain text).
+    pub refresh_token: Option<String>,
+}
+
+impl fmt::Debug for CodeExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeExchange")
+            .field("redemption", &self.redemption)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl Store {
@@ -251,25 +292,99 @@ impl Store {
         now: i64,
     ) -> Result<CodeRedemption, StoreError> {
         let hash = handles::sha256(code);
-        let row = crate::db::query(&format!(
-            "UPDATE authorization_codes SET consumed_at = $1 \
-             WHERE code_hash = $2 AND consumed_at IS NULL AND expires_at >= $1 \
-             RETURNING {CODE_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(hash.as_slice())
-        .fetch_optional(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        if let Some(row) = row {
-            let redeemed = code_from_row(&row).map_err(|e| self.err(e))?;
-            return Ok(CodeRedemption::Redeemed(redeemed));
+        let row = crate::db::query(&REDEEM)
+            .bind(now)
+            .bind(hash.as_slice())
+            .fetch_optional(&self.writes)
+            .await
+            .map_err(|e| self.err(e))?;
+        match row {
+            Some(row) => Ok(CodeRedemption::Redeemed(
+                code_from_row(&row).map_err(|e| self.err(e))?,
+            )),
+            None => self.why_not_redeemed(&hash).await,
         }
-        // Read through the write pool: on SQLite it sees the update that beat us.
+    }
+
+    /// The token endpoint's exchange: redeems the code as [`Store::redeem_authorization_code`]
+    /// does and, in the same transaction, records `records.access_token` under the code's grant
+    /// and issues a refresh token for `records.refresh_token` (whose grant must be the code's and
+    /// still active). All or nothing: if anything fails, the code stays unredeemed, so the client
+    /// may try again. One commit instead of three (each a trip to SQLite's writer, or a
+    /// PostgreSQL commit). Records that fail [`Store::insert_token`]'s checks, or a refresh token
+    /// for another grant or expiring before `now`, are [`StoreError::Invalid`].
+    pub async fn exchange_authorization_code(
+        &self,
+        code: &str,
+        now: i64,
+        records: &ExchangeRecords<'_>,
+    ) -> Result<CodeExchange, StoreError> {
+        if let Some(t) = records.access_token {
+            crate::tokens::check_record(t)?;
+        }
+        let refresh = match records.refresh_token {
+            Some(new) if new.expires_at < now => {
+                return Err(StoreError::Invalid(
+                    "refresh token expires before it is issued".into(),
+                ))
+            }
+            Some(new) => Some((new, handles::new_handle()?)),
+            None => None,
+        };
+        let hash = handles::sha256(code);
+        let mut tx = self.begin_write().await?;
+        let row = crate::db::query(&REDEEM)
+            .bind(now)
+            .bind(hash.as_slice())
+            .fetch_optional(&mut tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        let Some(row) = row else {
+            // Nothing written: end the transaction before reading why.
+            drop(tx);
+            return Ok(CodeExchange {
+                redemption: self.why_not_redeemed(&hash).await?,
+                refresh_token: None,
+            });
+        };
+        let redeemed = code_from_row(&row).map_err(|e| self.err(e))?;
+        if let Some(t) = records.access_token {
+            crate::tokens::insert_one(&mut tx, t, Some(&redeemed.grant_id))
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        let refresh_token = match refresh {
+            Some((new, _)) if new.grant_id != redeemed.grant_id => {
+                return Err(StoreError::Invalid(format!(
+                    "a refresh token for grant {} exchanged with a code of grant {}",
+                    new.grant_id, redeemed.grant_id
+                )))
+            }
+            Some((new, handle)) => {
+                if !refresh::insert_under_active_grant(&mut tx, &handle.hash, new, now)
+                    .await
+                    .map_err(|e| self.err(e))?
+                {
+                    return Err(refresh::no_active_grant(new));
+                }
+                Some(handle.text)
+            }
+            None => None,
+        };
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(CodeExchange {
+            redemption: CodeRedemption::Redeemed(redeemed),
+            refresh_token,
+        })
+    }
+
+    /// Why the code with this hash was not redeemed: replayed, expired or unknown. Read through
+    /// the write pool: on SQLite it sees the update that beat us.
+    async fn why_not_redeemed(&self, hash: &[u8]) -> Result<CodeRedemption, StoreError> {
         let row = crate::db::query(&format!(
             "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
         ))
-        .bind(hash.as_slice())
+        .bind(hash)
         .fetch_optional(&self.writes)
         .await
         .map_err(|e| self.err(e))?;

@@ -76,7 +76,10 @@ use sqlx::postgres::PgPoolOptions;
 
 use db::{Engine, Pool, SqliteDb};
 
-pub use codes::{AuthorizationCode, CodeRedemption, IssuedCode, NewAuthorizationCode};
+pub use codes::{
+    AuthorizationCode, CodeExchange, CodeRedemption, ExchangeRecords, IssuedCode,
+    NewAuthorizationCode,
+};
 pub use consents::Consent;
 pub use db::DbError;
 pub use error::StoreError;

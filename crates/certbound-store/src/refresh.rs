@@ -116,26 +116,11 @@ impl Store {
         let token = handles::new_handle()?;
         // One statement: the row is written only if the grant is active and the client's, so
         // no transaction (and its extra round trips) is needed.
-        let inserted = crate::db::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, x5t_s256, issued_at, \
-             expires_at, rotated_at, replaced_by, revoked_at) \
-             SELECT $1, g.grant_id, g.client_id, $4, $5, $6, NULL, NULL, NULL FROM grants g \
-             WHERE g.grant_id = $2 AND g.client_id = $3 AND g.revoked_at IS NULL",
-        )
-        .bind(token.hash.as_slice())
-        .bind(new.grant_id.as_str())
-        .bind(new.client_id.as_str())
-        .bind(new.x5t_s256.as_deref())
-        .bind(now)
-        .bind(new.expires_at)
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        if inserted.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "active grant {} of client {}",
-                new.grant_id, new.client_id
-            )));
+        let inserted = insert_under_active_grant(&self.writes, &token.hash, new, now)
+            .await
+            .map_err(|e| self.err(e))?;
+        if !inserted {
+            return Err(no_active_grant(new));
         }
         Ok(token.text)
     }
@@ -278,6 +263,39 @@ impl Store {
         }
         Ok(changed)
     }
+}
+
+/// Writes the refresh token `hash` for `new` only if its grant is active and `new.client_id`'s;
+/// `false` if not. On the write pool or inside a transaction.
+pub(crate) async fn insert_under_active_grant<'e>(
+    on: impl Into<crate::db::Exec<'e>>,
+    hash: &[u8],
+    new: &NewRefreshToken,
+    now: i64,
+) -> Result<bool, DbError> {
+    let inserted = crate::db::query(
+        "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, x5t_s256, issued_at, \
+         expires_at, rotated_at, replaced_by, revoked_at) \
+         SELECT $1, g.grant_id, g.client_id, $4, $5, $6, NULL, NULL, NULL FROM grants g \
+         WHERE g.grant_id = $2 AND g.client_id = $3 AND g.revoked_at IS NULL",
+    )
+    .bind(hash)
+    .bind(new.grant_id.as_str())
+    .bind(new.client_id.as_str())
+    .bind(new.x5t_s256.as_deref())
+    .bind(now)
+    .bind(new.expires_at)
+    .execute(on)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// The answer when a refresh token's grant is unknown, revoked or another client's.
+pub(crate) fn no_active_grant(new: &NewRefreshToken) -> StoreError {
+    StoreError::NotFound(format!(
+        "active grant {} of client {}",
+        new.grant_id, new.client_id
+    ))
 }
 
 async fn insert(

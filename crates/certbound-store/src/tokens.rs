@@ -1,7 +1,7 @@
 //! The `access_tokens` table: issued access tokens (opaque ones only as their SHA-256) and their
 //! revocations, for introspection and revocation.
 
-use crate::db::{DbError, Row};
+use crate::db::{DbError, Exec, Row};
 
 use crate::group_commit::{values_list, Batched, GroupCommit};
 use crate::{check_json_object, Store, StoreError, TokenLookup, TokenRecord, TOKEN_FORMATS};
@@ -31,17 +31,7 @@ impl Batched for TokenRow {
         );
         let mut query = crate::db::query(&sql);
         for row in &rows {
-            let t = &row.record;
-            query = query
-                .bind(t.hash.as_slice())
-                .bind(t.jti.as_str())
-                .bind(t.client_id.as_str())
-                .bind(t.format.as_str())
-                .bind(t.claims.as_str())
-                .bind(t.issued_at)
-                .bind(t.expires_at)
-                .bind(t.revoked_at)
-                .bind(row.grant_id.as_deref());
+            query = bind_row(query, &row.record, row.grant_id.as_deref());
         }
         match query.fetch_all(&store.writes).await {
             Ok(written) => {
@@ -74,6 +64,65 @@ impl Batched for TokenRow {
     }
 }
 
+/// The checks every recorded token passes before it is written: a 32-byte hash, a known format,
+/// claims that are a JSON object, `expires_at >= issued_at`.
+pub(crate) fn check_record(t: &TokenRecord) -> Result<(), StoreError> {
+    if t.hash.len() != 32 {
+        return Err(StoreError::Invalid(format!(
+            "token hash must be a 32-byte SHA-256, got {} bytes",
+            t.hash.len()
+        )));
+    }
+    if !TOKEN_FORMATS.contains(&t.format.as_str()) {
+        return Err(StoreError::Invalid(format!(
+            "token format {:?} is not one of {TOKEN_FORMATS:?}",
+            t.format
+        )));
+    }
+    if t.expires_at < t.issued_at {
+        return Err(StoreError::Invalid(format!(
+            "token {} expires ({}) before it is issued ({})",
+            t.jti, t.expires_at, t.issued_at
+        )));
+    }
+    check_json_object("claims", &t.claims)
+}
+
+/// One access-token row (checked with [`check_record`]), on the write pool or inside a
+/// transaction.
+pub(crate) async fn insert_one<'e>(
+    on: impl Into<Exec<'e>>,
+    t: &TokenRecord,
+    grant_id: Option<&str>,
+) -> Result<(), DbError> {
+    let sql = format!(
+        "INSERT INTO access_tokens ({TOKEN_COLUMNS}, grant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    );
+    bind_row(crate::db::query(&sql), t, grant_id)
+        .execute(on)
+        .await?;
+    Ok(())
+}
+
+/// Binds one row's nine values, in [`TOKEN_COLUMNS`] order, then `grant_id`.
+fn bind_row<'q>(
+    query: crate::db::Query<'q>,
+    t: &'q TokenRecord,
+    grant_id: Option<&'q str>,
+) -> crate::db::Query<'q> {
+    query
+        .bind(t.hash.as_slice())
+        .bind(t.jti.as_str())
+        .bind(t.client_id.as_str())
+        .bind(t.format.as_str())
+        .bind(t.claims.as_str())
+        .bind(t.issued_at)
+        .bind(t.expires_at)
+        .bind(t.revoked_at)
+        .bind(grant_id)
+}
+
 const TOKEN_COLUMNS: &str =
     "hash, jti, client_id, format, claims, issued_at, expires_at, revoked_at";
 
@@ -100,25 +149,7 @@ impl Store {
         t: &TokenRecord,
         grant_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        if t.hash.len() != 32 {
-            return Err(StoreError::Invalid(format!(
-                "token hash must be a 32-byte SHA-256, got {} bytes",
-                t.hash.len()
-            )));
-        }
-        if !TOKEN_FORMATS.contains(&t.format.as_str()) {
-            return Err(StoreError::Invalid(format!(
-                "token format {:?} is not one of {TOKEN_FORMATS:?}",
-                t.format
-            )));
-        }
-        if t.expires_at < t.issued_at {
-            return Err(StoreError::Invalid(format!(
-                "token {} expires ({}) before it is issued ({})",
-                t.jti, t.expires_at, t.issued_at
-            )));
-        }
-        check_json_object("claims", &t.claims)?;
+        check_record(t)?;
         let row = TokenRow {
             record: t.clone(),
             grant_id: grant_id.map(str::to_owned),
@@ -129,24 +160,9 @@ impl Store {
     /// One token row on its own (a batch whose statement failed is retried row by row, so each
     /// caller gets its own row's error).
     async fn insert_one_token(&self, row: &TokenRow) -> Result<(), StoreError> {
-        let t = &row.record;
-        crate::db::query(&format!(
-            "INSERT INTO access_tokens ({TOKEN_COLUMNS}, grant_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(t.hash.as_slice())
-        .bind(t.jti.as_str())
-        .bind(t.client_id.as_str())
-        .bind(t.format.as_str())
-        .bind(t.claims.as_str())
-        .bind(t.issued_at)
-        .bind(t.expires_at)
-        .bind(t.revoked_at)
-        .bind(row.grant_id.as_deref())
-        .execute(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(())
+        insert_one(&self.writes, &row.record, row.grant_id.as_deref())
+            .await
+            .map_err(|e| self.err(e))
     }
 
     /// The token whose SHA-256 is `hash`, revoked or expired ones included (the caller

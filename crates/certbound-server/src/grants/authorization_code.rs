@@ -17,7 +17,7 @@ use certbound_core::grant::GrantType;
 use certbound_core::oidc::claims::OPENID;
 use certbound_core::pkce::{self, CodeChallenge};
 use certbound_core::OAuthError;
-use certbound_store::{AuthorizationCode, CodeRedemption, NewRefreshToken};
+use certbound_store::{AuthorizationCode, CodeRedemption, ExchangeRecords, NewRefreshToken};
 
 /// The longest code accepted in a request; codes are 43 characters.
 const MAX_CODE_LEN: usize = 512;
@@ -108,13 +108,65 @@ pub async fn issue(
         refused(origin, &client.client_id, &code, "code_refused", &e);
         return Err(e);
     }
-    let code = match state
+    // A code whose user has been removed is refused, and its grant (with the code) revoked.
+    let Some(user) = user_tokens::enabled_profile(user) else {
+        let _ = state.store.revoke_grant(&code.grant_id, now).await;
+        return Err(invalid_grant("the user of this grant no longer exists"));
+    };
+    // The tokens are minted from the code read above, then recorded in the transaction that
+    // redeems it: the code is used up only if they are recorded, and they only if it is.
+    // Everything that can fail happens before that commit.
+    let scopes = scope_list(&code.scope);
+    let grant = GrantContext {
+        grant_id: &code.grant_id,
+        user_id: &code.user_id,
+        scopes: &scopes,
+        proof,
+        grant_type: GrantType::AuthorizationCode.as_str(),
+    };
+    let (minted, record) = user_tokens::mint_access_token(state, request, &grant)?;
+    let new_refresh = client
+        .grant_types
+        .allows(GrantType::RefreshToken)
+        .then(|| NewRefreshToken {
+            grant_id: code.grant_id.clone(),
+            // Confidential clients' refresh tokens are bound to the client (RFC 8705 §4), so
+            // they survive a certificate rollover; only a public client's would carry the
+            // thumbprint.
+            client_id: client.client_id.clone(),
+            x5t_s256: None,
+            expires_at: now
+                .saturating_add(i64::from(state.authorization().refresh_token_ttl_seconds)),
+        });
+    let id_token = if scopes.iter().any(|s| s == OPENID) {
+        Some(user_tokens::id_token(
+            state,
+            &client.client_id,
+            &user,
+            &scopes,
+            &IdTokenContext {
+                auth_time: code.auth_time,
+                nonce: code.nonce.as_deref(),
+                sid: code.sid.as_deref(),
+            },
+        )?)
+    } else {
+        None
+    };
+    let exchange = state
         .store
-        .redeem_authorization_code(presented, now)
+        .exchange_authorization_code(
+            presented,
+            now,
+            &ExchangeRecords {
+                access_token: Some(&record),
+                refresh_token: new_refresh.as_ref(),
+            },
+        )
         .await
-        .map_err(|e| store_error(state, "redeem", e))?
-    {
-        CodeRedemption::Redeemed(code) => code,
+        .map_err(|e| store_error(state, "exchange", e))?;
+    match exchange.redemption {
+        CodeRedemption::Redeemed(_) => {}
         CodeRedemption::Replayed(code) => {
             let revoked = state
                 .store
@@ -136,59 +188,9 @@ pub async fn issue(
             return Err(invalid_grant("the authorization code has expired"))
         }
         CodeRedemption::Unknown => return Err(invalid_grant("unknown authorization code")),
-    };
-    let Some(user) = user_tokens::enabled_profile(user) else {
-        let _ = state.store.revoke_grant(&code.grant_id, now).await;
-        return Err(invalid_grant("the user of this grant no longer exists"));
-    };
-    let scopes = scope_list(&code.scope);
-    let minted = user_tokens::access_token(
-        state,
-        request,
-        &GrantContext {
-            grant_id: &code.grant_id,
-            user_id: &code.user_id,
-            scopes: &scopes,
-            proof,
-            grant_type: GrantType::AuthorizationCode.as_str(),
-        },
-    )
-    .await?;
-    let refresh_token = if client.grant_types.allows(GrantType::RefreshToken) {
-        let ttl = i64::from(state.authorization().refresh_token_ttl_seconds);
-        // Confidential clients' refresh tokens are bound to the client (RFC 8705 §4), so they
-        // survive a certificate rollover; only a public client's would carry the thumbprint.
-        let new = NewRefreshToken {
-            grant_id: code.grant_id.clone(),
-            client_id: client.client_id.clone(),
-            x5t_s256: None,
-            expires_at: now.saturating_add(ttl),
-        };
-        Some(
-            state
-                .store
-                .issue_refresh_token(&new, now)
-                .await
-                .map_err(|e| store_error(state, "refresh_issue", e))?,
-        )
-    } else {
-        None
-    };
-    let id_token = if scopes.iter().any(|s| s == OPENID) {
-        Some(user_tokens::id_token(
-            state,
-            &client.client_id,
-            &user,
-            &scopes,
-            &IdTokenContext {
-                auth_time: code.auth_time,
-                nonce: code.nonce.as_deref(),
-                sid: code.sid.as_deref(),
-            },
-        )?)
-    } else {
-        None
-    };
+    }
+    user_tokens::announce(state, request, &grant, &minted);
+    let refresh_token = exchange.refresh_token;
     Ok(TokenResponse {
         access_token: minted.access_token,
         token_type: super::token_type(minted.claims.cnf.as_ref()),

@@ -10,7 +10,7 @@ use certbound_core::error::printable;
 use certbound_core::oidc::{IdTokenClaims, IdTokenInput, UserProfile};
 use certbound_core::token::AccessTokenClaims;
 use certbound_core::{OAuthError, OAuthErrorCode};
-use certbound_store::User;
+use certbound_store::{TokenRecord, User};
 use serde_json::Value;
 
 /// The grant a user token is issued under.
@@ -28,18 +28,34 @@ pub struct GrantContext<'a> {
     pub grant_type: &'static str,
 }
 
-/// Mints the user's access token for the authenticated client: `sub` = the user, `client_id` =
-/// the client, bound to the certificate presented with THIS request when the client receives
-/// bound tokens (RFC 8705 §3; on refresh that lets a partner roll its certificate), recorded
-/// under the grant. Writes the `token_issued` audit line and counts the token.
+/// Mints the user's access token for the authenticated client (see [`mint_access_token`]),
+/// records it under the grant, and announces it ([`announce`]).
 pub async fn access_token(
     state: &AppState,
     request: &ClientRequest<TokenEndpoint>,
     grant: &GrantContext<'_>,
 ) -> Result<Minted, OAuthError> {
-    let (origin, auth) = (&request.origin, &request.client);
-    let client = &auth.registration;
-    let cnf = super::token_binding(client, origin, grant.proof)?;
+    let (minted, record) = mint_access_token(state, request, grant)?;
+    state
+        .store
+        .insert_token_for_grant(&record, grant.grant_id)
+        .await
+        .map_err(|e| store_error(state, "mint", e))?;
+    announce(state, request, grant, &minted);
+    Ok(minted)
+}
+
+/// The user's access token for the authenticated client, and its store record, not yet
+/// written: `sub` = the user, `client_id` = the client, bound to the certificate presented with
+/// THIS request when the client receives bound tokens (RFC 8705 §3; on refresh that lets a
+/// partner roll its certificate). Record it under the grant, then [`announce`] it.
+pub fn mint_access_token(
+    state: &AppState,
+    request: &ClientRequest<TokenEndpoint>,
+    grant: &GrantContext<'_>,
+) -> Result<(Minted, TokenRecord), OAuthError> {
+    let client = &request.client.registration;
+    let cnf = super::token_binding(client, &request.origin, grant.proof)?;
     let now = now_secs();
     let claims = AccessTokenClaims {
         iss: state.issuer.to_string(),
@@ -52,7 +68,18 @@ pub async fn access_token(
         scope: (!grant.scopes.is_empty()).then(|| grant.scopes.join(" ")),
         cnf,
     };
-    let minted = tokens::mint_for_grant(state, claims, client.token_format, grant.grant_id).await?;
+    tokens::mint_unrecorded(state, claims, client.token_format)
+}
+
+/// Counts a recorded token and writes its `token_issued` audit line.
+pub fn announce(
+    state: &AppState,
+    request: &ClientRequest<TokenEndpoint>,
+    grant: &GrantContext<'_>,
+    minted: &Minted,
+) {
+    let (origin, auth) = (&request.origin, &request.client);
+    let client = &auth.registration;
     state
         .metrics
         .tokens_issued
@@ -81,7 +108,6 @@ pub async fn access_token(
         dpop_jkt = minted.claims.cnf.as_ref().and_then(Binding::dpop_jkt).unwrap_or(""),
         jti = %minted.claims.jti,
     );
-    Ok(minted)
 }
 
 /// What an ID token is issued from, beyond the user and client.

@@ -57,7 +57,13 @@ const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Work for the writer thread.
-type Job = Box<dyn FnOnce(&Connection) + Send>;
+/// Work for the writer thread: it runs with the connection locked and returns the delivery of
+/// its answer, made once the connection is unlocked, so that the task it wakes (which may
+/// preempt the writer thread on a busy core) finds the connection free for a statement in place.
+type Job = Box<dyn FnOnce(&Connection) -> Deliver + Send>;
+
+/// Sends a job's answer.
+type Deliver = Box<dyn FnOnce() + Send>;
 
 /// A SQLite database: its writer thread, its idle reader connections, and how to open more.
 pub(crate) struct SqliteDb {
@@ -213,11 +219,15 @@ impl SqliteDb {
                 // Runs until the store drops its sender (close, or the store dropped), then
                 // closes the connection.
                 while let Ok(job) = queue.recv() {
-                    let conn = lock(&thread_shared.conn);
-                    if let Some(conn) = conn.as_ref() {
-                        job(conn);
+                    let deliver = {
+                        let conn = lock(&thread_shared.conn);
+                        let deliver = conn.as_ref().map(job);
+                        thread_shared.pending.fetch_sub(1, Ordering::SeqCst);
+                        deliver
+                    };
+                    if let Some(deliver) = deliver {
+                        deliver();
                     }
-                    thread_shared.pending.fetch_sub(1, Ordering::SeqCst);
                 }
                 drop(lock(&thread_shared.conn).take());
             })
@@ -337,11 +347,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// Runs a statement on the writer thread and waits for its answer.
-async fn on_writer(
-    jobs: &WriterHandle,
-    sql: &str,
-    args: &[Value<'_>],
-) -> Result<Output, DbError> {
+async fn on_writer(jobs: &WriterHandle, sql: &str, args: &[Value<'_>]) -> Result<Output, DbError> {
     let sql = sql.to_owned();
     let args: Vec<Value<'static>> = args.iter().map(Value::to_owned_value).collect();
     ask_writer(jobs, move |conn| run(conn, &sql, &args)).await
@@ -353,8 +359,11 @@ async fn ask_writer<T: Send + 'static>(
     work: impl FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
 ) -> Result<T, DbError> {
     let (answer, answered) = oneshot::channel();
-    jobs.send(Box::new(move |conn: &Connection| {
-        let _ = answer.send(work(conn));
+    jobs.send(Box::new(move |conn: &Connection| -> Deliver {
+        let out = work(conn);
+        Box::new(move || {
+            let _ = answer.send(out);
+        })
     }))?;
     answered.await.map_err(|_| DbError::closed())?
 }
@@ -403,13 +412,13 @@ impl Drop for Tx {
             // Queued before the write lock is released (fields drop after this), so it runs
             // before any other writer's statement; a no-op if a `COMMIT` in flight when the
             // future was dropped has ended the transaction already.
-            let _ = self.writer.send(Box::new(|conn: &Connection| {
-                if conn.is_autocommit() {
-                    return;
+            let _ = self.writer.send(Box::new(|conn: &Connection| -> Deliver {
+                if !conn.is_autocommit() {
+                    if let Err(e) = conn.execute_batch("ROLLBACK") {
+                        tracing::warn!(error = %e, "rolling back a SQLite transaction failed");
+                    }
                 }
-                if let Err(e) = conn.execute_batch("ROLLBACK") {
-                    tracing::warn!(error = %e, "rolling back a SQLite transaction failed");
-                }
+                Box::new(|| {})
             }));
         }
     }
@@ -598,8 +607,10 @@ mod tests {
         };
         assert_eq!(handle.in_place(|_| 1), Some(1), "idle: in place");
         handle
-            .send(Box::new(|conn: &Connection| {
-                conn.execute_batch("CREATE TABLE t (x INTEGER)").expect("table");
+            .send(Box::new(|conn: &Connection| -> Deliver {
+                conn.execute_batch("CREATE TABLE t (x INTEGER)")
+                    .expect("table");
+                Box::new(|| {})
             }))
             .expect("queued");
         assert_eq!(handle.in_place(|_| 1), None, "a job is queued");
@@ -607,7 +618,7 @@ mod tests {
         let job = queue.recv().expect("job");
         {
             let conn = lock(&handle.shared.conn);
-            job(conn.as_ref().expect("open"));
+            job(conn.as_ref().expect("open"))();
             handle.shared.pending.fetch_sub(1, Ordering::SeqCst);
         }
         let rows = handle.in_place(|conn| {
@@ -635,7 +646,9 @@ mod tests {
             .await
             .expect("table");
         let other = Connection::open(&path).expect("another connection");
-        other.execute_batch("BEGIN IMMEDIATE").expect("the other holds the lock");
+        other
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("the other holds the lock");
         let begin = tokio::spawn({
             let db = Arc::clone(&db);
             async move {
@@ -651,7 +664,10 @@ mod tests {
         for _ in 0..10 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(!begin.is_finished(), "the begin waits for the other process");
+        assert!(
+            !begin.is_finished(),
+            "the begin waits for the other process"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "the worker was blocked while the begin waited"
@@ -681,8 +697,9 @@ mod tests {
         // answer.
         db.writer_handle()
             .expect("open")
-            .send(Box::new(|_: &Connection| {
-                std::thread::sleep(Duration::from_millis(200))
+            .send(Box::new(|_: &Connection| -> Deliver {
+                std::thread::sleep(Duration::from_millis(200));
+                Box::new(|| {})
             }))
             .expect("queue");
         let abandoned = tokio::time::timeout(Duration::ZERO, db.begin()).await;

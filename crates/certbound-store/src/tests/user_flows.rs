@@ -13,6 +13,7 @@ store_test!(
     par_request_single_use,
     code_issue_consumes_par_and_redeems_once,
     code_redeem_race_has_one_winner,
+    code_exchange_is_all_or_nothing,
     par_consume_race_has_one_winner,
     grant_revocation_cascades,
     refresh_tokens_without_rotation,
@@ -469,6 +470,113 @@ async fn code_issue_consumes_par_and_redeems_once(ctx: Ctx) {
             .await,
         Err(StoreError::Invalid(_))
     ));
+}
+
+/// The token endpoint's exchange: the code is redeemed, the access token recorded under its
+/// grant and the refresh token issued in one transaction, or none of it.
+async fn code_exchange_is_all_or_nothing(ctx: Ctx) {
+    let store = ctx.store;
+    let (_, issued) = granted(&store, "alice").await;
+    let refresh = NewRefreshToken {
+        grant_id: issued.grant_id.clone(),
+        client_id: "c".to_owned(),
+        x5t_s256: None,
+        expires_at: 5_000,
+    };
+    let exchange = |access: &TokenRecord, refresh: &NewRefreshToken| {
+        let (store, code) = (store.clone(), issued.code.clone());
+        let (access, refresh) = (access.clone(), refresh.clone());
+        async move {
+            store
+                .exchange_authorization_code(
+                    &code,
+                    1_010,
+                    &ExchangeRecords {
+                        access_token: Some(&access),
+                        refresh_token: Some(&refresh),
+                    },
+                )
+                .await
+        }
+    };
+    let unredeemed = || async {
+        store
+            .authorization_code(&issued.code)
+            .await
+            .expect("read")
+            .expect("present")
+            .consumed_at
+            .is_none()
+    };
+
+    // The access token's jti is taken: the statement fails inside the transaction, after the
+    // code's update, and the whole exchange is rolled back.
+    let taken = token(1, "c", 1_000, 2_000);
+    store.insert_token(&taken).await.expect("first token");
+    let mut clash = token(2, "c", 1_000, 2_000);
+    clash.jti = taken.jti.clone();
+    let failed = exchange(&clash, &refresh).await;
+    assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
+    assert!(
+        unredeemed().await,
+        "a failed exchange leaves the code usable"
+    );
+    assert_eq!(count(&store, "refresh_tokens").await, 0);
+    // A refresh token for another grant is refused, after the code's update too.
+    let mut elsewhere = refresh.clone();
+    elsewhere.grant_id = "another-grant".to_owned();
+    let failed = exchange(&token(3, "c", 1_000, 2_000), &elsewhere).await;
+    assert!(matches!(failed, Err(StoreError::Invalid(_))), "{failed:?}");
+    assert!(unredeemed().await);
+    let mut elsewhere = refresh.clone();
+    elsewhere.client_id = "d".to_owned();
+    let failed = exchange(&token(3, "c", 1_000, 2_000), &elsewhere).await;
+    assert!(matches!(failed, Err(StoreError::NotFound(_))), "{failed:?}");
+    assert!(unredeemed().await);
+    assert!(store
+        .find_token_by_hash(&token(3, "c", 1_000, 2_000).hash)
+        .await
+        .expect("read")
+        .is_none());
+
+    // Now all three at once.
+    let access = token(4, "c", 1_010, 2_000);
+    let done = exchange(&access, &refresh).await.expect("exchange");
+    match &done.redemption {
+        CodeRedemption::Redeemed(code) => assert_eq!(code.consumed_at, Some(1_010)),
+        other => panic!("expected Redeemed, got {other:?}"),
+    }
+    let refresh_token = done.refresh_token.clone().expect("a refresh token");
+    let stored = store
+        .refresh_token(&refresh_token)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.grant_id, issued.grant_id);
+    assert!(!format!("{done:?}").contains(&refresh_token), "redacted");
+    // The access token is recorded under the grant: revoking the grant revokes it.
+    assert!(store
+        .revoke_grant(&issued.grant_id, 1_020)
+        .await
+        .expect("revoke"));
+    let recorded = store
+        .find_token_by_hash(&access.hash)
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(recorded.revoked_at, Some(1_020));
+
+    // A replay writes nothing.
+    let again = token(6, "c", 1_030, 2_000);
+    let replay = exchange(&again, &refresh).await.expect("replay");
+    assert!(matches!(replay.redemption, CodeRedemption::Replayed(_)));
+    assert_eq!(replay.refresh_token, None);
+    assert!(store
+        .find_token_by_hash(&again.hash)
+        .await
+        .expect("read")
+        .is_none());
+    assert_eq!(count(&store, "refresh_tokens").await, 1);
 }
 
 async fn code_redeem_race_has_one_winner(ctx: Ctx) {
