@@ -301,9 +301,12 @@ fn require_nonce(
     let Ok(Some(proof)) = dpop_header(headers) else {
         return Ok(());
     };
-    let algs = state.config.config.dpop.algs();
     let now = now_secs();
-    match DpopProof::verify(proof, &expectations(state, &algs, method, htu, None), now) {
+    match DpopProof::verify(
+        proof,
+        &expectations(state, &state.dpop_algs, method, htu, None),
+        now,
+    ) {
         Err(e @ DpopError::UseNonce) => Err(proof_error(state, e, now)),
         _ => Ok(()),
     }
@@ -345,8 +348,7 @@ pub async fn verify_dpop(
     let Some(proof) = dpop_header(headers)? else {
         return Ok(None);
     };
-    let algs = state.config.config.dpop.algs();
-    let expect = expectations(state, &algs, method, htu, access_token);
+    let expect = expectations(state, &state.dpop_algs, method, htu, access_token);
     let now = now_secs();
     let verified =
         DpopProof::verify(proof, &expect, now).map_err(|e| proof_error(state, e, now))?;

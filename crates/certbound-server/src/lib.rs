@@ -313,6 +313,7 @@ pub async fn start_on(
         metadata: bytes::Bytes::from(metadata.to_string()),
         openid_configuration: bytes::Bytes::from(openid_configuration.to_string()),
         config: config.clone(),
+        dpop_algs: Arc::from(dpop_algs.as_slice()),
         dpop_nonces,
         verified_jwts: certbound_net::token_cache::BoundedCache::new(tokens::VERIFIED_JWT_ENTRIES),
         login_step: Arc::new(web::login_step::BuiltIn),

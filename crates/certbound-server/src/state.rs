@@ -47,6 +47,8 @@ pub struct Inner {
     pub openid_configuration: Bytes,
     /// The configuration it was built from.
     pub config: ValidatedConfig,
+    /// The DPoP proof algorithms accepted (`[dpop] signing_algs`, parsed once).
+    pub dpop_algs: Arc<[certbound_core::dpop::DpopAlg]>,
     /// The DPoP nonce scheme, when `[dpop] use_nonce` is on (RFC 9449 §8, §9).
     pub dpop_nonces: Option<certbound_core::dpop::NonceScheme>,
     /// JWT access tokens whose signature this server has checked, by SHA-256 of the token, so

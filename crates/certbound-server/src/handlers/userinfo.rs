@@ -284,10 +284,7 @@ fn refuse(state: &AppState, refused: Refused) -> Response {
     };
     let realm = certbound_core::error::header_safe(&state.issuer);
     let algs = state
-        .config
-        .config
-        .dpop
-        .algs()
+        .dpop_algs
         .iter()
         .map(|a| a.as_str())
         .collect::<Vec<_>>()
