@@ -23,7 +23,10 @@
 //!   frames, the header fsync and the checkpoint all happen in the commit), so only the
 //!   `COMMIT` needs the writer thread. The in-place `BEGIN` does not wait for another
 //!   process's lock (SQLite's busy handler would sleep on the async worker): busy, it goes to
-//!   the writer thread, which waits up to the busy timeout.
+//!   the writer thread, which waits up to the busy timeout. A statement in a transaction thus
+//!   runs on the async worker like a read: keep transactions to indexed, bounded statements
+//!   (the store's are: a code, a grant, a user's rows); bulk work (the purge's batched deletes,
+//!   migration scripts) runs as single statements or scripts on the writer thread.
 //! - **Checkpoints** are SQLite's own (every 1000 WAL pages, inside the commit that crosses
 //!   them), so they too run on the writer thread. A separate thread checkpointing every 250 ms
 //!   was tried: it made those fsyncs slower and more frequent (code-flow p99 27 → 51 ms), so it
