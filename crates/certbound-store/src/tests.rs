@@ -173,6 +173,7 @@ store_test!(
     concurrent_writers,
     client_registry,
     token_batches_answer_each_row,
+    a_failing_token_batch_is_written_row_by_row,
 );
 
 fn key(kid: &str, created_at: i64) -> SigningKeyRecord {
@@ -1206,4 +1207,32 @@ async fn token_batches_answer_each_row(ctx: Ctx) {
     assert_eq!(same_jti_stored, 1);
     assert_eq!(ok, 297);
     assert_eq!(count(&ctx.store, "access_tokens").await, 297);
+}
+
+/// A batch statement the database refuses as a whole is retried row by row, so only the row at
+/// fault fails. No row that passes `insert_token`'s checks makes the batch fail, so the batch
+/// writer is fed a row that skipped them: a 31-byte hash, refused by the table's `CHECK`.
+async fn a_failing_token_batch_is_written_row_by_row(ctx: Ctx) {
+    use crate::group_commit::Batched as _;
+    use crate::tokens::TokenRow;
+    let mut bad = token(2, "client-a", 1_000, 9_000);
+    bad.hash.truncate(31);
+    let rows = vec![
+        TokenRow::unchecked(token(1, "client-a", 1_000, 9_000), None),
+        TokenRow::unchecked(bad, None),
+        TokenRow::unchecked(token(3, "client-a", 1_000, 9_000), Some("grant-3")),
+    ];
+    let answers = TokenRow::write(&ctx.store, rows).await;
+    assert_eq!(answers.len(), 3);
+    assert!(answers[0].is_ok(), "{:?}", answers[0]);
+    assert!(answers[1].is_err(), "the row at fault fails");
+    assert!(answers[2].is_ok(), "{:?}", answers[2]);
+    assert_eq!(count(&ctx.store, "access_tokens").await, 2);
+    let third = ctx
+        .store
+        .find_token_by_hash(&token(3, "client-a", 1_000, 9_000).hash)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(third.jti, "jti-3");
 }

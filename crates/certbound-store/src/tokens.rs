@@ -12,6 +12,18 @@ pub(crate) struct TokenRow {
     grant_id: Option<String>,
 }
 
+#[cfg(test)]
+impl TokenRow {
+    /// A row as [`Store::insert_token_row`] queues it, without its checks (tests feed the
+    /// batch writer rows the database refuses).
+    pub(crate) fn unchecked(record: TokenRecord, grant_id: Option<&str>) -> TokenRow {
+        TokenRow {
+            record,
+            grant_id: grant_id.map(str::to_owned),
+        }
+    }
+}
+
 impl Batched for TokenRow {
     type Answer = ();
 
