@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod dpop;
+pub mod postgres;
 pub mod process;
 pub mod raw;
 pub mod tls_probe;

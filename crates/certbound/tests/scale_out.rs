@@ -5,6 +5,7 @@
 //! Reads `CERTBOUND_TEST_POSTGRES_URL` (an admin URL; the test creates and drops its own database).
 //! Without it the test prints a visible SKIPPED line; `.ci/run` sets it.
 
+use certbound_testkit::postgres::{admin_url_or_skip, TestDatabase};
 use certbound_testkit::process::{free_port_pair, quickstart_client as client, Output, Process};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,59 +24,6 @@ fn certbound() -> Command {
     Command::new(env!("CARGO_BIN_EXE_certbound"))
 }
 
-/// A database of its own on the test PostgreSQL server, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create(admin: &str) -> Database {
-        let name = format!(
-            "certbound_scale_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        let out = Command::new("psql")
-            .arg(admin)
-            .args([
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                &format!("CREATE DATABASE {name}"),
-            ])
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-        Database {
-            admin: admin.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .arg(&self.admin)
-            .args([
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
 fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !f() {
@@ -86,11 +34,11 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn two_instances_on_one_postgresql_behave_as_one_server() {
-    let Ok(admin) = std::env::var("CERTBOUND_TEST_POSTGRES_URL") else {
-        eprintln!("two_instances_on_one_postgresql_behave_as_one_server: SKIPPED (set CERTBOUND_TEST_POSTGRES_URL)");
+    let Some(admin) = admin_url_or_skip("two_instances_on_one_postgresql_behave_as_one_server")
+    else {
         return;
     };
-    let db = Database::create(&admin);
+    let db = TestDatabase::create(&admin, "certbound_scale");
     let tmp = tempfile::tempdir().unwrap();
     let dir: PathBuf = tmp.path().join("dev");
     let (pa, pb) = (free_port_pair(), free_port_pair());

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use certbound_core::pkce::CodeChallenge;
 use certbound_testkit::browser::blocking::Browser;
+use certbound_testkit::postgres::{admin_url_or_skip, TestDatabase};
 use certbound_testkit::process::{free_port_pair, quickstart_client as client, Output, Process};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -37,59 +38,6 @@ fn serve(config: &Path) -> Process {
     );
     p.wait_for("authorization server started");
     p
-}
-
-/// A database of its own on the test PostgreSQL server, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    fn create(admin: &str) -> Database {
-        let name = format!(
-            "certbound_flows_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        let out = Command::new("psql")
-            .arg(admin)
-            .args([
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                &format!("CREATE DATABASE {name}"),
-            ])
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-        Database {
-            admin: admin.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .arg(&self.admin)
-            .args([
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
 }
 
 /// Runs a `certbound` subcommand to success, `stdin` on its standard input; returns stdout.
@@ -168,11 +116,11 @@ fn thumbprint(dir: &Path, name: &str) -> String {
 
 #[test]
 fn the_code_flow_spans_two_instances_on_one_postgresql() {
-    let Ok(admin) = std::env::var("CERTBOUND_TEST_POSTGRES_URL") else {
-        eprintln!("the_code_flow_spans_two_instances_on_one_postgresql: SKIPPED (set CERTBOUND_TEST_POSTGRES_URL)");
+    let Some(admin) = admin_url_or_skip("the_code_flow_spans_two_instances_on_one_postgresql")
+    else {
         return;
     };
-    let db = Database::create(&admin);
+    let db = TestDatabase::create(&admin, "certbound_flows");
     let tmp = tempfile::tempdir().unwrap();
     let dir: PathBuf = tmp.path().join("dev");
     let (pa, pb) = (free_port_pair(), free_port_pair());
