@@ -94,6 +94,20 @@ pub enum BindingMismatch {
     OtherDpopKey,
 }
 
+/// The RFC 8705 §3 check of a certificate-bound token: the request presents the certificate
+/// whose SHA-256 thumbprint is `x5t_s256`, compared in constant time. The one home of this
+/// comparison: [`Binding::check_with_proof`] and the gateway use it.
+pub fn check_certificate(
+    x5t_s256: &Thumbprint,
+    presented: Option<&ClientCertificate>,
+) -> Result<(), BindingMismatch> {
+    match presented {
+        None => Err(BindingMismatch::NoCertificate),
+        Some(cert) if x5t_s256.ct_eq(cert.thumbprint()) => Ok(()),
+        Some(_) => Err(BindingMismatch::OtherCertificate),
+    }
+}
+
 impl Binding {
     /// The binding of a token issued on this request (RFC 8705 §3): for a client registered for
     /// bound tokens, the certificate of the request; otherwise none. A bound client without a
@@ -134,11 +148,7 @@ impl Binding {
         proof: Option<&VerifiedProof>,
     ) -> Result<(), BindingMismatch> {
         match self {
-            Binding::Certificate { x5t_s256 } => match certificate {
-                None => Err(BindingMismatch::NoCertificate),
-                Some(cert) if x5t_s256.ct_eq(cert.thumbprint()) => Ok(()),
-                Some(_) => Err(BindingMismatch::OtherCertificate),
-            },
+            Binding::Certificate { x5t_s256 } => check_certificate(x5t_s256, certificate),
             Binding::Dpop { jkt } => match proof {
                 None => Err(BindingMismatch::NoDpopProof),
                 Some(p) if bool::from(jkt.as_bytes().ct_eq(p.jkt.as_bytes())) => Ok(()),

@@ -2,6 +2,7 @@
 //! certificate it is bound to.
 
 use crate::tokens::TokenClaims;
+use certbound_core::binding::BindingMismatch;
 use certbound_core::ClientCertificate;
 
 /// Why the binding check failed. Every variant is answered with `401 invalid_token`.
@@ -57,16 +58,14 @@ pub fn check_binding(
     presented: Option<&ClientCertificate>,
     require_bound: bool,
 ) -> Result<(), BindingError> {
-    match (&claims.x5t_s256, presented) {
-        (None, _) if require_bound => Err(BindingError::NotBound),
-        (None, _) => Ok(()),
-        (Some(_), None) => Err(BindingError::NoCertificate),
-        (Some(bound), Some(cert)) => {
-            if bound.ct_eq(cert.thumbprint()) {
-                Ok(())
-            } else {
-                Err(BindingError::Mismatch)
-            }
+    match &claims.x5t_s256 {
+        None if require_bound => Err(BindingError::NotBound),
+        None => Ok(()),
+        Some(bound) => {
+            certbound_core::binding::check_certificate(bound, presented).map_err(|e| match e {
+                BindingMismatch::NoCertificate => BindingError::NoCertificate,
+                _ => BindingError::Mismatch,
+            })
         }
     }
 }
