@@ -74,26 +74,10 @@ pub async fn mint(
     })
 }
 
-/// Mints a user's access token issued under `grant_id`, recorded in either format so revoking
-/// the grant (a replayed code, a revoked refresh token) revokes it: introspection and userinfo
-/// find a JWT's revocation by `jti` and an opaque token by its hash.
-pub async fn mint_for_grant(
-    state: &AppState,
-    claims: AccessTokenClaims,
-    format: TokenFormat,
-    grant_id: &str,
-) -> Result<Minted, OAuthError> {
-    let (minted, record) = mint_unrecorded(state, claims, format)?;
-    state
-        .store
-        .insert_token_for_grant(&record, grant_id)
-        .await
-        .map_err(|e| store_error(state, "mint", e))?;
-    Ok(minted)
-}
-
-/// Mints a user's access token and its store record, for a caller that writes the record in a
-/// transaction of its own (the code exchange: `Store::exchange_authorization_code`).
+/// Mints a user's access token and its store record. The caller records it under the grant in
+/// either format (`Store::insert_token_for_grant`, or the code exchange's transaction), so
+/// revoking the grant (a replayed code, a revoked refresh token) revokes it: introspection and
+/// userinfo find a JWT's revocation by `jti` and an opaque token by its hash.
 pub fn mint_unrecorded(
     state: &AppState,
     claims: AccessTokenClaims,

@@ -28,6 +28,11 @@ static CODE_AND_USER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A code by its hash, redeemed or not (built once).
+static CODE_BY_HASH: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1")
+});
+
 /// The redeeming update: succeeds only for an unredeemed code unexpired at `$1` (built once).
 static REDEEM: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -258,13 +263,11 @@ impl Store {
         &self,
         code: &str,
     ) -> Result<Option<AuthorizationCode>, StoreError> {
-        let row = crate::db::query(&format!(
-            "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
-        ))
-        .bind(handles::sha256(code).as_slice())
-        .fetch_optional(&self.reads)
-        .await
-        .map_err(|e| self.err(e))?;
+        let row = crate::db::query(&CODE_BY_HASH)
+            .bind(handles::sha256(code).as_slice())
+            .fetch_optional(&self.reads)
+            .await
+            .map_err(|e| self.err(e))?;
         row.as_ref()
             .map(code_from_row)
             .transpose()
@@ -323,12 +326,10 @@ impl Store {
             crate::tokens::check_record(t)?;
         }
         let refresh = match records.refresh_token {
-            Some(new) if new.expires_at < now => {
-                return Err(StoreError::Invalid(
-                    "refresh token expires before it is issued".into(),
-                ))
+            Some(new) => {
+                refresh::check_expiry(new, now)?;
+                Some((new, handles::new_handle()?))
             }
-            Some(new) => Some((new, handles::new_handle()?)),
             None => None,
         };
         let hash = handles::sha256(code);
@@ -381,13 +382,11 @@ impl Store {
     /// Why the code with this hash was not redeemed: replayed, expired or unknown. Read through
     /// the write pool: on SQLite it sees the update that beat us.
     async fn why_not_redeemed(&self, hash: &[u8]) -> Result<CodeRedemption, StoreError> {
-        let row = crate::db::query(&format!(
-            "SELECT {CODE_COLUMNS} FROM authorization_codes WHERE code_hash = $1"
-        ))
-        .bind(hash)
-        .fetch_optional(&self.writes)
-        .await
-        .map_err(|e| self.err(e))?;
+        let row = crate::db::query(&CODE_BY_HASH)
+            .bind(hash)
+            .fetch_optional(&self.writes)
+            .await
+            .map_err(|e| self.err(e))?;
         let Some(row) = row else {
             return Ok(CodeRedemption::Unknown);
         };

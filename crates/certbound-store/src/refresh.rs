@@ -108,11 +108,7 @@ impl Store {
         new: &NewRefreshToken,
         now: i64,
     ) -> Result<String, StoreError> {
-        if new.expires_at < now {
-            return Err(StoreError::Invalid(
-                "refresh token expires before it is issued".into(),
-            ));
-        }
+        check_expiry(new, now)?;
         let token = handles::new_handle()?;
         // One statement: the row is written only if the grant is active and the client's, so
         // no transaction (and its extra round trips) is needed.
@@ -288,6 +284,16 @@ pub(crate) async fn insert_under_active_grant<'e>(
     .execute(on)
     .await?;
     Ok(inserted.rows_affected() == 1)
+}
+
+/// A new refresh token must not expire before it is issued at `now`.
+pub(crate) fn check_expiry(new: &NewRefreshToken, now: i64) -> Result<(), StoreError> {
+    if new.expires_at < now {
+        return Err(StoreError::Invalid(
+            "refresh token expires before it is issued".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The answer when a refresh token's grant is unknown, revoked or another client's.

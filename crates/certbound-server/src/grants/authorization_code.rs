@@ -190,13 +190,12 @@ pub async fn issue(
         CodeRedemption::Unknown => return Err(invalid_grant("unknown authorization code")),
     }
     user_tokens::announce(state, request, &grant, &minted);
-    let refresh_token = exchange.refresh_token;
     Ok(TokenResponse {
         access_token: minted.access_token,
         token_type: super::token_type(minted.claims.cnf.as_ref()),
         expires_in: state.ttl_seconds,
         scope: minted.claims.scope,
-        refresh_token,
+        refresh_token: exchange.refresh_token,
         id_token,
     })
 }

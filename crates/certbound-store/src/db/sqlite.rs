@@ -59,7 +59,6 @@ const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 /// Busy timeout of every connection: how long a statement waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Work for the writer thread.
 /// Work for the writer thread: it runs with the connection locked and returns the delivery of
 /// its answer, made once the connection is unlocked, so that the task it wakes (which may
 /// preempt the writer thread on a busy core) finds the connection free for a statement in place.
@@ -67,6 +66,11 @@ type Job = Box<dyn FnOnce(&Connection) -> Deliver + Send>;
 
 /// Sends a job's answer.
 type Deliver = Box<dyn FnOnce() + Send>;
+
+/// The delivery of a job nobody waits for.
+fn no_answer() -> Deliver {
+    Box::new(|| {})
+}
 
 /// A SQLite database: its writer thread, its idle reader connections, and how to open more.
 pub(crate) struct SqliteDb {
@@ -337,7 +341,13 @@ impl SqliteDb {
 fn begin_without_waiting(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::ZERO)?;
     let begun = conn.execute_batch("BEGIN IMMEDIATE");
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if let Err(e) = conn.busy_timeout(BUSY_TIMEOUT) {
+        // An error means "no transaction" to the caller: never leave one open behind it.
+        if begun.is_ok() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        return Err(e);
+    }
     begun
 }
 
@@ -350,19 +360,23 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// Runs a statement on the writer thread and waits for its answer.
-async fn on_writer(jobs: &WriterHandle, sql: &str, args: &[Value<'_>]) -> Result<Output, DbError> {
+async fn on_writer(
+    writer: &WriterHandle,
+    sql: &str,
+    args: &[Value<'_>],
+) -> Result<Output, DbError> {
     let sql = sql.to_owned();
     let args: Vec<Value<'static>> = args.iter().map(Value::to_owned_value).collect();
-    ask_writer(jobs, move |conn| run(conn, &sql, &args)).await
+    ask_writer(writer, move |conn| run(conn, &sql, &args)).await
 }
 
 /// Runs `work` on the writer thread and waits for its answer.
 async fn ask_writer<T: Send + 'static>(
-    jobs: &WriterHandle,
+    writer: &WriterHandle,
     work: impl FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
 ) -> Result<T, DbError> {
     let (answer, answered) = oneshot::channel();
-    jobs.send(Box::new(move |conn: &Connection| -> Deliver {
+    writer.send(Box::new(move |conn: &Connection| -> Deliver {
         let out = work(conn);
         Box::new(move || {
             let _ = answer.send(out);
@@ -421,7 +435,7 @@ impl Drop for Tx {
                         tracing::warn!(error = %e, "rolling back a SQLite transaction failed");
                     }
                 }
-                Box::new(|| {})
+                no_answer()
             }));
         }
     }
@@ -613,7 +627,7 @@ mod tests {
             .send(Box::new(|conn: &Connection| -> Deliver {
                 conn.execute_batch("CREATE TABLE t (x INTEGER)")
                     .expect("table");
-                Box::new(|| {})
+                no_answer()
             }))
             .expect("queued");
         assert_eq!(handle.in_place(|_| 1), None, "a job is queued");
@@ -702,7 +716,7 @@ mod tests {
             .expect("open")
             .send(Box::new(|_: &Connection| -> Deliver {
                 std::thread::sleep(Duration::from_millis(200));
-                Box::new(|| {})
+                no_answer()
             }))
             .expect("queue");
         let abandoned = tokio::time::timeout(Duration::ZERO, db.begin()).await;

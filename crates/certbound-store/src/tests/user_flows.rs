@@ -533,6 +533,12 @@ async fn code_exchange_is_all_or_nothing(ctx: Ctx) {
     let failed = exchange(&token(3, "c", 1_000, 2_000), &elsewhere).await;
     assert!(matches!(failed, Err(StoreError::NotFound(_))), "{failed:?}");
     assert!(unredeemed().await);
+    // A refresh token expiring before the exchange is refused before anything is written.
+    let mut stale = refresh.clone();
+    stale.expires_at = 1_009;
+    let failed = exchange(&token(3, "c", 1_000, 2_000), &stale).await;
+    assert!(matches!(failed, Err(StoreError::Invalid(_))), "{failed:?}");
+    assert!(unredeemed().await);
     assert!(store
         .find_token_by_hash(&token(3, "c", 1_000, 2_000).hash)
         .await
