@@ -194,9 +194,7 @@ impl SqliteDb {
     pub(crate) fn open_file(url: &str, max_readers: u32) -> Result<SqliteDb, DbError> {
         let file = FileTarget::from_url(url);
         let writer = file.open()?;
-        writer
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-            .map_err(DbError::sqlite)?;
+        switch_to_wal(&writer)?;
         let reader = file.open()?;
         SqliteDb::with_writer(writer, Some(file), max_readers, vec![reader])
     }
@@ -332,6 +330,24 @@ impl SqliteDb {
             u32::from(lock(&self.writer_handle).is_some())
         } else {
             u32::try_from(lock(&self.readers).len()).unwrap_or(u32::MAX)
+        }
+    }
+}
+
+/// Switches the database file to WAL mode (it stays so; a no-op once done). The first switch
+/// of a new file takes an exclusive lock, and SQLite answers "busy" at once, without its busy
+/// handler, when two connections want to escalate their locks together (several servers
+/// starting on one new file): so it is retried here, up to the busy timeout. Start-up only.
+fn switch_to_wal(conn: &Connection) -> Result<(), DbError> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
+            Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            done => return done.map_err(DbError::sqlite),
         }
     }
 }
